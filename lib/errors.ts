@@ -1,0 +1,127 @@
+/**
+ * Typed errors, in Node's own conventions: a string `code` (`'EINVAL'`, `'ERR_INVALID_ARG_TYPE'`),
+ * a negative `errno` for kernel errors, `syscall`. Every error socket-knobs throws is an instance of
+ * `SocketOptionError`. They hold only strings and numbers (never the socket), so they log and
+ * serialize safely: `JSON.stringify(err)` shows every field.
+ */
+import { getSystemErrorMap, inspect } from 'node:util';
+
+/** Base class of every error socket-knobs throws. */
+export class SocketOptionError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    // Make `name` an own, non-enumerable property so `${err}` reads "InvalidArgumentError [CODE]: ...".
+    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
+  }
+
+  override toString(): string {
+    return `${this.name} [${this.code}]: ${this.message}`;
+  }
+
+  /** Plain fields only, so `JSON.stringify(err)` includes the message and code. */
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), name: this.name, message: this.message };
+  }
+}
+
+/** A bad argument, caught before any syscall: nothing was changed. */
+export class InvalidArgumentError extends SocketOptionError {
+  /** The name of the argument (or option field) that was refused, e.g. `'idle'`. */
+  readonly argument: string;
+
+  constructor(code: 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE', argument: string, message: string) {
+    super(code, message);
+    this.argument = argument;
+  }
+}
+
+/** The option or level is not defined on this platform (its headers lack it): nothing was changed. */
+export class UnsupportedOptionError extends SocketOptionError {
+  readonly option: string;
+  readonly platform: string;
+
+  constructor(option: string, platform: string = process.platform, reason?: string) {
+    super(
+      'ERR_SOCKET_OPTION_UNSUPPORTED',
+      `${option} is not defined on this platform (${platform})` +
+        (reason ? `: ${reason}` : ': see isSupported() and the platform table in the README'),
+    );
+    this.option = option;
+    this.platform = platform;
+  }
+}
+
+/** The kernel refused the call. */
+export class SyscallError extends SocketOptionError {
+  /** Negative, as in Node's own system errors (`-22` for EINVAL on Linux). */
+  readonly errno: number;
+  readonly syscall: string;
+  /** The option's name where it is known, else its number. */
+  readonly option: string | number;
+  /** The level's name where it is known, else its number. */
+  readonly level: string | number;
+  /** The value that was being set (a Buffer's bytes are summarised, not copied). */
+  readonly value?: number | string;
+  /** For calls that set several options: the ones that were applied before the kernel refused. */
+  readonly applied?: string[];
+
+  constructor(
+    errno: number,
+    syscall: string,
+    level: string | number,
+    option: string | number,
+    value?: number | string,
+    applied?: string[],
+  ) {
+    const [name, text] = describeErrno(errno);
+    const what = value === undefined ? String(option) : `${option}=${value}`;
+    let message = `${syscall} ${what} failed: ${name} (${text})`;
+    if (applied && applied.length > 0) message += `; already applied: ${applied.join(', ')}`;
+    else if (applied) message += '; nothing was applied';
+    super(name, message);
+    this.errno = -Math.abs(errno);
+    this.syscall = syscall;
+    this.level = level;
+    this.option = option;
+    if (value !== undefined) this.value = value;
+    if (applied) this.applied = applied;
+  }
+}
+
+/** The target has no file descriptor to act on. */
+export class SocketStateError extends SocketOptionError {
+  constructor(code: 'ERR_SOCKET_NO_FD' | 'ERR_SOCKET_CLOSED', message: string) {
+    super(code, message);
+  }
+}
+
+let errnoMap: Map<number, [string, string]> | undefined;
+
+/** [name, message] of a positive errno, as Node names it: [ 'EINVAL', 'invalid argument' ]. */
+function describeErrno(errno: number): [string, string] {
+  errnoMap ??= getSystemErrorMap();
+  return errnoMap.get(-Math.abs(errno)) ?? [`E${Math.abs(errno)}`, `unknown error ${Math.abs(errno)}`];
+}
+
+/** Node's style for a received value in an error message: `Received type string ('60')`. */
+export function describeReceived(value: unknown): string {
+  try {
+    if (value === null || value === undefined) return `Received ${value}`;
+    if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`;
+    if (typeof value === 'object') {
+      const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+      const name = ctor && typeof ctor.name === 'string' ? ctor.name : '';
+      return name ? `Received an instance of ${name}` : `Received ${inspect(value, { depth: -1 })}`;
+    }
+    let shown = inspect(value, { breakLength: Infinity });
+    if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+    if (typeof value === 'number' || typeof value === 'bigint') return `Received ${shown}`;
+    return `Received type ${typeof value} (${shown})`;
+  } catch {
+    // A Proxy or a hostile getter: describe nothing rather than let its error escape.
+    return 'Received an object that could not be inspected';
+  }
+}

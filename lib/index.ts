@@ -1,0 +1,389 @@
+/**
+ * socket-knobs: exact kernel socket options for Node.js.
+ *
+ * Every function takes a target (a connected net.Socket, a listening net.Server, or a raw fd),
+ * validates all its arguments before the first syscall, and throws a SocketOptionError subclass:
+ * InvalidArgumentError, UnsupportedOptionError, SyscallError or SocketStateError.
+ */
+import { native, nativePath } from './native';
+import { LEVELS, OPTION_BY_NAME, type OptionRow } from './table';
+import { SyscallError, UnsupportedOptionError } from './errors';
+import { fdOf, type Target } from './target';
+import {
+  INT32_MAX,
+  INT32_MIN,
+  invalidType,
+  invalidValue,
+  readOptions,
+  validateBoolean,
+  validateBytes,
+  validateInteger,
+} from './validate';
+
+export { SocketOptionError, InvalidArgumentError, UnsupportedOptionError, SyscallError, SocketStateError } from './errors';
+export type { Target } from './target';
+export { OPTIONS, LEVELS, type OptionRow } from './table';
+
+/**
+ * The socket levels and options this platform's headers define, with their numeric values:
+ * `constants.TCP_KEEPIDLE === 4` on Linux, and `'TCP_KEEPALIVE' in constants` is false there
+ * (it is macOS's name for the same knob).
+ */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...native.constants });
+
+/** The `hasattr(socket, name)` question: does this platform define the level or option `name`? */
+export function isSupported(name: string): boolean {
+  if (typeof name !== 'string') throw invalidType('name', 'of type string', name);
+  return Object.hasOwn(constants, name);
+}
+
+/** The path of the loaded native addon (a prebuild, or a local build/Release). */
+export function addonPath(): string {
+  return nativePath();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The syscall layer: one reusable Int32Array carries the operations into a single N-API crossing
+// (layout in src-native/socket_knobs.cc). Module-level, so no call allocates for it; each worker
+// thread loads its own copy of this module.
+
+const MAX_OPS = 4;
+const io = new Int32Array(2 + 3 * MAX_OPS);
+/** Names and values of the operations in `io`, for error messages. */
+const opNames: string[] = [];
+const opLevels: string[] = [];
+
+/** An option of the table as this platform spells it, with its numbers. */
+interface Resolved {
+  readonly row: OptionRow;
+  /** The name the platform defines (the row's name, or its alias: TCP_KEEPALIVE on macOS). */
+  readonly name: string;
+  readonly level: number;
+  readonly option: number;
+}
+
+const resolvedCache = new Map<string, Resolved | null>();
+
+/** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
+function resolve(rowName: string): Resolved {
+  let hit = resolvedCache.get(rowName);
+  if (hit === undefined) {
+    const row = OPTION_BY_NAME.get(rowName)!;
+    const name = Object.hasOwn(constants, row.name) ? row.name : row.alias && Object.hasOwn(constants, row.alias) ? row.alias : '';
+    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name]! } : null;
+    resolvedCache.set(rowName, hit);
+  }
+  if (hit === null) throw new UnsupportedOptionError(rowName);
+  return hit;
+}
+
+function maxOf(row: OptionRow): number {
+  return row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX;
+}
+
+/** Validates `value` against the row's range. */
+function checkValue(row: OptionRow, value: unknown, argName: string): number {
+  return validateInteger(value, argName, row.min ?? INT32_MIN, maxOf(row), row.unit);
+}
+
+function queue(index: number, option: Resolved, value: number): void {
+  const at = 2 + 3 * index;
+  io[at] = option.level;
+  io[at + 1] = option.option;
+  io[at + 2] = value;
+  opNames[index] = option.name;
+  opLevels[index] = option.row.level;
+}
+
+/** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
+function applyQueued(fd: number, count: number): void {
+  if (native.setInts(fd, io, count) === 0) return;
+  const failed = io[1]!;
+  const at = 2 + 3 * failed;
+  const applied = count > 1 ? opNames.slice(0, failed) : undefined;
+  throw new SyscallError(io[0]!, 'setsockopt', opLevels[failed]!, opNames[failed]!, io[at + 2], applied);
+}
+
+/** Reads the `count` queued operations in one crossing; values land in io[4 + 3*i]. */
+function readQueued(fd: number, count: number): void {
+  if (native.getInts(fd, io, count) === 0) return;
+  const failed = io[1]!;
+  throw new SyscallError(io[0]!, 'getsockopt', opLevels[failed]!, opNames[failed]!);
+}
+
+function readValue(index: number): number {
+  return io[4 + 3 * index]!;
+}
+
+function setInt(target: Target, rowName: string, value: number): void {
+  const fd = fdOf(target);
+  queue(0, resolve(rowName), value);
+  applyQueued(fd, 1);
+}
+
+function getInt(target: Target, rowName: string): number {
+  const fd = fdOf(target);
+  queue(0, resolve(rowName), 0);
+  readQueued(fd, 1);
+  return readValue(0);
+}
+
+/** Validates a boolean argument, then sets the boolean option `rowName`. */
+function setBool(target: Target, rowName: string, on: unknown, argName: string): void {
+  validateBoolean(on, argName);
+  resolve(rowName);
+  setInt(target, rowName, on ? 1 : 0);
+}
+
+/** Validates an integer against the row's range, then sets it. */
+function setRanged(target: Target, rowName: string, value: unknown, argName: string): void {
+  const row = resolve(rowName).row;
+  setInt(target, rowName, checkValue(row, value, argName));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keepalive: the heart of the package.
+
+/** Keepalive settings, in seconds as the kernel and Python's socket module take them. */
+export interface KeepAliveOptions {
+  /** SO_KEEPALIVE. Defaults to true. */
+  enable?: boolean;
+  /** TCP_KEEPIDLE (TCP_KEEPALIVE on macOS): idle seconds before the first probe. Linux: 1..32767. */
+  idle?: number;
+  /** TCP_KEEPINTVL: seconds between probes. Linux: 1..32767. */
+  interval?: number;
+  /** TCP_KEEPCNT: unanswered probes before the kernel drops the connection. Linux: 1..127. */
+  count?: number;
+}
+
+/** Keepalive settings as the kernel reports them. */
+export interface KeepAlive {
+  enable: boolean;
+  idle: number;
+  interval: number;
+  count: number;
+}
+
+const KEEPALIVE_FIELDS = ['enable', 'idle', 'interval', 'count'] as const;
+const KEEPALIVE_ROWS = ['TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT'] as const;
+
+/**
+ * Sets SO_KEEPALIVE and, where given, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT, in one call into
+ * the addon. Only the fields given are set; `enable` defaults to true. Every value is validated
+ * before the first syscall; if the kernel still refuses one, the SyscallError's `applied` lists the
+ * options already set.
+ *
+ * Call it in or after 'connect' (or in a server's 'connection' handler): Node's own
+ * `socket.setKeepAlive(true, ms)` sets TCP_KEEPINTVL=1 and TCP_KEEPCNT=10 and so overwrites them.
+ */
+export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
+  const given = readOptions(options, 'options', KEEPALIVE_FIELDS);
+  const enable = given.enable === undefined ? true : validateBoolean(given.enable, 'options.enable');
+  const values: unknown[] = [given.idle, given.interval, given.count];
+  // Validate every field (and that the platform has it) before the first syscall.
+  for (let i = 0; i < 3; i++) {
+    if (values[i] === undefined) continue;
+    const option = resolve(KEEPALIVE_ROWS[i]);
+    values[i] = checkValue(option.row, values[i], `options.${KEEPALIVE_FIELDS[i + 1]}`);
+  }
+  const fd = fdOf(target);
+  queue(0, resolve('SO_KEEPALIVE'), enable ? 1 : 0);
+  let count = 1;
+  for (let i = 0; i < 3; i++) {
+    if (values[i] !== undefined) queue(count++, resolve(KEEPALIVE_ROWS[i]), values[i] as number);
+  }
+  applyQueued(fd, count);
+}
+
+/** Reads SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT back from the kernel. */
+export function getKeepAlive(target: Target): KeepAlive {
+  const fd = fdOf(target);
+  queue(0, resolve('SO_KEEPALIVE'), 0);
+  for (let i = 0; i < 3; i++) queue(i + 1, resolve(KEEPALIVE_ROWS[i]), 0);
+  readQueued(fd, 4);
+  return { enable: readValue(0) !== 0, idle: readValue(1), interval: readValue(2), count: readValue(3) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One documented setter/getter pair per option, each a row of the table (lib/table.ts).
+
+/**
+ * SO_REUSEADDR: lets bind() take an address whose old connections are in TIME_WAIT. It matters
+ * only before bind(); Node's listening servers already have it (libuv sets it).
+ */
+export function setReuseAddress(target: Target, on: boolean): void {
+  setBool(target, 'SO_REUSEADDR', on, 'on');
+}
+/** Reads SO_REUSEADDR back from the kernel. */
+export function getReuseAddress(target: Target): boolean {
+  return getInt(target, 'SO_REUSEADDR') !== 0;
+}
+
+/** SO_REUSEPORT: several sockets may bind one address and port; the kernel spreads connections. */
+export function setReusePort(target: Target, on: boolean): void {
+  setBool(target, 'SO_REUSEPORT', on, 'on');
+}
+/** Reads SO_REUSEPORT back from the kernel. */
+export function getReusePort(target: Target): boolean {
+  return getInt(target, 'SO_REUSEPORT') !== 0;
+}
+
+/** TCP_NODELAY: send small segments at once (Nagle's algorithm off). */
+export function setNoDelay(target: Target, on: boolean): void {
+  setBool(target, 'TCP_NODELAY', on, 'on');
+}
+/** Reads TCP_NODELAY back from the kernel. */
+export function getNoDelay(target: Target): boolean {
+  return getInt(target, 'TCP_NODELAY') !== 0;
+}
+
+/**
+ * TCP_USER_TIMEOUT (Linux): how many milliseconds sent data may stay unacknowledged before the
+ * kernel drops the connection with ETIMEDOUT. 0 restores the system default.
+ */
+export function setUserTimeout(target: Target, ms: number): void {
+  setRanged(target, 'TCP_USER_TIMEOUT', ms, 'ms');
+}
+/** Reads TCP_USER_TIMEOUT (milliseconds) back from the kernel. */
+export function getUserTimeout(target: Target): number {
+  return getInt(target, 'TCP_USER_TIMEOUT');
+}
+
+/** SO_RCVBUF in bytes. Linux doubles the value (for its bookkeeping) and reports the doubled size. */
+export function setReceiveBufferSize(target: Target, bytes: number): void {
+  setRanged(target, 'SO_RCVBUF', bytes, 'bytes');
+}
+/** Reads SO_RCVBUF back from the kernel (on Linux, twice what was set). */
+export function getReceiveBufferSize(target: Target): number {
+  return getInt(target, 'SO_RCVBUF');
+}
+
+/** SO_SNDBUF in bytes. Linux doubles the value (for its bookkeeping) and reports the doubled size. */
+export function setSendBufferSize(target: Target, bytes: number): void {
+  setRanged(target, 'SO_SNDBUF', bytes, 'bytes');
+}
+/** Reads SO_SNDBUF back from the kernel (on Linux, twice what was set). */
+export function getSendBufferSize(target: Target): number {
+  return getInt(target, 'SO_SNDBUF');
+}
+
+/** SO_LINGER as `struct linger`. */
+export interface Linger {
+  /** l_onoff: whether close() lingers (or, with seconds 0, resets the connection). */
+  enable: boolean;
+  /** l_linger: how long close() may wait for unsent data, in seconds. */
+  seconds: number;
+}
+
+// struct linger is two C ints on every platform socket-knobs reaches with an fd.
+const lingerInts = new Int32Array(2);
+const lingerBytes = new Uint8Array(lingerInts.buffer);
+
+/** SO_LINGER: `{ enable: true, seconds: 0 }` makes close() send a reset instead of a FIN. */
+export function setLinger(target: Target, linger: Linger): void {
+  const given = readOptions(linger, 'linger', ['enable', 'seconds'] as const);
+  const enable = validateBoolean(given.enable, 'linger.enable');
+  const option = resolve('SO_LINGER');
+  const seconds = given.seconds === undefined ? 0 : checkValue(option.row, given.seconds, 'linger.seconds');
+  const fd = fdOf(target);
+  lingerInts[0] = enable ? 1 : 0;
+  lingerInts[1] = seconds;
+  const err = native.setBytes(fd, option.level, option.option, lingerBytes);
+  if (err !== 0) throw new SyscallError(err, 'setsockopt', option.row.level, option.name, `{ enable: ${enable}, seconds: ${seconds} }`);
+}
+/** Reads SO_LINGER back from the kernel. */
+export function getLinger(target: Target): Linger {
+  const option = resolve('SO_LINGER');
+  const fd = fdOf(target);
+  lingerInts.fill(0);
+  const err = native.getBytes(fd, option.level, option.option, lingerBytes, io);
+  if (err !== 0) throw new SyscallError(err, 'getsockopt', option.row.level, option.name);
+  return { enable: lingerInts[0] !== 0, seconds: lingerInts[1]! };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw access, for any option the kernel has.
+
+const MAX_OPTION_BYTES = 65536;
+
+/** A level or option argument: its number, or a constant name this platform defines. */
+function constantArg(value: unknown, argName: 'level' | 'option'): number {
+  if (typeof value === 'number') return validateInteger(value, argName, 0, INT32_MAX);
+  if (typeof value !== 'string') throw invalidType(argName, 'of type number or string', value);
+  const isLevelName = (LEVELS as readonly string[]).includes(value);
+  if (argName === 'level' && !isLevelName && OPTION_BY_NAME.has(value)) {
+    throw invalidValue(argName, `must be a level (${LEVELS.join(', ')}), not an option name`, value);
+  }
+  if (argName === 'option' && isLevelName) throw invalidValue(argName, 'must be an option, not a level name', value);
+  if (!Object.hasOwn(constants, value)) {
+    const known = isLevelName || OPTION_BY_NAME.has(value);
+    throw new UnsupportedOptionError(value, process.platform, known ? undefined : 'socket-knobs knows no constant of that name');
+  }
+  return constants[value]!;
+}
+
+function describeBytes(bytes: Uint8Array): string {
+  const shown = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 16)).toString('hex');
+  return `<${bytes.byteLength} bytes: ${shown}${bytes.byteLength > 16 ? '...' : ''}>`;
+}
+
+/**
+ * setsockopt(fd, level, option, value). `level` and `option` are numbers or constant names
+ * (`'IPPROTO_TCP'`, `'TCP_KEEPCNT'`); `value` is an integer (a C int), a boolean (1/0), or a
+ * Buffer/TypedArray/DataView passed as raw bytes (e.g. a `struct linger`). The kernel decides
+ * whether the value is acceptable: a refusal is a SyscallError.
+ */
+export function setsockopt(
+  target: Target,
+  level: number | string,
+  option: number | string,
+  value: number | boolean | ArrayBufferView,
+): void {
+  const levelNumber = constantArg(level, 'level');
+  const optionNumber = constantArg(option, 'option');
+  let intValue = 0;
+  let bytes: Uint8Array | undefined;
+  if (typeof value === 'boolean') intValue = value ? 1 : 0;
+  else if (typeof value === 'number') intValue = validateInteger(value, 'value', INT32_MIN, INT32_MAX);
+  else if (ArrayBuffer.isView(value)) bytes = validateBytes(value, 'value', MAX_OPTION_BYTES);
+  else throw invalidType('value', 'of type number or boolean, or an instance of Buffer, TypedArray or DataView', value);
+  const fd = fdOf(target);
+  const err =
+    bytes === undefined
+      ? ((io[2] = levelNumber), (io[3] = optionNumber), (io[4] = intValue), native.setInts(fd, io, 1))
+      : native.setBytes(fd, levelNumber, optionNumber, bytes);
+  if (err !== 0) {
+    throw new SyscallError(err, 'setsockopt', level, option, bytes === undefined ? intValue : describeBytes(bytes));
+  }
+}
+
+/**
+ * getsockopt(fd, level, option). Without `length`, reads a C int and returns it as a number. With
+ * `length` (an integer 1..65536), reads up to that many bytes and returns a Buffer of the length
+ * the kernel wrote.
+ */
+export function getsockopt(target: Target, level: number | string, option: number | string): number;
+export function getsockopt(target: Target, level: number | string, option: number | string, length: number): Buffer;
+export function getsockopt(
+  target: Target,
+  level: number | string,
+  option: number | string,
+  length?: number,
+): number | Buffer {
+  const levelNumber = constantArg(level, 'level');
+  const optionNumber = constantArg(option, 'option');
+  if (length !== undefined) validateInteger(length, 'length', 1, MAX_OPTION_BYTES);
+  const fd = fdOf(target);
+  if (length === undefined) {
+    io[2] = levelNumber;
+    io[3] = optionNumber;
+    io[4] = 0;
+    const err = native.getInts(fd, io, 1);
+    if (err !== 0) throw new SyscallError(err, 'getsockopt', level, option);
+    return io[4]!;
+  }
+  const buffer = Buffer.alloc(length);
+  const err = native.getBytes(fd, levelNumber, optionNumber, buffer, io);
+  if (err !== 0) throw new SyscallError(err, 'getsockopt', level, option);
+  return buffer.subarray(0, io[1]);
+}

@@ -1,0 +1,72 @@
+/**
+ * Finds the file descriptor behind a target, at every call: never cached, because Node replaces a
+ * socket's handle during connection attempts (autoSelectFamily) and because a cached number could
+ * by now belong to another file.
+ */
+import net = require('node:net');
+import { SocketStateError } from './errors';
+import { INT32_MAX, invalidType, outOfRange } from './validate';
+
+/** What socket-knobs can act on. */
+export type Target = net.Socket | net.Server | number;
+
+interface HandleLike {
+  fd?: unknown;
+  /** A TLS socket's handle wraps the TCP handle that owns the fd. */
+  _parent?: HandleLike | null;
+}
+
+const IS_WINDOWS = process.platform === 'win32';
+
+const WINDOWS_MESSAGE =
+  "Node's sockets on Windows have no file descriptor (libuv uses SOCKET handles it does not expose), " +
+  'so socket-knobs cannot reach them: use the options Node itself offers there (socket.setKeepAlive, socket.setNoDelay)';
+
+function handleFd(handle: HandleLike | null | undefined): number {
+  if (!handle) return -1;
+  let fd = handle.fd;
+  if (typeof fd !== 'number' && handle._parent) fd = handle._parent.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+/** The fd of `target`, or a typed error saying why there is none. */
+export function fdOf(target: unknown, name = 'target'): number {
+  if (typeof target === 'number') {
+    if (!Number.isInteger(target) || target < 0 || target > INT32_MAX || Object.is(target, -0)) {
+      throw outOfRange(name, `a file descriptor: an integer >= 0 && <= ${INT32_MAX}`, target);
+    }
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    return target;
+  }
+  if (target instanceof net.Socket) {
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    if (target.destroyed) {
+      throw new SocketStateError(
+        'ERR_SOCKET_CLOSED',
+        'The socket is destroyed: its file descriptor is closed (and its number may already belong to another file)',
+      );
+    }
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle);
+    if (fd < 0) {
+      const why = target.connecting ? 'is still connecting' : 'is not connected';
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        `The socket ${why} and has no file descriptor yet: call this in its 'connect' handler ` +
+          "(or, on a server, in the 'connection' handler)",
+      );
+    }
+    return fd;
+  }
+  if (target instanceof net.Server) {
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle);
+    if (fd < 0) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The server is not listening and has no file descriptor: call this in the listen() callback or its 'listening' handler",
+      );
+    }
+    return fd;
+  }
+  throw invalidType(name, 'an instance of net.Socket or net.Server, or a file descriptor (integer)', target);
+}
