@@ -4,6 +4,7 @@
  * `SocketOptionError`. They hold only strings and numbers (never the socket), so they log and
  * serialize safely: `JSON.stringify(err)` shows every field.
  */
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, inspect } from 'node:util';
 
 /** Base class of every error socket-knobs throws. */
@@ -102,6 +103,9 @@ let errnoMap: Map<number, [string, string]> | undefined;
 
 /** [name, message] of a positive errno, as Node names it: [ 'EINVAL', 'invalid argument' ]. */
 function describeErrno(errno: number): [string, string] {
+  // Linux gives EOPNOTSUPP and ENOTSUP one number; Node names it ENOTSUP, but for a socket the
+  // kernel means EOPNOTSUPP ("operation not supported on socket"), the name setsockopt(2) users know.
+  if (Math.abs(errno) === osConstants.errno.EOPNOTSUPP) return ['EOPNOTSUPP', 'operation not supported on socket'];
   errnoMap ??= getSystemErrorMap();
   return errnoMap.get(-Math.abs(errno)) ?? [`E${Math.abs(errno)}`, `unknown error ${Math.abs(errno)}`];
 }

@@ -43,6 +43,8 @@ export interface OptionRow {
   readonly sockets: SocketKind;
   /** True when the kernel only reports it (getsockopt) and refuses to set it. */
   readonly readOnly?: boolean;
+  /** True when Linux accepts it only before bind() (EINVAL afterwards). */
+  readonly beforeBindOnly?: boolean;
   /**
    * The same knob under another name on other platforms: macOS spells TCP_KEEPIDLE as
    * TCP_KEEPALIVE. The typed helpers use the first name the platform defines.
@@ -98,7 +100,7 @@ export const OPTIONS: readonly OptionRow[] = [
     doc: 'Type-of-service / DSCP byte of outgoing IPv4 packets.' },
   { name: 'IP_TTL', level: 'IPPROTO_IP', kind: 'int', min: 1, max: 255, unit: 'hops', sockets: 'any',
     platforms: 'linux, darwin, freebsd, win32', doc: 'Time-to-live of outgoing IPv4 packets.' },
-  { name: 'IPV6_V6ONLY', level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', platforms: 'linux, darwin, freebsd, win32',
+  { name: 'IPV6_V6ONLY', level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', beforeBindOnly: true, platforms: 'linux, darwin, freebsd, win32',
     doc: 'An IPv6 socket that does not also accept IPv4-mapped traffic (set before bind).' },
   { name: 'IPV6_UNICAST_HOPS', level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, unit: 'hops', sockets: 'ipv6',
     platforms: 'linux, darwin, freebsd, win32', doc: 'Hop limit of outgoing IPv6 packets (-1: route default).' },

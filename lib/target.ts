@@ -3,12 +3,13 @@
  * socket's handle during connection attempts (autoSelectFamily) and because a cached number could
  * by now belong to another file.
  */
+import dgram = require('node:dgram');
 import net = require('node:net');
 import { SocketStateError } from './errors';
 import { INT32_MAX, invalidType, outOfRange } from './validate';
 
-/** What socket-knobs can act on. */
-export type Target = net.Socket | net.Server | number;
+/** What socket-knobs can act on: a connected TCP (or TLS, or Unix) socket, a listening server, a bound UDP socket, or a raw fd. */
+export type Target = net.Socket | net.Server | dgram.Socket | number;
 
 interface HandleLike {
   fd?: unknown;
@@ -68,5 +69,31 @@ export function fdOf(target: unknown, name = 'target'): number {
     }
     return fd;
   }
-  throw invalidType(name, 'an instance of net.Socket or net.Server, or a file descriptor (integer)', target);
+  if (target instanceof dgram.Socket) {
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    const state = dgramState(target);
+    if (!state || !state.handle) {
+      throw new SocketStateError('ERR_SOCKET_CLOSED', 'The UDP socket is closed: its file descriptor is gone');
+    }
+    const fd = handleFd(state.handle);
+    if (fd < 0) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The UDP socket is not bound and has no file descriptor yet: call this in the bind() callback or its 'listening' handler",
+      );
+    }
+    return fd;
+  }
+  throw invalidType(name, 'an instance of net.Socket, net.Server or dgram.Socket, or a file descriptor (integer)', target);
+}
+
+/**
+ * A dgram.Socket keeps its handle under a symbol-keyed state object (`Symbol(state symbol)`, Node
+ * 20 through 26; Node 26 removed the `_handle` alias). The symbol is found once and remembered.
+ */
+let dgramStateSymbol: symbol | undefined;
+
+function dgramState(socket: dgram.Socket): { handle?: HandleLike | null } | undefined {
+  dgramStateSymbol ??= Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'state symbol');
+  return dgramStateSymbol ? (socket as unknown as Record<symbol, { handle?: HandleLike | null }>)[dgramStateSymbol] : undefined;
 }

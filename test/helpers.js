@@ -1,0 +1,95 @@
+'use strict';
+// Real sockets on loopback for the tests: every helper returns sockets the kernel made, and
+// `closeAll()` (called in afterEach) tears down everything a test opened.
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const opened = [];
+
+function track(thing) {
+  opened.push(thing);
+  return thing;
+}
+
+/** A listening loopback TCP server on an ephemeral port. */
+function listen(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const server = track(net.createServer());
+    server.once('error', reject);
+    server.listen(0, host, () => resolve(server));
+  });
+}
+
+/** A connected TCP pair on loopback: `client` (after 'connect') and `accepted` (the server's side). */
+async function tcpPair(host = '127.0.0.1') {
+  const server = await listen(host);
+  const acceptedP = new Promise((resolve) => server.once('connection', (s) => resolve(track(s))));
+  const client = track(net.connect(server.address().port, host));
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  const accepted = await acceptedP;
+  return { server, client, accepted };
+}
+
+/** A bound UDP socket on loopback. */
+function udpSocket(type = 'udp4') {
+  return new Promise((resolve, reject) => {
+    const socket = track(dgram.createSocket(type));
+    socket.once('error', reject);
+    socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', () => resolve(socket));
+  });
+}
+
+/** A listening Unix-domain stream server in a fresh temporary directory. */
+function unixServer() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-'));
+  const file = path.join(dir, 's.sock');
+  return new Promise((resolve, reject) => {
+    const server = track(net.createServer());
+    server.once('error', reject);
+    server.once('close', () => fs.rmSync(dir, { recursive: true, force: true }));
+    server.listen(file, () => resolve(server));
+  });
+}
+
+function closeAll() {
+  for (const thing of opened.splice(0)) {
+    try {
+      if (typeof thing.destroy === 'function') thing.destroy();
+      else thing.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Whether IPv6 loopback works here (some containers have no ::1). */
+async function hasIPv6() {
+  try {
+    const server = await listen('::1');
+    server.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `fn` and returns what it threw; fails the test when it did not throw. Tests then check the
+ * class, the code and the fields.
+ */
+function thrown(fn) {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to throw, and it returned');
+}
+
+module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track };
