@@ -190,3 +190,47 @@ describe('typed helpers read back what the kernel holds', () => {
     expect(knobs.getReuseAddress(udp)).toBe(false);
   });
 });
+
+describe('TLS sockets are reached through the TCP handle they wrap', () => {
+  const { execFileSync } = require('node:child_process');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const tls = require('node:tls');
+
+  test('tls.connect and the TLS server side both take keepalive', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-tls-'));
+    try {
+      try {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+          '-subj', '/CN=localhost', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')], { stdio: 'ignore' });
+      } catch {
+        console.log('skipped: no openssl command to make a test certificate');
+        return;
+      }
+      const key = fs.readFileSync(path.join(dir, 'k.pem'));
+      const cert = fs.readFileSync(path.join(dir, 'c.pem'));
+      let serverSide;
+      const serverDone = new Promise((resolve) => (serverSide = resolve));
+      const server = tls.createServer({ key, cert }, (s) => {
+        try {
+          knobs.setKeepAlive(s, { idle: 33 });
+          serverSide(knobs.getKeepAlive(s).idle);
+        } catch (err) {
+          serverSide(err);
+        }
+        s.end();
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const client = tls.connect({ port: server.address().port, host: '127.0.0.1', ca: cert, servername: 'localhost' });
+      await new Promise((resolve, reject) => client.once('secureConnect', resolve).once('error', reject));
+      knobs.setKeepAlive(client, { idle: 44 });
+      expect(knobs.getKeepAlive(client).idle).toBe(44);
+      expect(await serverDone).toBe(33);
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

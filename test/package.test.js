@@ -1,0 +1,114 @@
+'use strict';
+// What a user installs from npm: the packed tarball, installed into a fresh project whose PATH has
+// node and sh and nothing else (no cc, no g++, no make, no python), must load the prebuild and work.
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+// npm's own script: the one running `npm test`, else the one installed beside node.
+const npmCli = [process.env.npm_execpath, path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')]
+  .find((file) => file && /npm-cli\.js$/.test(file) && fs.existsSync(file));
+const platformDir = `${process.platform}-${process.arch}`;
+
+let work;
+let tarball;
+let packedFiles;
+
+let stage;
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-pack-'));
+  // Stage a copy of the package so that building the prebuild and packing never touch the
+  // checkout's build/ and dist/, which the other test files are using at the same time.
+  stage = path.join(work, 'stage');
+  fs.mkdirSync(stage);
+  for (const entry of ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist']) {
+    fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
+  }
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
+  // Build the prebuild with the package's own `npm run prebuild` command, then pack.
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const env = { ...process.env, PATH: `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}` };
+  execFileSync('sh', ['-c', pkg.scripts.prebuild], { cwd: stage, env, stdio: 'ignore' });
+  const packed = JSON.parse(
+    execFileSync(process.execPath, [npmCli, 'pack', '--json', '--ignore-scripts', '--pack-destination', work], {
+      cwd: stage,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  )[0];
+  tarball = path.join(work, packed.filename);
+  packedFiles = packed.files.map((f) => f.path).sort();
+}, 180000);
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('the tarball ships the prebuild, the compiled façade, the native sources, and nothing else', () => {
+  expect(packedFiles).toContain(`prebuilds/${platformDir}/socket-knobs.node`);
+  for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'binding.gyp', 'src-native/socket_knobs.cc', 'src-native/table.gen.h', 'package.json', 'README.md']) {
+    expect(packedFiles).toContain(file);
+  }
+  const allowed = /^(dist\/|prebuilds\/|src-native\/|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
+  expect(packedFiles.filter((f) => !allowed.test(f))).toEqual([]);
+  expect(packedFiles.filter((f) => /^(build|node_modules|test|lib)\//.test(f))).toEqual([]);
+});
+
+test('every shipped prebuild is a real binary for the platform it is filed under', () => {
+  const dir = path.join(stage, 'prebuilds', platformDir);
+  for (const name of fs.readdirSync(dir)) {
+    const head = fs.readFileSync(path.join(dir, name)).subarray(0, 20);
+    if (process.platform === 'linux') {
+      // ELF magic, 64-bit class, and e_machine for this arch (x86-64: 62, arm64: 183).
+      expect(head.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      const machine = head.readUInt16LE(18);
+      expect(machine).toBe({ x64: 62, arm64: 183 }[process.arch]);
+    }
+  }
+});
+
+test('installed into a fresh project with no compiler on PATH, it loads the prebuild and works', () => {
+  const project = path.join(work, 'consumer');
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(project);
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  // npm runs install scripts through sh; a machine without a compiler still has a shell.
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  const env = { ...process.env, PATH: bin, npm_config_update_notifier: 'false' };
+  for (const key of Object.keys(env)) if (/^npm_(lifecycle|package|config_node_gyp)/.test(key)) delete env[key];
+
+  const install = spawnSync(process.execPath, [npmCli, 'install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], {
+    cwd: project,
+    env,
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  expect(install.stderr).not.toMatch(/gyp ERR|npm error/);
+  expect(install.status).toBe(0);
+  // Nothing was compiled on the user's side.
+  expect(fs.existsSync(path.join(project, 'node_modules', 'socket-knobs', 'build'))).toBe(false);
+
+  const check = `
+    const { spawnSync } = require('child_process');
+    const compilers = ['cc', 'gcc', 'g++', 'make', 'python3'].filter((c) => !spawnSync(c, ['--version']).error);
+    const knobs = require('socket-knobs');
+    const net = require('net');
+    const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1', () => {
+      const c = net.connect(server.address().port, '127.0.0.1', () => {
+        knobs.setKeepAlive(c, { idle: 17, interval: 4, count: 6 });
+        console.log(JSON.stringify({ compilers, addon: knobs.addonPath(), ka: knobs.getKeepAlive(c) }));
+        c.destroy(); server.close();
+      });
+    });`;
+  const run = spawnSync(process.execPath, ['-e', check], { cwd: project, env, encoding: 'utf8', timeout: 20000 });
+  expect(run.stderr).toBe('');
+  const result = JSON.parse(run.stdout);
+  expect(result.compilers).toEqual([]);
+  expect(result.addon).toBe(path.join(project, 'node_modules', 'socket-knobs', 'prebuilds', platformDir, 'socket-knobs.node'));
+  expect(result.ka).toEqual({ enable: true, idle: 17, interval: 4, count: 6 });
+}, 180000);
