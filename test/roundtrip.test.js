@@ -42,11 +42,11 @@ describe.each([4, 6])('round trip over IPv%i', (family) => {
     ipv6 = await hasIPv6();
   });
 
-  test.each(rows.map((row) => [row.name, row]))('%s: set, then getsockopt reads the new value back', async (name, row) => {
-    if (!knobs.isSupported(name)) {
-      console.log(`skipped ${name}: this platform's headers do not define it`);
-      return;
-    }
+  // Options this platform's headers lack are listed as skipped (TCP_KEEPALIVE on Linux, say).
+  const missing = rows.filter((row) => !knobs.isSupported(row.name));
+  if (missing.length) test.skip.each(missing.map((row) => [row.name]))('%s: not defined by this platform', () => {});
+
+  test.each(rows.filter((row) => knobs.isSupported(row.name)).map((row) => [row.name, row]))('%s: set, then getsockopt reads the new value back', async (name, row) => {
     if (family === 6 && !ipv6) {
       console.log('skipped: no IPv6 loopback here');
       return;
