@@ -55,40 +55,51 @@ export class UnsupportedOptionError extends SocketOptionError {
   }
 }
 
+/** What a SyscallError says about the call that failed; every field is optional. */
+export interface SyscallDetails {
+  level?: string | number;
+  option?: string | number;
+  value?: number | string;
+  applied?: string[];
+  address?: string;
+  port?: number;
+}
+
 /** The kernel refused the call. */
 export class SyscallError extends SocketOptionError {
   /** Negative, as in Node's own system errors (`-22` for EINVAL on Linux). */
   readonly errno: number;
+  /** `'setsockopt'`, `'getsockopt'`, or for listening sockets `'socket'`, `'bind'`, `'listen'`. */
   readonly syscall: string;
   /** The option's name where it is known, else its number. */
-  readonly option: string | number;
+  readonly option?: string | number;
   /** The level's name where it is known, else its number. */
-  readonly level: string | number;
+  readonly level?: string | number;
   /** The value that was being set (a Buffer's bytes are summarised, not copied). */
   readonly value?: number | string;
   /** For calls that set several options: the ones that were applied before the kernel refused. */
   readonly applied?: string[];
+  /** For bind: the address and port, as in Node's own EADDRINUSE errors. */
+  readonly address?: string;
+  readonly port?: number;
 
-  constructor(
-    errno: number,
-    syscall: string,
-    level: string | number,
-    option: string | number,
-    value?: number | string,
-    applied?: string[],
-  ) {
+  constructor(errno: number, syscall: string, details: SyscallDetails = {}) {
     const [name, text] = describeErrno(errno);
-    const what = value === undefined ? String(option) : `${option}=${value}`;
-    let message = `${syscall} ${what} failed: ${name} (${text})`;
-    if (applied && applied.length > 0) message += `; already applied: ${applied.join(', ')}`;
-    else if (applied) message += '; nothing was applied';
+    let what = '';
+    if (details.option !== undefined) {
+      what = details.value === undefined ? ` ${details.option}` : ` ${details.option}=${details.value}`;
+    } else if (details.address !== undefined) {
+      what = details.address.includes(':') ? ` [${details.address}]:${details.port}` : ` ${details.address}:${details.port}`;
+    }
+    let message = `${syscall}${what} failed: ${name} (${text})`;
+    if (details.applied && details.applied.length > 0) message += `; already applied: ${details.applied.join(', ')}`;
+    else if (details.applied) message += '; nothing was applied';
     super(name, message);
     this.errno = -Math.abs(errno);
     this.syscall = syscall;
-    this.level = level;
-    this.option = option;
-    if (value !== undefined) this.value = value;
-    if (applied) this.applied = applied;
+    for (const key of ['level', 'option', 'value', 'applied', 'address', 'port'] as const) {
+      if (details[key] !== undefined) (this as Record<string, unknown>)[key] = details[key];
+    }
   }
 }
 

@@ -6,9 +6,11 @@
  * InvalidArgumentError, UnsupportedOptionError, SyscallError or SocketStateError.
  */
 import { native, nativePath } from './native';
-import { LEVELS, OPTION_BY_NAME, type OptionRow } from './table';
+import { LEVELS, OPTION_BY_NAME } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
+import { probeWith, type ProbeResult } from './probe';
+import { applyQueued, checkValue, constants, getInt, io, queue, readQueued, readValue, resolve, setInt } from './core';
 import {
   INT32_MAX,
   INT32_MIN,
@@ -20,16 +22,11 @@ import {
   validateInteger,
 } from './validate';
 
+export { constants } from './core';
+
 export { SocketOptionError, InvalidArgumentError, UnsupportedOptionError, SyscallError, SocketStateError } from './errors';
 export type { Target } from './target';
-export { OPTIONS, LEVELS, type OptionRow } from './table';
-
-/**
- * The socket levels and options this platform's headers define, with their numeric values:
- * `constants.TCP_KEEPIDLE === 4` on Linux, and `'TCP_KEEPALIVE' in constants` is false there
- * (it is macOS's name for the same knob).
- */
-export const constants: Readonly<Record<string, number>> = Object.freeze({ ...native.constants });
+export { OPTIONS, LEVELS, SOCKET_CONSTANTS, type OptionRow } from './table';
 
 /** The `hasattr(socket, name)` question: does this platform define the level or option `name`? */
 export function isSupported(name: string): boolean {
@@ -40,92 +37,6 @@ export function isSupported(name: string): boolean {
 /** The path of the loaded native addon (a prebuild, or a local build/Release). */
 export function addonPath(): string {
   return nativePath();
-}
-
-// ---------------------------------------------------------------------------------------------
-// The syscall layer: one reusable Int32Array carries the operations into a single N-API crossing
-// (layout in src-native/socket_knobs.cc). Module-level, so no call allocates for it; each worker
-// thread loads its own copy of this module.
-
-const MAX_OPS = 4;
-const io = new Int32Array(2 + 3 * MAX_OPS);
-/** Names and values of the operations in `io`, for error messages. */
-const opNames: string[] = [];
-const opLevels: string[] = [];
-
-/** An option of the table as this platform spells it, with its numbers. */
-interface Resolved {
-  readonly row: OptionRow;
-  /** The name the platform defines (the row's name, or its alias: TCP_KEEPALIVE on macOS). */
-  readonly name: string;
-  readonly level: number;
-  readonly option: number;
-}
-
-const resolvedCache = new Map<string, Resolved | null>();
-
-/** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
-function resolve(rowName: string): Resolved {
-  let hit = resolvedCache.get(rowName);
-  if (hit === undefined) {
-    const row = OPTION_BY_NAME.get(rowName)!;
-    const name = Object.hasOwn(constants, row.name) ? row.name : row.alias && Object.hasOwn(constants, row.alias) ? row.alias : '';
-    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name]! } : null;
-    resolvedCache.set(rowName, hit);
-  }
-  if (hit === null) throw new UnsupportedOptionError(rowName);
-  return hit;
-}
-
-function maxOf(row: OptionRow): number {
-  return row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX;
-}
-
-/** Validates `value` against the row's range. */
-function checkValue(row: OptionRow, value: unknown, argName: string): number {
-  return validateInteger(value, argName, row.min ?? INT32_MIN, maxOf(row), row.unit);
-}
-
-function queue(index: number, option: Resolved, value: number): void {
-  const at = 2 + 3 * index;
-  io[at] = option.level;
-  io[at + 1] = option.option;
-  io[at + 2] = value;
-  opNames[index] = option.name;
-  opLevels[index] = option.row.level;
-}
-
-/** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
-function applyQueued(fd: number, count: number): void {
-  if (native.setInts(fd, io, count) === 0) return;
-  const failed = io[1]!;
-  const at = 2 + 3 * failed;
-  const applied = count > 1 ? opNames.slice(0, failed) : undefined;
-  throw new SyscallError(io[0]!, 'setsockopt', opLevels[failed]!, opNames[failed]!, io[at + 2], applied);
-}
-
-/** Reads the `count` queued operations in one crossing; values land in io[4 + 3*i]. */
-function readQueued(fd: number, count: number): void {
-  if (native.getInts(fd, io, count) === 0) return;
-  const failed = io[1]!;
-  throw new SyscallError(io[0]!, 'getsockopt', opLevels[failed]!, opNames[failed]!);
-}
-
-function readValue(index: number): number {
-  return io[4 + 3 * index]!;
-}
-
-function setInt(target: Target, rowName: string, value: number): void {
-  const fd = fdOf(target);
-  queue(0, resolve(rowName), value);
-  applyQueued(fd, 1);
-}
-
-function getInt(target: Target, rowName: string): number {
-  const fd = fdOf(target);
-  queue(0, resolve(rowName), 0);
-  readQueued(fd, 1);
-  return readValue(0);
 }
 
 /** Validates a boolean argument, then sets the boolean option `rowName`. */
@@ -289,7 +200,9 @@ export function setLinger(target: Target, linger: Linger): void {
   lingerInts[0] = enable ? 1 : 0;
   lingerInts[1] = seconds;
   const err = native.setBytes(fd, option.level, option.option, lingerBytes);
-  if (err !== 0) throw new SyscallError(err, 'setsockopt', option.row.level, option.name, `{ enable: ${enable}, seconds: ${seconds} }`);
+  if (err !== 0) {
+    throw new SyscallError(err, 'setsockopt', { level: option.row.level, option: option.name, value: `{ enable: ${enable}, seconds: ${seconds} }` });
+  }
 }
 /** Reads SO_LINGER back from the kernel. */
 export function getLinger(target: Target): Linger {
@@ -297,7 +210,7 @@ export function getLinger(target: Target): Linger {
   const fd = fdOf(target);
   lingerInts.fill(0);
   const err = native.getBytes(fd, option.level, option.option, lingerBytes, io);
-  if (err !== 0) throw new SyscallError(err, 'getsockopt', option.row.level, option.name);
+  if (err !== 0) throw new SyscallError(err, 'getsockopt', { level: option.row.level, option: option.name });
   return { enable: lingerInts[0] !== 0, seconds: lingerInts[1]! };
 }
 
@@ -353,7 +266,7 @@ export function setsockopt(
       ? ((io[2] = levelNumber), (io[3] = optionNumber), (io[4] = intValue), native.setInts(fd, io, 1))
       : native.setBytes(fd, levelNumber, optionNumber, bytes);
   if (err !== 0) {
-    throw new SyscallError(err, 'setsockopt', level, option, bytes === undefined ? intValue : describeBytes(bytes));
+    throw new SyscallError(err, 'setsockopt', { level, option, value: bytes === undefined ? intValue : describeBytes(bytes) });
   }
 }
 
@@ -379,11 +292,26 @@ export function getsockopt(
     io[3] = optionNumber;
     io[4] = 0;
     const err = native.getInts(fd, io, 1);
-    if (err !== 0) throw new SyscallError(err, 'getsockopt', level, option);
+    if (err !== 0) throw new SyscallError(err, 'getsockopt', { level, option });
     return io[4]!;
   }
   const buffer = Buffer.alloc(length);
   const err = native.getBytes(fd, levelNumber, optionNumber, buffer, io);
-  if (err !== 0) throw new SyscallError(err, 'getsockopt', level, option);
+  if (err !== 0) throw new SyscallError(err, 'getsockopt', { level, option });
   return buffer.subarray(0, io[1]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets socket-knobs creates itself, and the kernel probe.
+
+export { listen, createListeningSocket, type ListenOptions } from './listen';
+export type { ProbeResult } from './probe';
+
+/**
+ * Asks the running kernel which known options it accepts, on fresh TCP, UDP and IPv6 sockets:
+ * `{ TCP_KEEPIDLE: { defined: true, accepted: true }, TCP_KEEPALIVE: { defined: false, ... } }`.
+ * `isSupported()` stays the header question; this is the kernel question.
+ */
+export function probe(): Record<string, ProbeResult> {
+  return probeWith(getsockopt, setsockopt);
 }

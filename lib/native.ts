@@ -18,6 +18,14 @@ export interface NativeBinding {
   setBytes(fd: number, level: number, option: number, bytes: Uint8Array): number;
   /** getsockopt into `bytes`; `io[1]` receives the length the kernel wrote. Returns errno or 0. */
   getBytes(fd: number, level: number, option: number, bytes: Uint8Array, io: Int32Array): number;
+  /** socket(domain, type | SOCK_CLOEXEC, 0). Returns the fd, or -errno. */
+  openSocket(domain: number, type: number): number;
+  /** bind() to an IP literal (parsed with inet_pton). Returns errno or 0. */
+  bindSocket(fd: number, domain: number, address: string, port: number, scopeId: number): number;
+  /** listen(fd, backlog). Returns errno or 0. */
+  listenSocket(fd: number, backlog: number): number;
+  /** close(fd), for sockets the addon opened and nobody else owns yet. Returns errno or 0. */
+  closeSocket(fd: number): number;
 }
 
 export const native: NativeBinding = loadBinding(path.join(__dirname, '..'));

@@ -15,6 +15,9 @@
 export const LEVELS = ['SOL_SOCKET', 'IPPROTO_TCP', 'IPPROTO_IP', 'IPPROTO_IPV6', 'IPPROTO_UDP'] as const;
 export type LevelName = (typeof LEVELS)[number];
 
+/** Address families and socket types, for the sockets socket-knobs creates itself (listen(), probe()). */
+export const SOCKET_CONSTANTS = ['AF_INET', 'AF_INET6', 'SOCK_STREAM', 'SOCK_DGRAM'] as const;
+
 /**
  * How the option's value travels through setsockopt:
  * - `bool`: an int that is 0 or 1;

@@ -1,4 +1,6 @@
 // socket-knobs native core: the syscalls and the #ifdef support table, nothing else.
+// (setsockopt/getsockopt on any fd; socket/bind/listen/close for listening sockets whose options
+// must be set before bind, which net.Server.listen() cannot do.)
 //
 // Validation, defaults, units and error typing live in the TypeScript façade (lib/). Every function
 // here returns 0 or the errno the kernel gave; it never throws for a kernel error, never aborts, and
@@ -18,21 +20,27 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <cstring>
+
 #ifdef _WIN32
 // Node's sockets on Windows are not file descriptors; the façade refuses them before reaching here.
 // The code still compiles so that the package installs everywhere.
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mstcpip.h>
-typedef int socklen_t;
 typedef SOCKET SocketHandle;
 static int LastSocketError() { return WSAGetLastError(); }
+static int CloseSocket(SocketHandle fd) { return closesocket(fd); }
 #else
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 typedef int SocketHandle;
 static int LastSocketError() { return errno; }
+static int CloseSocket(SocketHandle fd) { return close(fd); }
 #endif
 
 namespace {
@@ -173,6 +181,85 @@ Napi::Value GetBytes(const Napi::CallbackInfo& info) {
   return Result(info, err);
 }
 
+// openSocket(domain, type): a new socket, close-on-exec so that child processes never inherit it.
+// Returns the fd, or -errno.
+Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int32_t domain, type;
+  if (info.Length() < 2 || !ArgInt32(env, info, 0, &domain) || !ArgInt32(env, info, 1, &type)) {
+    return Fail(info, "openSocket(domain, type)");
+  }
+#if defined(SOCK_CLOEXEC)
+  SocketHandle fd = socket(domain, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Result(info, -LastSocketError());
+#elif defined(_WIN32)
+  SocketHandle fd = socket(domain, type, 0);
+  if (fd == INVALID_SOCKET) return Result(info, -LastSocketError());
+#else
+  // No SOCK_CLOEXEC (macOS): set FD_CLOEXEC at once; no exec can happen in between on this thread.
+  SocketHandle fd = socket(domain, type, 0);
+  if (fd < 0) return Result(info, -LastSocketError());
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    int err = LastSocketError();
+    CloseSocket(fd);
+    return Result(info, -err);
+  }
+#endif
+  return Result(info, static_cast<int>(fd));
+}
+
+// bindSocket(fd, domain, address: string, port, scopeId): bind to an IP literal the façade has
+// already checked with net.isIP(); inet_pton parses it. Returns errno or 0 (EINVAL if unparsable).
+Napi::Value BindSocket(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int32_t fd, domain, port, scope;
+  char address[64];
+  size_t length = 0;
+  if (info.Length() < 5 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 1, &domain) ||
+      napi_get_value_string_utf8(env, info[2], address, sizeof address, &length) != napi_ok ||
+      !ArgInt32(env, info, 3, &port) || !ArgInt32(env, info, 4, &scope) || port < 0 || port > 65535) {
+    return Fail(info, "bindSocket(fd, domain, address: string, port, scopeId)");
+  }
+  int rc;
+  if (domain == AF_INET) {
+    sockaddr_in sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) return Result(info, EINVAL);
+    rc = bind(static_cast<SocketHandle>(fd), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  } else if (domain == AF_INET6) {
+    sockaddr_in6 sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(static_cast<uint16_t>(port));
+    sa.sin6_scope_id = static_cast<uint32_t>(scope);
+    if (inet_pton(AF_INET6, address, &sa.sin6_addr) != 1) return Result(info, EINVAL);
+    rc = bind(static_cast<SocketHandle>(fd), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  } else {
+    return Result(info, EAFNOSUPPORT);
+  }
+  return Result(info, rc == 0 ? 0 : LastSocketError());
+}
+
+// listenSocket(fd, backlog): returns errno or 0.
+Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int32_t fd, backlog;
+  if (info.Length() < 2 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 1, &backlog)) {
+    return Fail(info, "listenSocket(fd, backlog)");
+  }
+  return Result(info, listen(static_cast<SocketHandle>(fd), backlog) == 0 ? 0 : LastSocketError());
+}
+
+// closeSocket(fd): for sockets this addon opened and nobody else owns yet. Returns errno or 0.
+Napi::Value CloseSocketFn(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int32_t fd;
+  if (info.Length() < 1 || !ArgInt32(env, info, 0, &fd)) return Fail(info, "closeSocket(fd)");
+  return Result(info, CloseSocket(static_cast<SocketHandle>(fd)) == 0 ? 0 : LastSocketError());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object constants = Napi::Object::New(env);
   for (const KnownConstant& c : kKnownConstants) constants.Set(c.name, Napi::Number::New(env, c.value));
@@ -181,6 +268,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getInts", Napi::Function::New(env, GetInts, "getInts"));
   exports.Set("setBytes", Napi::Function::New(env, SetBytes, "setBytes"));
   exports.Set("getBytes", Napi::Function::New(env, GetBytes, "getBytes"));
+  exports.Set("openSocket", Napi::Function::New(env, OpenSocket, "openSocket"));
+  exports.Set("bindSocket", Napi::Function::New(env, BindSocket, "bindSocket"));
+  exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
+  exports.Set("closeSocket", Napi::Function::New(env, CloseSocketFn, "closeSocket"));
   return exports;
 }
 

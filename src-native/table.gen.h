@@ -18,6 +18,18 @@ static const KnownConstant kKnownConstants[] = {
 #ifdef IPPROTO_UDP
   {"IPPROTO_UDP", IPPROTO_UDP},
 #endif
+#ifdef AF_INET
+  {"AF_INET", AF_INET},
+#endif
+#ifdef AF_INET6
+  {"AF_INET6", AF_INET6},
+#endif
+#ifdef SOCK_STREAM
+  {"SOCK_STREAM", SOCK_STREAM},
+#endif
+#ifdef SOCK_DGRAM
+  {"SOCK_DGRAM", SOCK_DGRAM},
+#endif
 #ifdef SO_REUSEADDR
   {"SO_REUSEADDR", SO_REUSEADDR},
 #endif

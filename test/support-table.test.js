@@ -8,7 +8,7 @@ const os = require('node:os');
 const path = require('node:path');
 const knobs = require('..');
 
-const names = [...knobs.LEVELS, ...knobs.OPTIONS.map((row) => row.name)];
+const names = [...knobs.LEVELS, ...knobs.SOCKET_CONSTANTS, ...knobs.OPTIONS.map((row) => row.name)];
 
 function findCompiler() {
   for (const cc of ['cc', 'gcc', 'clang']) {

@@ -1,0 +1,102 @@
+/**
+ * The syscall layer shared by every public function: the platform's constants, the table rows as
+ * this platform spells them, and one reusable Int32Array that carries a batch of operations into a
+ * single N-API crossing (layout in src-native/socket_knobs.cc).
+ */
+import { native } from './native';
+import { OPTION_BY_NAME, type OptionRow } from './table';
+import { SyscallError, UnsupportedOptionError } from './errors';
+import { fdOf, type Target } from './target';
+import { INT32_MAX, INT32_MIN, validateInteger } from './validate';
+
+/**
+ * The socket levels and options this platform's headers define, with their numeric values:
+ * `constants.TCP_KEEPIDLE === 4` on Linux, and `'TCP_KEEPALIVE' in constants` is false there
+ * (it is macOS's name for the same knob).
+ */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...native.constants });
+
+// One reusable Int32Array carries the operations. Module-level, so no call allocates for it; each
+// worker thread loads its own copy of this module.
+
+export const MAX_OPS = 4;
+export const io = new Int32Array(2 + 3 * MAX_OPS);
+/** Names and values of the operations in `io`, for error messages. */
+const opNames: string[] = [];
+const opLevels: string[] = [];
+
+/** An option of the table as this platform spells it, with its numbers. */
+export interface Resolved {
+  readonly row: OptionRow;
+  /** The name the platform defines (the row's name, or its alias: TCP_KEEPALIVE on macOS). */
+  readonly name: string;
+  readonly level: number;
+  readonly option: number;
+}
+
+const resolvedCache = new Map<string, Resolved | null>();
+
+/** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
+export function resolve(rowName: string): Resolved {
+  let hit = resolvedCache.get(rowName);
+  if (hit === undefined) {
+    const row = OPTION_BY_NAME.get(rowName)!;
+    const name = Object.hasOwn(constants, row.name) ? row.name : row.alias && Object.hasOwn(constants, row.alias) ? row.alias : '';
+    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name]! } : null;
+    resolvedCache.set(rowName, hit);
+  }
+  if (hit === null) throw new UnsupportedOptionError(rowName);
+  return hit;
+}
+
+export function maxOf(row: OptionRow): number {
+  return row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX;
+}
+
+/** Validates `value` against the row's range. */
+export function checkValue(row: OptionRow, value: unknown, argName: string): number {
+  return validateInteger(value, argName, row.min ?? INT32_MIN, maxOf(row), row.unit);
+}
+
+export function queue(index: number, option: Resolved, value: number): void {
+  const at = 2 + 3 * index;
+  io[at] = option.level;
+  io[at + 1] = option.option;
+  io[at + 2] = value;
+  opNames[index] = option.name;
+  opLevels[index] = option.row.level;
+}
+
+/** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
+export function applyQueued(fd: number, count: number): void {
+  if (native.setInts(fd, io, count) === 0) return;
+  const failed = io[1]!;
+  const at = 2 + 3 * failed;
+  const applied = count > 1 ? opNames.slice(0, failed) : undefined;
+  throw new SyscallError(io[0]!, 'setsockopt', { level: opLevels[failed]!, option: opNames[failed]!, value: io[at + 2]!, applied });
+}
+
+/** Reads the `count` queued operations in one crossing; values land in io[4 + 3*i]. */
+export function readQueued(fd: number, count: number): void {
+  if (native.getInts(fd, io, count) === 0) return;
+  const failed = io[1]!;
+  throw new SyscallError(io[0]!, 'getsockopt', { level: opLevels[failed]!, option: opNames[failed]! });
+}
+
+export function readValue(index: number): number {
+  return io[4 + 3 * index]!;
+}
+
+export function setInt(target: Target, rowName: string, value: number): void {
+  const fd = fdOf(target);
+  queue(0, resolve(rowName), value);
+  applyQueued(fd, 1);
+}
+
+export function getInt(target: Target, rowName: string): number {
+  const fd = fdOf(target);
+  queue(0, resolve(rowName), 0);
+  readQueued(fd, 1);
+  return readValue(0);
+}
+

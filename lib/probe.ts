@@ -1,0 +1,54 @@
+/**
+ * probe(): asks the running kernel which known options it accepts. A constant in the headers can
+ * still be refused by the kernel underneath (an older kernel, gVisor, WSL1): `isSupported` answers
+ * from the headers, `probe` from the kernel.
+ */
+import { native } from './native';
+import { constants } from './core';
+import { OPTIONS, type OptionRow } from './table';
+import { SyscallError } from './errors';
+
+export interface ProbeResult {
+  /** The platform headers define it (what isSupported() says). */
+  defined: boolean;
+  /** The kernel read it, and (unless read-only) took the same value back, on a fresh socket. */
+  accepted: boolean;
+  /** Why not, where the kernel refused: negative errno and its name. */
+  errno?: number;
+  code?: string;
+}
+
+type Getter = (fd: number, level: string, option: string, length?: number) => number | Buffer;
+type Setter = (fd: number, level: string, option: string, value: number | Buffer) => void;
+
+/** Runs the probe with the raw accessors of index.ts (passed in to keep one implementation of each). */
+export function probeWith(getsockopt: Getter, setsockopt: Setter): Record<string, ProbeResult> {
+  const open = (domain: string, type: string): number =>
+    constants[domain] === undefined || constants[type] === undefined ? -1 : native.openSocket(constants[domain]!, constants[type]!);
+  const fds = {
+    tcp: open('AF_INET', 'SOCK_STREAM'),
+    udp: open('AF_INET', 'SOCK_DGRAM'),
+    ipv6: open('AF_INET6', 'SOCK_STREAM'),
+  };
+  const result: Record<string, ProbeResult> = {};
+  try {
+    for (const row of OPTIONS) result[row.name] = probeOne(row, fds, getsockopt, setsockopt);
+  } finally {
+    for (const fd of Object.values(fds)) if (fd >= 0) native.closeSocket(fd);
+  }
+  return result;
+}
+
+function probeOne(row: OptionRow, fds: Record<'tcp' | 'udp' | 'ipv6', number>, get: Getter, set: Setter): ProbeResult {
+  if (!Object.hasOwn(constants, row.name) || !Object.hasOwn(constants, row.level)) return { defined: false, accepted: false };
+  const fd = row.sockets === 'any' ? fds.tcp : fds[row.sockets];
+  if (fd < 0) return { defined: true, accepted: false, errno: fd, code: 'EAFNOSUPPORT' };
+  try {
+    const current = row.kind === 'linger' ? get(fd, row.level, row.name, 8) : get(fd, row.level, row.name);
+    if (!row.readOnly) set(fd, row.level, row.name, current);
+    return { defined: true, accepted: true };
+  } catch (err) {
+    if (!(err instanceof SyscallError)) throw err;
+    return { defined: true, accepted: false, errno: err.errno, code: err.code };
+  }
+}
