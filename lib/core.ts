@@ -21,17 +21,19 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({ ...na
 
 export const MAX_OPS = 4;
 export const io = new Int32Array(2 + 3 * MAX_OPS);
-/** Names and values of the operations in `io`, for error messages. */
-const opNames: string[] = [];
-const opLevels: string[] = [];
+/** The options queued in `io`, for error messages. */
+const queued: Resolved[] = [];
 
-/** An option of the table as this platform spells it, with its numbers. */
+/** An option of the table as this platform spells it, with its numbers and its bounds here. */
 export interface Resolved {
   readonly row: OptionRow;
   /** The name the platform defines (the row's name, or its alias: TCP_KEEPALIVE on macOS). */
   readonly name: string;
   readonly level: number;
   readonly option: number;
+  /** The range the typed helpers accept on this platform (Linux's kernel limits, say). */
+  readonly min: number;
+  readonly max: number;
 }
 
 const resolvedCache = new Map<string, Resolved | null>();
@@ -42,20 +44,19 @@ export function resolve(rowName: string): Resolved {
   if (hit === undefined) {
     const row = OPTION_BY_NAME.get(rowName)!;
     const name = Object.hasOwn(constants, row.name) ? row.name : row.alias && Object.hasOwn(constants, row.alias) ? row.alias : '';
-    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name]! } : null;
+    hit =
+      name && Object.hasOwn(constants, row.level)
+        ? { row, name, level: constants[row.level]!, option: constants[name]!, min: row.min ?? INT32_MIN, max: row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX }
+        : null;
     resolvedCache.set(rowName, hit);
   }
   if (hit === null) throw new UnsupportedOptionError(rowName);
   return hit;
 }
 
-export function maxOf(row: OptionRow): number {
-  return row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX;
-}
-
-/** Validates `value` against the row's range. */
-export function checkValue(row: OptionRow, value: unknown, argName: string): number {
-  return validateInteger(value, argName, row.min ?? INT32_MIN, maxOf(row), row.unit);
+/** Validates `value` against the option's range on this platform. */
+export function checkValue(option: Resolved, value: unknown, argName: string): number {
+  return validateInteger(value, argName, option.min, option.max, option.row.unit);
 }
 
 export function queue(index: number, option: Resolved, value: number): void {
@@ -63,8 +64,7 @@ export function queue(index: number, option: Resolved, value: number): void {
   io[at] = option.level;
   io[at + 1] = option.option;
   io[at + 2] = value;
-  opNames[index] = option.name;
-  opLevels[index] = option.row.level;
+  queued[index] = option;
 }
 
 /** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
@@ -72,15 +72,16 @@ export function applyQueued(fd: number, count: number): void {
   if (native.setInts(fd, io, count) === 0) return;
   const failed = io[1]!;
   const at = 2 + 3 * failed;
-  const applied = count > 1 ? opNames.slice(0, failed) : undefined;
-  throw new SyscallError(io[0]!, 'setsockopt', { level: opLevels[failed]!, option: opNames[failed]!, value: io[at + 2]!, applied });
+  const applied = count > 1 ? queued.slice(0, failed).map((option) => option.name) : undefined;
+  const option = queued[failed]!;
+  throw new SyscallError(io[0]!, 'setsockopt', { level: option.row.level, option: option.name, value: io[at + 2]!, applied });
 }
 
 /** Reads the `count` queued operations in one crossing; values land in io[4 + 3*i]. */
 export function readQueued(fd: number, count: number): void {
   if (native.getInts(fd, io, count) === 0) return;
-  const failed = io[1]!;
-  throw new SyscallError(io[0]!, 'getsockopt', { level: opLevels[failed]!, option: opNames[failed]! });
+  const option = queued[io[1]!]!;
+  throw new SyscallError(io[0]!, 'getsockopt', { level: option.row.level, option: option.name });
 }
 
 export function readValue(index: number): number {

@@ -10,13 +10,16 @@ import { LEVELS, OPTION_BY_NAME } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
 import { probeWith, type ProbeResult } from './probe';
-import { applyQueued, checkValue, constants, getInt, io, queue, readQueued, readValue, resolve, setInt } from './core';
+import { applyQueued, checkValue, constants, getInt, io, queue, readQueued, readValue, resolve, setInt, type Resolved } from './core';
 import {
   INT32_MAX,
   INT32_MIN,
   invalidType,
   invalidValue,
+  ensureOptionsObject,
   readOptions,
+  unknownField,
+  unreadable,
   validateBoolean,
   validateBytes,
   validateInteger,
@@ -48,8 +51,7 @@ function setBool(target: Target, rowName: string, on: unknown, argName: string):
 
 /** Validates an integer against the row's range, then sets it. */
 function setRanged(target: Target, rowName: string, value: unknown, argName: string): void {
-  const row = resolve(rowName).row;
-  setInt(target, rowName, checkValue(row, value, argName));
+  setInt(target, rowName, checkValue(resolve(rowName), value, argName));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -77,6 +79,23 @@ export interface KeepAlive {
 
 const KEEPALIVE_FIELDS = ['enable', 'idle', 'interval', 'count'] as const;
 const KEEPALIVE_ROWS = ['TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT'] as const;
+const KEEPALIVE_ARGS = ['options.idle', 'options.interval', 'options.count'] as const;
+
+/** SO_KEEPALIVE, TCP_KEEPIDLE (or its alias), TCP_KEEPINTVL, TCP_KEEPCNT, resolved once. */
+let keepAliveOptions: [Resolved, Resolved | null, Resolved | null, Resolved | null] | undefined;
+
+function keepAliveRows(): [Resolved, Resolved | null, Resolved | null, Resolved | null] {
+  if (keepAliveOptions) return keepAliveOptions;
+  const orNull = (name: string): Resolved | null => {
+    try {
+      return resolve(name);
+    } catch {
+      return null;
+    }
+  };
+  keepAliveOptions = [resolve('SO_KEEPALIVE'), orNull(KEEPALIVE_ROWS[0]), orNull(KEEPALIVE_ROWS[1]), orNull(KEEPALIVE_ROWS[2])];
+  return keepAliveOptions;
+}
 
 /**
  * Sets SO_KEEPALIVE and, where given, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT, in one call into
@@ -88,29 +107,50 @@ const KEEPALIVE_ROWS = ['TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT'] as const
  * `socket.setKeepAlive(true, ms)` sets TCP_KEEPINTVL=1 and TCP_KEEPCNT=10 and so overwrites them.
  */
 export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
-  const given = readOptions(options, 'options', KEEPALIVE_FIELDS);
-  const enable = given.enable === undefined ? true : validateBoolean(given.enable, 'options.enable');
-  const values: unknown[] = [given.idle, given.interval, given.count];
+  // This is the call a server makes per accepted connection, so it avoids allocating: fields are
+  // read once into locals (readOptions' rules, without its snapshot object).
+  let enable: unknown;
+  let idle: unknown;
+  let interval: unknown;
+  let count: unknown;
+  if (options !== undefined) {
+    ensureOptionsObject(options, 'options');
+    try {
+      for (const key in options) {
+        if (key !== 'enable' && key !== 'idle' && key !== 'interval' && key !== 'count') throw unknownField('options', key, KEEPALIVE_FIELDS);
+      }
+      ({ enable, idle, interval, count } = options);
+    } catch (err) {
+      throw unreadable(err, 'options');
+    }
+  }
+  const rows = keepAliveRows();
+  const on = enable === undefined ? true : validateBoolean(enable, 'options.enable');
   // Validate every field (and that the platform has it) before the first syscall.
-  for (let i = 0; i < 3; i++) {
-    if (values[i] === undefined) continue;
-    const option = resolve(KEEPALIVE_ROWS[i]);
-    values[i] = checkValue(option.row, values[i], `options.${KEEPALIVE_FIELDS[i + 1]}`);
-  }
+  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle);
+  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval);
+  if (count !== undefined) count = checkKeepAlive(rows, 3, count);
   const fd = fdOf(target);
-  queue(0, resolve('SO_KEEPALIVE'), enable ? 1 : 0);
-  let count = 1;
-  for (let i = 0; i < 3; i++) {
-    if (values[i] !== undefined) queue(count++, resolve(KEEPALIVE_ROWS[i]), values[i] as number);
-  }
-  applyQueued(fd, count);
+  queue(0, rows[0], on ? 1 : 0);
+  let n = 1;
+  if (idle !== undefined) queue(n++, rows[1]!, idle as number);
+  if (interval !== undefined) queue(n++, rows[2]!, interval as number);
+  if (count !== undefined) queue(n++, rows[3]!, count as number);
+  applyQueued(fd, n);
+}
+
+function checkKeepAlive(rows: ReturnType<typeof keepAliveRows>, index: 1 | 2 | 3, value: unknown): number {
+  const option = rows[index];
+  if (!option) throw new UnsupportedOptionError(KEEPALIVE_ROWS[index - 1]);
+  return checkValue(option, value, KEEPALIVE_ARGS[index - 1]);
 }
 
 /** Reads SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT back from the kernel. */
 export function getKeepAlive(target: Target): KeepAlive {
+  const rows = keepAliveRows();
+  for (let i = 1; i < 4; i++) if (!rows[i]) throw new UnsupportedOptionError(KEEPALIVE_ROWS[i - 1]);
   const fd = fdOf(target);
-  queue(0, resolve('SO_KEEPALIVE'), 0);
-  for (let i = 0; i < 3; i++) queue(i + 1, resolve(KEEPALIVE_ROWS[i]), 0);
+  for (let i = 0; i < 4; i++) queue(i, rows[i]!, 0);
   readQueued(fd, 4);
   return { enable: readValue(0) !== 0, idle: readValue(1), interval: readValue(2), count: readValue(3) };
 }
@@ -195,7 +235,7 @@ export function setLinger(target: Target, linger: Linger): void {
   const given = readOptions(linger, 'linger', ['enable', 'seconds'] as const);
   const enable = validateBoolean(given.enable, 'linger.enable');
   const option = resolve('SO_LINGER');
-  const seconds = given.seconds === undefined ? 0 : checkValue(option.row, given.seconds, 'linger.seconds');
+  const seconds = given.seconds === undefined ? 0 : checkValue(option, given.seconds, 'linger.seconds');
   const fd = fdOf(target);
   lingerInts[0] = enable ? 1 : 0;
   lingerInts[1] = seconds;

@@ -48,11 +48,26 @@ export function validateBoolean(value: unknown, name: string): boolean {
   return value;
 }
 
+/** An options argument must be a non-null, non-array object. */
+export function ensureOptionsObject(value: unknown, name: string): asserts value is object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidType(name, 'of type object', value);
+}
+
+/** The error for a field the options object may not have: a typo is never silently ignored. */
+export function unknownField(name: string, key: string, known: readonly string[]): InvalidArgumentError {
+  return invalidValue(`${name}.${key}`, `is not a known field (known: ${known.join(', ')})`, undefined);
+}
+
+/** What reading an options object threw, as an InvalidArgumentError (a getter or Proxy trap threw). */
+export function unreadable(err: unknown, name: string): InvalidArgumentError {
+  if (err instanceof InvalidArgumentError) return err;
+  return invalidValue(name, 'could not be read (a getter or Proxy trap threw)', undefined);
+}
+
 /**
  * A plain options object (or undefined), read once into a snapshot: a getter is called once, so the
  * value validated is the value applied, and a getter or Proxy trap that throws becomes an
- * InvalidArgumentError instead of escaping. Unknown keys are refused so that a typo is never
- * silently ignored.
+ * InvalidArgumentError instead of escaping. Unknown keys are refused.
  */
 export function readOptions<K extends string>(
   value: unknown,
@@ -60,22 +75,18 @@ export function readOptions<K extends string>(
   known: readonly K[],
 ): Partial<Record<K, unknown>> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidType(name, 'of type object', value);
-  }
+  ensureOptionsObject(value, name);
   const snapshot: Partial<Record<K, unknown>> = {};
-  let key = '';
   try {
-    for (key of Object.keys(value)) {
-      if (!(known as readonly string[]).includes(key)) {
-        throw invalidValue(`${name}.${key}`, `is not a known field (known: ${known.join(', ')})`, undefined);
-      }
+    for (const key in value) {
+      if (!(known as readonly string[]).includes(key)) throw unknownField(name, key, known);
+    }
+    for (const key of known) {
       const field = (value as Record<string, unknown>)[key];
-      if (field !== undefined) snapshot[key as K] = field;
+      if (field !== undefined) snapshot[key] = field;
     }
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw err;
-    throw invalidValue(key ? `${name}.${key}` : name, 'could not be read (a getter or Proxy trap threw)', undefined);
+    throw unreadable(err, name);
   }
   return snapshot;
 }

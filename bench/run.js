@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run bench`: what socket-knobs costs, against the physical limit (a C loop of the same
+// syscalls) and against what a user would pick instead, all in one run. Rounds alternate between
+// the C loop and every JS row, so a noisy neighbour slows all of them alike; each figure is the
+// median over the rounds. Writes the table to stdout and into README.md (between the bench
+// markers) with the machine, the Node version and the command.
+//   options: --rounds N (default 7), --iterations N (default 50000), --no-readme
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const knobs = require('..');
+
+const root = path.join(__dirname, '..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const ROUNDS = option('--rounds', 7);
+const ITERATIONS = option('--iterations', 50000);
+const SERVER_CONNECTIONS = option('--connections', 2000);
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const progress = (text) => process.stderr.write(`${text}\n`);
+
+function buildC() {
+  const out = path.join(__dirname, 'out');
+  fs.mkdirSync(out, { recursive: true });
+  const binary = path.join(out, 'syscalls');
+  execFileSync('cc', ['-O2', '-o', binary, path.join(__dirname, 'syscalls.c')]);
+  // The same loop as an addon, to run inside this process; skipped if Node's headers are missing.
+  let floor = null;
+  const headers = path.join(path.dirname(process.execPath), '..', 'include', 'node');
+  try {
+    const addon = path.join(out, 'floor.node');
+    execFileSync('cc', ['-O2', '-shared', '-fPIC', `-I${headers}`, '-o', addon, path.join(__dirname, 'floor.c')], { stdio: 'pipe' });
+    floor = require(addon);
+  } catch (err) {
+    progress(`the in-process C floor is skipped: ${String(err.message).split('\n')[0]}`);
+  }
+  return { binary, floor };
+}
+
+function loopbackPair() {
+  return new Promise((resolve) => {
+    const server = net.createServer((accepted) => resolve({ server, client, accepted }));
+    let client;
+    server.listen(0, '127.0.0.1', () => {
+      client = net.connect(server.address().port, '127.0.0.1');
+    });
+  });
+}
+
+/** Nanoseconds per call of `fn` over `n` calls (after a short warm-up). */
+function timeLoop(fn, n) {
+  for (let i = 0; i < 2000; i++) fn(i);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn(i);
+  return Number(process.hrtime.bigint() - start) / n;
+}
+
+/** The alternatives a user would reach for; each is skipped with the reason if it cannot load. */
+function alternatives(socket) {
+  const rows = {};
+  const skipped = {};
+  try {
+    const NK = require('net-keepalive');
+    // Node's own setKeepAlive sets the idle time (and forces interval 1, count 10); net-keepalive
+    // then sets interval and count through ffi-rs. Node skips a repeated identical call, so the
+    // delay alternates to make every call reach the kernel, as a real per-connection call would.
+    rows['net-keepalive + socket.setKeepAlive'] = {
+      compare: 'setKeepAlive',
+      fn: (i) => {
+        socket.setKeepAlive(true, i & 1 ? 61000 : 60000);
+        NK.setKeepAliveInterval(socket, 10000);
+        NK.setKeepAliveProbes(socket, 3);
+      },
+    };
+    rows['net-keepalive get (interval + count only)'] = {
+      compare: 'getKeepAlive',
+      fn: () => NK.getKeepAliveInterval(socket) + NK.getKeepAliveProbes(socket),
+    };
+  } catch (err) {
+    skipped['net-keepalive'] = err.message.split('\n')[0];
+  }
+  try {
+    const koffi = require('koffi');
+    const libc = koffi.load(process.platform === 'darwin' ? 'libc.dylib' : 'libc.so.6');
+    const setsockopt = libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)');
+    const getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)');
+    const c = knobs.constants;
+    const value = new Int32Array(1);
+    const len = [4];
+    const set = (fd, level, name, v) => {
+      value[0] = v;
+      return setsockopt(fd, level, name, value, 4);
+    };
+    const get = (fd, level, name) => {
+      len[0] = 4;
+      getsockopt(fd, level, name, value, len);
+      return value[0];
+    };
+    rows['koffi setsockopt by hand (4 calls)'] = {
+      compare: 'setKeepAlive',
+      fn: () => {
+        const fd = socket._handle.fd;
+        set(fd, c.SOL_SOCKET, c.SO_KEEPALIVE, 1);
+        set(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60);
+        set(fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10);
+        set(fd, c.IPPROTO_TCP, c.TCP_KEEPCNT, 3);
+      },
+    };
+    rows['koffi getsockopt by hand (4 calls)'] = {
+      compare: 'getKeepAlive',
+      fn: () => {
+        const fd = socket._handle.fd;
+        return get(fd, c.SOL_SOCKET, c.SO_KEEPALIVE) + get(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE) + get(fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL) + get(fd, c.IPPROTO_TCP, c.TCP_KEEPCNT);
+      },
+    };
+  } catch (err) {
+    skipped.koffi = err.message.split('\n')[0];
+  }
+  return { rows, skipped };
+}
+
+/** Connections per second accepted by a server that tunes each one, and by one that does not. */
+async function serverRounds(rounds) {
+  const server = spawn(process.execPath, [path.join(__dirname, 'accept-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = await new Promise((resolve, reject) => {
+    server.stdout.once('data', (d) => resolve(JSON.parse(d)));
+    server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
+  });
+  const rates = { tuned: [], plain: [] };
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const kind of r % 2 ? ['plain', 'tuned'] : ['tuned', 'plain']) {
+        const out = spawnSync(process.execPath, [path.join(__dirname, 'connect-load.js'), String(ports[kind]), String(SERVER_CONNECTIONS), '32'], {
+          encoding: 'utf8',
+          timeout: 120000,
+        });
+        if (out.status !== 0) throw new Error(`load generator failed: ${out.stderr}`);
+        rates[kind].push(JSON.parse(out.stdout).perSecond);
+      }
+      progress(`  server round ${r + 1}/${rounds}: tuned ${rates.tuned.at(-1).toFixed(0)}/s, plain ${rates.plain.at(-1).toFixed(0)}/s`);
+    }
+  } finally {
+    server.kill();
+  }
+  return { tuned: median(rates.tuned), plain: median(rates.plain) };
+}
+
+/** Time to require socket-knobs in a fresh process, and the RSS it adds. */
+function loadCost(rounds) {
+  const script = `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); require(${JSON.stringify(root)});
+    const t1 = process.hrtime.bigint(); console.log(JSON.stringify({ ms: Number(t1 - t0) / 1e6, rss: process.memoryUsage().rss - m0 }));`;
+  const ms = [];
+  const rss = [];
+  for (let i = 0; i < rounds * 2; i++) {
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+    ms.push(out.ms);
+    rss.push(out.rss);
+  }
+  return { ms: median(ms), rssKiB: median(rss) / 1024 };
+}
+
+function machine() {
+  const cpu = os.cpus()[0];
+  return `${cpu ? cpu.model.trim() : os.arch()}, ${os.cpus().length} cores, Linux ${os.release()}, Node ${process.version}`;
+}
+
+async function main() {
+  const { binary, floor } = buildC();
+  const { client: socket, server, accepted } = await loopbackPair();
+  // The bare crossing: the addon's batch call with the operations already in place, no façade.
+  const { native } = require('../dist/native.js');
+  const c = knobs.constants;
+  const batch = Int32Array.from([0, 0, c.SOL_SOCKET, c.SO_KEEPALIVE, 1, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60, c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10, c.IPPROTO_TCP, c.TCP_KEEPCNT, 3]);
+  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3 };
+  const ours = {
+    'socket-knobs setKeepAlive': { compare: 'setKeepAlive', fn: () => knobs.setKeepAlive(socket, { enable: true, idle: 60, interval: 10, count: 3 }) },
+    'socket-knobs getKeepAlive': { compare: 'getKeepAlive', fn: () => knobs.getKeepAlive(socket) },
+    "socket-knobs setsockopt('IPPROTO_TCP', 'TCP_KEEPCNT', 3)": { compare: 'setsockopt', fn: () => knobs.setsockopt(socket, 'IPPROTO_TCP', 'TCP_KEEPCNT', 3) },
+    'socket-knobs setReuseAddress': { compare: 'setReuseAddress', fn: () => knobs.setReuseAddress(socket, true) },
+    'profile: the bare N-API crossing (4 ops batched, no façade)': { compare: 'setKeepAlive', fn: () => native.setInts(socket._handle.fd, batch, 4) },
+  };
+  const { rows: theirs, skipped } = alternatives(socket);
+  const rows = { ...ours, ...theirs };
+  const samples = Object.fromEntries(Object.keys(rows).map((name) => [name, []]));
+  const cSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [] };
+  const floorSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [] };
+
+  progress(`socket-knobs bench: ${ROUNDS} rounds of ${ITERATIONS} calls per row, C loop and JS rows alternating`);
+  for (let r = 0; r < ROUNDS; r++) {
+    const cRound = JSON.parse(execFileSync(binary, [String(ITERATIONS)], { encoding: 'utf8' }));
+    for (const key of Object.keys(cSamples)) cSamples[key].push(cRound[key]);
+    if (floor) for (const key of Object.keys(floorSamples)) floorSamples[key].push(floor.loop(socket._handle.fd, floorKinds[key], ITERATIONS));
+    for (const [name, row] of Object.entries(rows)) samples[name].push(timeLoop(row.fn, ITERATIONS));
+    progress(`  round ${r + 1}/${ROUNDS}: C setKeepAlive ${cRound.setKeepAlive.toFixed(0)} ns, socket-knobs ${samples['socket-knobs setKeepAlive'].at(-1).toFixed(0)} ns`);
+  }
+  socket.destroy();
+  accepted.destroy();
+  server.close();
+
+  const cMedian = Object.fromEntries(Object.entries(cSamples).map(([k, v]) => [k, median(v)]));
+  const table = [];
+  for (const key of Object.keys(cMedian)) {
+    table.push({ row: `C loop: ${key === 'setKeepAlive' || key === 'getKeepAlive' ? 'the same 4 syscalls' : '1 syscall'} (${key})`, ns: cMedian[key], ratio: 1 });
+    if (floor) {
+      const inProcess = median(floorSamples[key]);
+      table.push({ row: 'profile: the same C loop inside this node process', ns: inProcess, ratio: inProcess / cMedian[key] });
+    }
+    for (const [name, row] of Object.entries(rows)) {
+      if (row.compare === key) table.push({ row: name, ns: median(samples[name]), ratio: median(samples[name]) / cMedian[key] });
+    }
+  }
+
+  progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
+  const serverRates = await serverRounds(Math.max(3, Math.min(ROUNDS, 5)));
+  progress('load cost: require() in a fresh process');
+  const load = loadCost(5);
+
+  const ka = table.find((t) => t.row === 'socket-knobs setKeepAlive');
+  const nk = table.find((t) => t.row === 'net-keepalive + socket.setKeepAlive');
+  const lines = [
+    `Measured by \`npm run bench\` (${ROUNDS} alternating rounds of ${ITERATIONS} calls, medians) on ${machine()}, ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| row | ns per call (median) | × the C loop |',
+    '| --- | ---: | ---: |',
+    ...table.map((t) => `| ${t.row} | ${t.ns.toFixed(0)} | ${t.ratio.toFixed(2)} |`),
+    '',
+    '| figure | value |',
+    '| --- | --- |',
+    `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster` : `not measured: ${skipped['net-keepalive']}`} |`,
+    `| server accepting ${SERVER_CONNECTIONS} loopback connections, tuning each (setKeepAlive + setUserTimeout) | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned: ${(((serverRates.plain - serverRates.tuned) / serverRates.plain) * 100).toFixed(1)}% overhead |`,
+    `| \`require('socket-knobs')\` in a fresh process | ${load.ms.toFixed(1)} ms, ${load.rssKiB.toFixed(0)} KiB RSS added |`,
+    ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
+  ];
+  const text = lines.join('\n');
+  console.log(`\n${text}`);
+
+  if (!args.includes('--no-readme')) {
+    const readmePath = path.join(root, 'README.md');
+    const readme = fs.readFileSync(readmePath, 'utf8');
+    const BEGIN = '<!-- bench:begin (written by npm run bench) -->';
+    const END = '<!-- bench:end -->';
+    const start = readme.indexOf(BEGIN);
+    const end = readme.indexOf(END);
+    if (start >= 0 && end > start) {
+      fs.writeFileSync(readmePath, `${readme.slice(0, start + BEGIN.length)}\n${text}\n${readme.slice(end)}`);
+      progress('README.md updated');
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
