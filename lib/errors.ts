@@ -72,16 +72,18 @@ export class SyscallError extends SocketOptionError {
   /** `'setsockopt'`, `'getsockopt'`, or for listening sockets `'socket'`, `'bind'`, `'listen'`. */
   readonly syscall: string;
   /** The option's name where it is known, else its number. */
-  readonly option?: string | number;
+  declare readonly option?: string | number;
   /** The level's name where it is known, else its number. */
-  readonly level?: string | number;
+  declare readonly level?: string | number;
   /** The value that was being set (a Buffer's bytes are summarised, not copied). */
-  readonly value?: number | string;
+  declare readonly value?: number | string;
   /** For calls that set several options: the ones that were applied before the kernel refused. */
-  readonly applied?: string[];
+  declare readonly applied?: string[];
+  // Optional fields are `declare`d so that an error only has the ones that apply (no own
+  // properties set to undefined): what you see in JSON and in util.inspect is what happened.
   /** For bind: the address and port, as in Node's own EADDRINUSE errors. */
-  readonly address?: string;
-  readonly port?: number;
+  declare readonly address?: string;
+  declare readonly port?: number;
 
   constructor(errno: number, syscall: string, details: SyscallDetails = {}) {
     const [name, text] = describeErrno(errno);

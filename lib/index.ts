@@ -275,9 +275,12 @@ function constantArg(value: unknown, argName: 'level' | 'option'): number {
   return constants[value]!;
 }
 
+/** A short summary of bytes for an error: never a copy of a large buffer (and safe on a detached one). */
 function describeBytes(bytes: Uint8Array): string {
-  const shown = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 16)).toString('hex');
-  return `<${bytes.byteLength} bytes: ${shown}${bytes.byteLength > 16 ? '...' : ''}>`;
+  let shown = '';
+  const length = bytes.byteLength;
+  for (let i = 0; i < Math.min(length, 16); i++) shown += (bytes[i] ?? 0).toString(16).padStart(2, '0');
+  return `<${length} bytes: ${shown}${length > 16 ? '...' : ''}>`;
 }
 
 /**

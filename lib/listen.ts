@@ -97,12 +97,18 @@ export function createListeningSocket(options: ListenOptions): number {
  * way to get SO_REUSEPORT; on every Node it is the way to get IPV6_V6ONLY or SO_REUSEADDR off.
  */
 export function listen(server: net.Server, options: ListenOptions): Promise<net.Server> {
-  if (!(server instanceof net.Server)) return Promise.reject(invalidType('server', 'an instance of net.Server', server));
-  if (server.listening) {
-    return Promise.reject(invalidValue('server', 'is already listening', 'a listening net.Server'));
-  }
   let fd: number;
   try {
+    let isServer: boolean;
+    let listening: boolean;
+    try {
+      isServer = server instanceof net.Server;
+      listening = isServer && server.listening;
+    } catch {
+      throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+    }
+    if (!isServer) throw invalidType('server', 'an instance of net.Server', server);
+    if (listening) throw invalidValue('server', 'is already listening', 'a listening net.Server');
     fd = createListeningSocket(options);
   } catch (err) {
     return Promise.reject(err);

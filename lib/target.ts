@@ -5,8 +5,8 @@
  */
 import dgram = require('node:dgram');
 import net = require('node:net');
-import { SocketStateError } from './errors';
-import { INT32_MAX, invalidType, outOfRange } from './validate';
+import { SocketOptionError, SocketStateError } from './errors';
+import { INT32_MAX, invalidType, invalidValue, outOfRange } from './validate';
 
 /** What socket-knobs can act on: a connected TCP (or TLS, or Unix) socket, a listening server, a bound UDP socket, or a raw fd. */
 export type Target = net.Socket | net.Server | dgram.Socket | number;
@@ -39,6 +39,17 @@ export function fdOf(target: unknown, name = 'target'): number {
     if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
     return target;
   }
+  try {
+    return objectFd(target, name);
+  } catch (err) {
+    // A Proxy (or an object with throwing getters) posing as a socket: its own error must not
+    // escape as if it came from socket-knobs, and nothing was done.
+    if (err instanceof SocketOptionError) throw err;
+    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
+}
+
+function objectFd(target: unknown, name: string): number {
   if (target instanceof net.Socket) {
     if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
     if (target.destroyed) {

@@ -94,8 +94,13 @@ export function readOptions<K extends string>(
 /** Bytes of a Buffer, Uint8Array or any other ArrayBufferView, without copying. */
 export function validateBytes(value: unknown, name: string, maxLength: number): Uint8Array {
   if (!ArrayBuffer.isView(value)) throw invalidType(name, 'an instance of Buffer, TypedArray or DataView', value);
-  if (value.byteLength > maxLength) {
-    throw outOfRange(`${name}.byteLength`, `<= ${maxLength}`, value.byteLength);
+  let view: Uint8Array;
+  try {
+    view = value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  } catch {
+    // A DataView (or typed array) over a detached ArrayBuffer throws on every access.
+    throw invalidValue(name, 'is a view of a detached ArrayBuffer', undefined);
   }
-  return value instanceof Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (view.byteLength > maxLength) throw outOfRange(`${name}.byteLength`, `<= ${maxLength}`, view.byteLength);
+  return view;
 }

@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+'use strict';
+// Seeded fuzzing of socket-knobs' whole public API, on real sockets.
+//
+//   node test/fuzz/fuzz.js [--seed N] [--calls N] [--json]
+//
+// Every exported function is called with random arguments of every JS type (numbers at and past
+// every limit, NaN, ±Infinity, -0, BigInt, Symbol, strings, constant names, '__proto__', Proxies
+// and objects whose getters or traps throw, Buffers/typed arrays/DataViews of every length,
+// detached buffers) against connected, accepted, listening, pending, destroyed, UDP and
+// Unix-domain sockets and raw fds. The contract: each call returns, or throws (or, for listen(),
+// rejects with) a SocketOptionError. Anything else "escapes" and is reported; a crash ends the
+// process, which the test that spawns this script sees. Raw fds are only ever the fuzzer's own
+// sockets (or closed/invalid numbers): it never touches stdio or Node's internal fds.
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const knobs = require('../..');
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const SEED = arg('--seed', 1);
+const CALLS = arg('--calls', 20000);
+
+// mulberry32: small, seedable, good enough to pick test inputs.
+let state = SEED >>> 0;
+function random() {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = (list) => list[Math.floor(random() * list.length)];
+const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
+
+const NAMES = [...knobs.LEVELS, ...knobs.SOCKET_CONSTANTS, ...knobs.OPTIONS.map((r) => r.name), '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'TCP_KEEPIDEL', 'SO_RCVTIMEO'];
+const NUMBERS = [0, 1, -1, 2, 3, 60, 127, 128, 255, 256, 32767, 32768, 65535, 65536, 65537, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53, NaN, Infinity, -Infinity, -0, 0.5, 1.5, 1e308, Number.MIN_VALUE, Number.EPSILON];
+
+function hostileObject() {
+  return pick([
+    () => ({ get idle() { throw new Error('getter'); } }),
+    () => new Proxy({}, { ownKeys() { throw new Error('ownKeys'); } }),
+    () => new Proxy({}, { get() { throw new Error('get'); } }),
+    () => new Proxy({}, { getPrototypeOf() { throw new Error('getPrototypeOf'); } }),
+    () => new Proxy(new net.Socket(), { get() { throw new Error('socket get'); } }),
+    () => ({ valueOf() { throw new Error('valueOf'); }, toString() { throw new Error('toString'); } }),
+    () => Object.create(null),
+    () => Object.freeze({ enable: true }),
+    () => ({ __proto__: { idle: 5 } }),
+    () => JSON.parse('{"__proto__": {"idle": 1}, "count": 2}'),
+    () => ({ constructor: 5 }),
+    () => ({ constructor: { name: 7 } }),
+  ])();
+}
+
+function bytes() {
+  const length = pick([0, 1, 2, 3, 4, 7, 8, 16, 64, 4096, 65536, 65537, int(0, 70000)]);
+  return pick([
+    () => Buffer.alloc(length, int(0, 255)),
+    () => new Uint8Array(length),
+    () => new Int32Array(Math.ceil(length / 4)),
+    () => new Float64Array(Math.ceil(length / 8)),
+    () => new BigInt64Array(Math.ceil(length / 8)),
+    () => new DataView(new ArrayBuffer(length)),
+    () => new Uint8Array(new SharedArrayBuffer(Math.max(1, length))),
+    () => Buffer.alloc(length + 8).subarray(int(0, 8)),
+    () => {
+      const buffer = new ArrayBuffer(length);
+      const view = new Uint8Array(buffer);
+      structuredClone(buffer, { transfer: [buffer] }); // detaches: the view now has no bytes
+      return view;
+    },
+    () => new ArrayBuffer(length),
+  ])();
+}
+
+function value() {
+  return pick([
+    () => pick(NUMBERS),
+    () => int(-5, 70000),
+    () => pick([0n, 1n, 2n ** 64n, -1n]),
+    () => Symbol('s'),
+    () => pick(NAMES),
+    () => 'x'.repeat(pick([0, 1, 100, 100000])),
+    () => pick([true, false]),
+    () => pick([null, undefined]),
+    () => pick([{}, [], [1, 2], () => 1, new Date(), /re/, new Map()]),
+    hostileObject,
+    bytes,
+  ])();
+}
+
+function optionsObject(fields) {
+  if (random() < 0.15) return value();
+  const out = {};
+  for (const field of fields) if (random() < 0.6) out[field] = random() < 0.6 ? pick(NUMBERS.concat([true, false, 1, 5, 60])) : value();
+  if (random() < 0.1) out[pick(['intervall', 'idel', 'foo'])] = 1;
+  return random() < 0.1 ? hostileObject() : out;
+}
+
+// --- targets ------------------------------------------------------------------------------------
+
+const owned = { sockets: [], fds: new Set() };
+let tcpServer;
+let unixServer;
+let unixDir;
+
+function remember(socket) {
+  owned.sockets.push(socket);
+  socket.on?.('error', () => {});
+  return socket;
+}
+
+function fdOf(thing) {
+  if (thing instanceof dgram.Socket) return; // its handle is internal; it is reached as an object
+  try {
+    const fd = thing._handle ? thing._handle.fd : -1;
+    if (fd > 2) owned.fds.add(fd);
+  } catch {
+    // not ours to inspect
+  }
+}
+
+async function setup() {
+  tcpServer = net.createServer((s) => {
+    remember(s);
+    fdOf(s);
+  });
+  await new Promise((resolve) => tcpServer.listen(0, '127.0.0.1', resolve));
+  fdOf(tcpServer);
+  unixDir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-fuzz-'));
+  unixServer = net.createServer((s) => remember(s));
+  await new Promise((resolve) => unixServer.listen(path.join(unixDir, 's'), resolve));
+  fdOf(unixServer);
+  await refillTargets();
+}
+
+async function refillTargets() {
+  for (let i = 0; i < 3; i++) {
+    const client = remember(net.connect(tcpServer.address().port, '127.0.0.1'));
+    await new Promise((resolve) => client.once('connect', resolve).once('error', resolve));
+    fdOf(client);
+  }
+  const udp = remember(dgram.createSocket(pick(['udp4', 'udp6'])));
+  await new Promise((resolve) => {
+    udp.once('error', resolve);
+    udp.bind(0, udp.type === 'udp4' ? '127.0.0.1' : '::1', resolve);
+  });
+  fdOf(udp);
+  const unixClient = remember(net.connect(unixServer.address()));
+  await new Promise((resolve) => unixClient.once('connect', resolve).once('error', resolve));
+  fdOf(unixClient);
+}
+
+function target() {
+  return pick([
+    () => pick(owned.sockets),
+    () => pick(owned.sockets),
+    () => tcpServer,
+    () => unixServer,
+    () => remember(net.connect(tcpServer.address().port, '127.0.0.1')), // pending: fd -1 until next tick
+    () => new net.Socket(),
+    () => net.createServer(),
+    () => remember(dgram.createSocket('udp4')), // unbound
+    () => {
+      const s = pick(owned.sockets);
+      s.destroy?.();
+      return s;
+    },
+    () => (owned.fds.size ? pick([...owned.fds]) : 2 ** 31 - 1),
+    () => pick([2 ** 31 - 1, 1 << 20, -1, 3.5, NaN, '5', 5n]),
+    value,
+  ])();
+}
+
+// --- calls --------------------------------------------------------------------------------------
+
+const K = knobs;
+const CALL_MAKERS = [
+  () => ['setKeepAlive', [target(), optionsObject(['enable', 'idle', 'interval', 'count'])]],
+  () => ['getKeepAlive', [target()]],
+  () => [pick(['setReuseAddress', 'setReusePort', 'setNoDelay']), [target(), random() < 0.7 ? pick([true, false]) : value()]],
+  () => [pick(['getReuseAddress', 'getReusePort', 'getNoDelay', 'getUserTimeout', 'getReceiveBufferSize', 'getSendBufferSize', 'getLinger']), [target()]],
+  () => [pick(['setUserTimeout', 'setReceiveBufferSize', 'setSendBufferSize']), [target(), random() < 0.7 ? pick(NUMBERS) : value()]],
+  () => ['setLinger', [target(), optionsObject(['enable', 'seconds'])]],
+  () => ['setsockopt', [target(), random() < 0.7 ? pick(NAMES) : value(), random() < 0.7 ? pick(NAMES) : random() < 0.5 ? int(0, 300) : value(), random() < 0.5 ? pick(NUMBERS) : value()]],
+  () => ['getsockopt', [target(), random() < 0.7 ? pick(NAMES) : value(), random() < 0.7 ? pick(NAMES) : random() < 0.5 ? int(0, 300) : value(), ...(random() < 0.5 ? [random() < 0.5 ? pick(NUMBERS) : value()] : [])]],
+  () => ['isSupported', [random() < 0.7 ? pick(NAMES) : value()]],
+  () => ['createListeningSocket', [optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
+  () => ['listen', [random() < 0.8 ? net.createServer() : value(), optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
+  () => ['probe', []],
+];
+
+// Listening sockets may only ever bind loopback (or fail): any other host is replaced.
+function confine(name, callArgs) {
+  const index = name === 'listen' ? 1 : 0;
+  const options = callArgs[index];
+  if ((name === 'createListeningSocket' || name === 'listen') && options && typeof options === 'object' && !isHostile(options)) {
+    if (!['127.0.0.1', '::1', 'localhost', 'not-an-ip', '::1%x'].includes(options.host)) options.host = pick(['127.0.0.1', '::1', 'localhost', 'not-an-ip', '::1%x']);
+    if (typeof options.port === 'number' && options.port < 1024 && options.port !== 0) options.port = 0;
+  }
+  return callArgs;
+}
+
+function isHostile(object) {
+  try {
+    Object.keys(object);
+    void object.host;
+    return Object.isFrozen(object);
+  } catch {
+    return true;
+  }
+}
+
+function describe(error) {
+  try {
+    return `${error && error.constructor && error.constructor.name}: ${String(error && error.message).slice(0, 200)}`;
+  } catch {
+    return 'an unprintable error';
+  }
+}
+
+async function main() {
+  await setup();
+  const summary = { seed: SEED, calls: 0, returned: 0, threw: {}, escaped: 0, escapes: [] };
+  const record = (name, error) => {
+    if (error instanceof K.SocketOptionError) {
+      summary.threw[error.constructor.name] = (summary.threw[error.constructor.name] || 0) + 1;
+      // Errors must be safe to log and serialize.
+      JSON.stringify(error);
+      String(error);
+      return;
+    }
+    summary.escaped++;
+    if (summary.escapes.length < 20) summary.escapes.push({ call: name, error: describe(error) });
+  };
+  const pending = [];
+  for (let i = 0; i < CALLS; i++) {
+    const [name, callArgs] = pick(CALL_MAKERS)();
+    confine(name, callArgs);
+    summary.calls++;
+    try {
+      const result = K[name](...callArgs);
+      if (name === 'createListeningSocket') fs.closeSync(result);
+      if (name === 'listen') {
+        pending.push(
+          result.then(
+            (server) => {
+              summary.returned++;
+              server.close();
+            },
+            (error) => record(name, error),
+          ),
+        );
+      } else {
+        summary.returned++;
+      }
+    } catch (error) {
+      record(name, error);
+    }
+    if (i % 500 === 499) {
+      await Promise.all(pending.splice(0));
+      // Keep a supply of live sockets: destroyed ones are dropped, new ones connected.
+      owned.sockets = owned.sockets.filter((s) => !s.destroyed && !(s instanceof dgram.Socket && !safeBound(s)));
+      owned.fds.clear();
+      for (const s of owned.sockets) fdOf(s);
+      if (owned.sockets.length < 12) await refillTargets();
+    }
+  }
+  await Promise.all(pending);
+  for (const s of owned.sockets) {
+    try {
+      s.destroy ? s.destroy() : s.close();
+    } catch {
+      // already closed
+    }
+  }
+  tcpServer.close();
+  unixServer.close();
+  fs.rmSync(unixDir, { recursive: true, force: true });
+  console.log(JSON.stringify(summary));
+  setImmediate(() => process.exit(0));
+}
+
+function safeBound(socket) {
+  try {
+    socket.address();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});
