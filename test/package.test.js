@@ -6,10 +6,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const root = path.join(__dirname, '..');
-// npm's own script: the one running `npm test`, else the one installed beside node.
-const npmCli = [process.env.npm_execpath, path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')]
-  .find((file) => file && /npm-cli\.js$/.test(file) && fs.existsSync(file));
+const { stagePackage, npmCli: findNpmCli } = require('../scripts/stage');
+
+const npmCli = findNpmCli();
 const platformDir = `${process.platform}-${process.arch}`;
 
 let work;
@@ -20,18 +19,8 @@ let stage;
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-pack-'));
-  // Stage a copy of the package so that building the prebuild and packing never touch the
-  // checkout's build/ and dist/, which the other test files are using at the same time.
-  stage = path.join(work, 'stage');
-  fs.mkdirSync(stage);
-  for (const entry of ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist']) {
-    fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
-  }
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
-  // Build the prebuild with the package's own `npm run prebuild` command, then pack.
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const env = { ...process.env, PATH: `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}` };
-  execFileSync('sh', ['-c', pkg.scripts.prebuild], { cwd: stage, env, stdio: 'ignore' });
+  // A staged copy with a fresh prebuild, built by the package's own `npm run prebuild`; then pack.
+  stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist']);
   const packed = JSON.parse(
     execFileSync(process.execPath, [npmCli, 'pack', '--json', '--ignore-scripts', '--pack-destination', work], {
       cwd: stage,
@@ -112,3 +101,4 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
   expect(result.addon).toBe(path.join(project, 'node_modules', 'socket-knobs', 'prebuilds', platformDir, 'socket-knobs.node'));
   expect(result.ka).toEqual({ enable: true, idle: 17, interval: 4, count: 6 });
 }, 180000);
+
