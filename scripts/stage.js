@@ -27,16 +27,17 @@ function nodeDir() {
 
 /**
  * Copies `entries` of the package into `dir`/socket-knobs, links node_modules, and builds the
- * prebuild there with the package's own `npm run prebuild` command. Returns the stage's path.
+ * prebuild there with the package's own `npm run prebuild` command (plus `extraArgs`, e.g.
+ * `--arch arm64`, and `extraEnv`, e.g. a cross compiler). Returns the stage's path.
  */
-function stagePackage(dir, entries) {
+function stagePackage(dir, entries, extraArgs = [], extraEnv = {}) {
   const stage = path.join(dir, 'socket-knobs');
   fs.mkdirSync(stage);
   for (const entry of entries) fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const env = { ...process.env, PATH: `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: nodeDir() };
-  execFileSync('sh', ['-c', pkg.scripts.prebuild], { cwd: stage, env, stdio: 'ignore' });
+  const env = { ...process.env, PATH: `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: nodeDir(), ...extraEnv };
+  execFileSync('sh', ['-c', [pkg.scripts.prebuild, ...extraArgs].join(' ')], { cwd: stage, env, stdio: 'ignore' });
   fs.rmSync(path.join(stage, 'build'), { recursive: true, force: true });
   return stage;
 }

@@ -20,7 +20,9 @@ let stage;
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-pack-'));
   // A staged copy with a fresh prebuild, built by the package's own `npm run prebuild`; then pack.
-  stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist']);
+  // --arch: the node running this test decides (the prebuildify command itself runs on the host's
+  // node; under npm run test:arm64 this cross-compiles with the compiler in $CC/$CXX).
+  stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist'], ['--arch', process.arch]);
   const packed = JSON.parse(
     execFileSync(process.execPath, [npmCli, 'pack', '--json', '--ignore-scripts', '--pack-destination', work], {
       cwd: stage,

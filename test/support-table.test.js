@@ -11,7 +11,9 @@ const knobs = require('..');
 const names = [...knobs.LEVELS, ...knobs.SOCKET_CONSTANTS, ...knobs.OPTIONS.map((row) => row.name)];
 
 function findCompiler() {
-  for (const cc of ['cc', 'gcc', 'clang']) {
+  // $CC first: under the arm64 run (npm run test:arm64) it is the cross compiler, and the program
+  // then runs under qemu like the node that runs this test.
+  for (const cc of [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean)) {
     if (spawnSync(cc, ['--version']).status === 0) return cc;
   }
   return null;
