@@ -26,6 +26,8 @@ const platformDir = `${process.platform}-${arch}`;
 const CROSS = {
   arm64: {
     packages: ['g++-aarch64-linux-gnu', 'qemu-user-static'],
+    // For the tests run under qemu: the package test cross-compiles its own prebuild with these,
+    // as `npm run prebuild:arm64` does.
     env: { CC: 'aarch64-linux-gnu-gcc', CXX: 'aarch64-linux-gnu-g++', LINK: 'aarch64-linux-gnu-g++', PREBUILD_STRIP_BIN: 'aarch64-linux-gnu-strip', QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu' },
     binfmt: 'qemu-aarch64',
   },
@@ -78,9 +80,9 @@ function main() {
   try {
     const crossEnv = cross ? CROSS[arch].env : {};
     if (cross) disableEmulation = enableEmulation();
-    log(`staging the package with a fresh ${platformDir} prebuild (npm run prebuild${cross ? ` --arch ${arch}, cross-compiled` : ''})...`);
-    const stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist', 'test', 'scripts'], cross ? ['--arch', arch] : [], crossEnv);
-    const prebuild = path.join(stage, 'prebuilds', platformDir, 'socket-knobs.node');
+    log(`staging the package with a fresh ${platformDir} prebuild (npm run prebuild${cross ? `:${arch}, cross-compiled` : ''})...`);
+    const stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist', 'test', 'scripts'], [], cross ? `prebuild:${arch}` : 'prebuild');
+    const prebuild = path.join(stage, 'prebuilds', platformDir, 'socket-knobs.glibc.node');
     for (const major of versions) {
       log(`\n== Node ${major}: fetching the official binary from the npm registry`);
       const node = nodeBinary(work, major);

@@ -27,19 +27,25 @@ function nodeDir() {
 
 /**
  * Copies `entries` of the package into `dir`/socket-knobs, links node_modules, and builds the
- * prebuild there with the package's own `npm run prebuild` command (plus `extraArgs`, e.g.
- * `--arch arm64`, and `extraEnv`, e.g. a cross compiler). Returns the stage's path.
+ * prebuild there with the package's own `npm run <script>` command (`prebuild` by default; plus
+ * `extraArgs`, e.g. `--arch x64`). Returns the stage's path.
  */
-function stagePackage(dir, entries, extraArgs = [], extraEnv = {}) {
+function stagePackage(dir, entries, extraArgs = [], script = 'prebuild') {
   const stage = path.join(dir, 'socket-knobs');
   fs.mkdirSync(stage);
   for (const entry of entries) fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const env = { ...process.env, PATH: `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: nodeDir(), ...extraEnv };
-  execFileSync('sh', ['-c', [pkg.scripts.prebuild, ...extraArgs].join(' ')], { cwd: stage, env, stdio: 'ignore' });
-  fs.rmSync(path.join(stage, 'build'), { recursive: true, force: true });
+  runScript(stage, script, extraArgs);
   return stage;
 }
 
-module.exports = { stagePackage, npmCli, nodeDir };
+/** Runs the package script `name` in `stage` the way npm would (node_modules/.bin on PATH, Node's headers offline). */
+function runScript(stage, name, extraArgs = []) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const env = { ...process.env, PATH: `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`, npm_config_nodedir: nodeDir() };
+  execFileSync('sh', ['-c', [pkg.scripts[name], ...extraArgs].join(' ')], { cwd: stage, env, stdio: 'ignore' });
+  fs.rmSync(path.join(stage, 'build'), { recursive: true, force: true });
+}
+
+module.exports = { stagePackage, runScript, npmCli, nodeDir };

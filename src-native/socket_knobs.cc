@@ -278,3 +278,22 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 
 NODE_API_MODULE(socket_knobs, Init)
+
+#ifdef SOCKET_KNOBS_OWN_CXX_RUNTIME
+// The musl prebuild (npm run prebuild:musl) links against musl's libc and no libstdc++, so it loads
+// on Alpine whatever C++ runtime is (or is not) installed. node-addon-api needs only these pieces
+// of the C++ runtime; they are defined here, hidden inside this addon by -fvisibility=hidden.
+#include <cstdlib>
+
+void* operator new(std::size_t size) {
+  void* p = std::malloc(size ? size : 1);
+  if (!p) std::abort();  // as a C++ runtime without exceptions does when memory is exhausted
+  return p;
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+extern "C" void __cxa_pure_virtual() { std::abort(); }
+#endif

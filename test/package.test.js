@@ -39,7 +39,7 @@ afterAll(() => {
 });
 
 test('the tarball ships the prebuild, the compiled façade, the native sources, and nothing else', () => {
-  expect(packedFiles).toContain(`prebuilds/${platformDir}/socket-knobs.node`);
+  expect(packedFiles).toContain(`prebuilds/${platformDir}/socket-knobs.glibc.node`);
   for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'binding.gyp', 'src-native/socket_knobs.cc', 'src-native/table.gen.h', 'package.json', 'README.md']) {
     expect(packedFiles).toContain(file);
   }
@@ -100,7 +100,7 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
   expect(run.stderr).toBe('');
   const result = JSON.parse(run.stdout);
   expect(result.compilers).toEqual([]);
-  expect(result.addon).toBe(path.join(project, 'node_modules', 'socket-knobs', 'prebuilds', platformDir, 'socket-knobs.node'));
+  expect(result.addon).toBe(path.join(project, 'node_modules', 'socket-knobs', 'prebuilds', platformDir, 'socket-knobs.glibc.node'));
   expect(result.ka).toEqual({ enable: true, idle: 17, interval: 4, count: 6 });
 }, 180000);
 
