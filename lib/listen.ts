@@ -17,7 +17,7 @@ export interface ListenOptions {
   port: number;
   /** An IP address literal. Default `'::'` (dual-stack), or `'0.0.0.0'` where IPv6 is unavailable. */
   host?: string;
-  /** listen() backlog. Default 511, as Node. */
+  /** listen() backlog, at least 1. Default 511, as Node; the kernel caps it at net.core.somaxconn. */
   backlog?: number;
   /** SO_REUSEADDR before bind. Default true, as Node's own servers. */
   reuseAddress?: boolean;
@@ -48,11 +48,17 @@ function parseAddress(host: string): { host: string; domain: number; address: st
  * 'bind' or 'listen'; the socket is closed on every failure path.
  */
 export function createListeningSocket(options: ListenOptions): number {
+  return openListener(options).fd;
+}
+
+/** createListeningSocket's work; also returns the validated backlog, for server.listen(). */
+function openListener(options: ListenOptions): { fd: number; backlog: number } {
   if (options === undefined) throw invalidType('options', 'of type object', options);
   const given = readOptions(options, 'options', LISTEN_FIELDS);
   const port = validateInteger(given.port, 'options.port', 0, 65535);
   if (given.host !== undefined && typeof given.host !== 'string') throw invalidType('options.host', 'of type string', given.host);
-  const backlog = given.backlog === undefined ? 511 : validateInteger(given.backlog, 'options.backlog', 0, INT32_MAX);
+  // At least 1: Node treats a backlog of 0 as "use 511". The kernel caps it at net.core.somaxconn.
+  const backlog = given.backlog === undefined ? 511 : validateInteger(given.backlog, 'options.backlog', 1, INT32_MAX);
   const reuseAddress = given.reuseAddress === undefined ? true : validateBoolean(given.reuseAddress, 'options.reuseAddress');
   const reusePort = given.reusePort === undefined ? false : validateBoolean(given.reusePort, 'options.reusePort');
   const ipv6Only = given.ipv6Only === undefined ? undefined : validateBoolean(given.ipv6Only, 'options.ipv6Only');
@@ -84,7 +90,7 @@ export function createListeningSocket(options: ListenOptions): number {
     if (err !== 0) throw new SyscallError(err, 'bind', { address: target.host, port });
     err = native.listenSocket(fd, backlog);
     if (err !== 0) throw new SyscallError(err, 'listen', { address: target.host, port });
-    return fd;
+    return { fd, backlog };
   } catch (error) {
     native.closeSocket(fd);
     throw error;
@@ -97,7 +103,7 @@ export function createListeningSocket(options: ListenOptions): number {
  * way to get SO_REUSEPORT; on every Node it is the way to get IPV6_V6ONLY or SO_REUSEADDR off.
  */
 export function listen(server: net.Server, options: ListenOptions): Promise<net.Server> {
-  let fd: number;
+  let listener: { fd: number; backlog: number };
   try {
     let isServer: boolean;
     let listening: boolean;
@@ -109,15 +115,16 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
     }
     if (!isServer) throw invalidType('server', 'an instance of net.Server', server);
     if (listening) throw invalidValue('server', 'is already listening', 'a listening net.Server');
-    fd = createListeningSocket(options);
+    listener = openListener(options);
   } catch (err) {
     return Promise.reject(err);
   }
   return new Promise((resolvePromise, reject) => {
-    const onError = (err: Error): void => {
+    const onError = (err: Error & { errno?: unknown; syscall?: unknown }): void => {
       server.removeListener('listening', onListening);
-      // Node owns the fd once it has wrapped it, and closes it on this path itself.
-      reject(err);
+      // Node owns the fd once it has wrapped it, and closes it on this path itself. Its system
+      // errors are given socket-knobs' type, like every other failure here.
+      reject(typeof err.errno === 'number' ? new SyscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
     };
     const onListening = (): void => {
       server.removeListener('error', onError);
@@ -125,6 +132,8 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ fd });
+    // Node calls listen() on the fd again, with 511 unless it is given ours; for an fd it only
+    // reads the backlog from the second argument (not from the options object).
+    server.listen({ fd: listener.fd }, listener.backlog);
   });
 }

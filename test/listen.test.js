@@ -92,6 +92,14 @@ describe('listen(): options set before bind, then Node serves the socket', () =>
     await expect(connectOnce(v6.address().port, '::1')).resolves.toBe('connected');
   });
 
+  test('the backlog given is the one the kernel holds (Node does not replace it with its own)', async () => {
+    const server = await knobs.listen(serve(), { port: 0, host: '127.0.0.1', backlog: 7 });
+    const ss = require('node:child_process').spawnSync('ss', ['-Hltn', `( sport = :${server.address().port} )`], { encoding: 'utf8' });
+    if (ss.error) return console.log('skipped: no ss command (iproute2)');
+    // For a listening socket, ss reports the backlog in the Send-Q column.
+    expect(ss.stdout.trim().split(/\s+/)[2]).toBe('7');
+  });
+
   test('reuseAddress: false leaves SO_REUSEADDR off, which Node itself cannot do', async () => {
     const server = await knobs.listen(serve(), { port: 0, host: '127.0.0.1', reuseAddress: false });
     expect(knobs.getReuseAddress(server)).toBe(false);
@@ -109,6 +117,7 @@ describe('listen(): options set before bind, then Node serves the socket', () =>
       [{ port: 0, host: '::1%eth0' }, 'ERR_INVALID_ARG_VALUE'],
       [{ port: 0, reusePort: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
       [{ port: 0, backlog: -1 }, 'ERR_OUT_OF_RANGE'],
+      [{ port: 0, backlog: 0 }, 'ERR_OUT_OF_RANGE'],
       [{ port: 0, prot: 1 }, 'ERR_INVALID_ARG_VALUE'],
     ];
     for (const [options, code] of cases) {
