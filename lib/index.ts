@@ -1,9 +1,10 @@
 /**
  * socket-knobs: exact kernel socket options for Node.js.
  *
- * Every function takes a target (a connected net.Socket, a listening net.Server, or a raw fd),
- * validates all its arguments before the first syscall, and throws a SocketOptionError subclass:
- * InvalidArgumentError, UnsupportedOptionError, SyscallError or SocketStateError.
+ * Every function takes a target (a connected net.Socket, a listening net.Server, a bound
+ * dgram.Socket, or a raw fd), validates all its arguments before the first syscall, and throws a
+ * SocketOptionError subclass: InvalidArgumentError, UnsupportedOptionError, SyscallError or
+ * SocketStateError.
  */
 import { native, nativePath } from './native';
 import { LEVELS, OPTION_BY_NAME } from './table';

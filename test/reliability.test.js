@@ -43,7 +43,7 @@ describe('fd lifetime', () => {
     // Open sockets until one gets the old number back (the kernel hands out the lowest free fd).
     const fresh = [];
     let recycled = null;
-    for (let i = 0; i < 5 && !recycled; i++) {
+    for (let i = 0; i < 50 && !recycled; i++) {
       const s = net.connect(server.address().port, '127.0.0.1');
       await new Promise((resolve) => s.once('connect', resolve));
       fresh.push(s);
