@@ -48,15 +48,17 @@ function main() {
 
     socket.end();
     server.close();
-    console.log('\nsupport table (an option is present only where the platform headers define it):');
+    console.log('\nsupport table: "defined" is the hasattr question (the platform headers), "kernel accepts" is probe():');
+    const probed = knobs.probe();
     printTable(
       knobs.OPTIONS.map((row) => ({
         option: row.name,
         level: row.level,
         defined: knobs.isSupported(row.name) ? 'yes' : 'no',
         value: knobs.isSupported(row.name) ? knobs.constants[row.name] : '-',
+        'kernel accepts': probed[row.name].accepted ? 'yes' : probed[row.name].defined ? `no (${probed[row.name].code})` : '-',
       })),
-      ['option', 'level', 'defined', 'value'],
+      ['option', 'level', 'defined', 'value', 'kernel accepts'],
     );
   });
 
