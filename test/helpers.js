@@ -92,4 +92,12 @@ function thrown(fn) {
   throw new Error('expected the call to throw, and it returned');
 }
 
-module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track };
+/**
+ * The environment for running a system tool (ss, openssl) from a test: under npm run test:asan the
+ * sanitizer runtime is preloaded into every child, and the tool's own leaks are not ours to report.
+ */
+function toolEnv() {
+  return { ...process.env, LD_PRELOAD: '' };
+}
+
+module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track, toolEnv };

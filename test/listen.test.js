@@ -3,7 +3,7 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const knobs = require('..');
-const { closeAll, thrown, track, udpSocket, hasIPv6 } = require('./helpers');
+const { closeAll, thrown, track, udpSocket, hasIPv6, toolEnv } = require('./helpers');
 
 afterEach(closeAll);
 
@@ -94,7 +94,7 @@ describe('listen(): options set before bind, then Node serves the socket', () =>
 
   test('the backlog given is the one the kernel holds (Node does not replace it with its own)', async () => {
     const server = await knobs.listen(serve(), { port: 0, host: '127.0.0.1', backlog: 7 });
-    const ss = require('node:child_process').spawnSync('ss', ['-Hltn', `( sport = :${server.address().port} )`], { encoding: 'utf8' });
+    const ss = require('node:child_process').spawnSync('ss', ['-Hltn', `( sport = :${server.address().port} )`], { encoding: 'utf8', env: toolEnv() });
     if (ss.error) return console.log('skipped: no ss command (iproute2)');
     // For a listening socket, ss reports the backlog in the Send-Q column.
     expect(ss.stdout.trim().split(/\s+/)[2]).toBe('7');
