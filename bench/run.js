@@ -59,7 +59,7 @@ function loopbackPair() {
 
 /** Nanoseconds per call of `fn` over `n` calls (after a short warm-up). */
 function timeLoop(fn, n) {
-  for (let i = 0; i < 2000; i++) fn(i);
+  for (let i = 0; i < 5000; i++) fn(i);
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) fn(i);
   return Number(process.hrtime.bigint() - start) / n;
@@ -211,7 +211,13 @@ async function main() {
     const cRound = JSON.parse(execFileSync(binary, [String(ITERATIONS)], { encoding: 'utf8' }));
     for (const key of Object.keys(cSamples)) cSamples[key].push(cRound[key]);
     if (floor) for (const key of Object.keys(floorSamples)) floorSamples[key].push(floor.loop(socket._handle.fd, floorKinds[key], ITERATIONS));
-    for (const [name, row] of Object.entries(rows)) samples[name].push(timeLoop(row.fn, ITERATIONS));
+    // Rotate the order of the JS rows every round, so that no row always runs first after the C
+    // process (when caches and TLB are cold) or last.
+    const names = Object.keys(rows);
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + r) % names.length];
+      samples[name].push(timeLoop(rows[name].fn, ITERATIONS));
+    }
     progress(`  round ${r + 1}/${ROUNDS}: C setKeepAlive ${cRound.setKeepAlive.toFixed(0)} ns, socket-knobs ${samples['socket-knobs setKeepAlive'].at(-1).toFixed(0)} ns`);
   }
   socket.destroy();
