@@ -19,8 +19,8 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({ ...na
 // One reusable Int32Array carries the operations. Module-level, so no call allocates for it; each
 // worker thread loads its own copy of this module.
 
-export const MAX_OPS = 4;
-export const io = new Int32Array(2 + 3 * MAX_OPS);
+const MAX_OPS = 4;
+const io = new Int32Array(2 + 3 * MAX_OPS);
 /** The options queued in `io`, for error messages. */
 const queued: Resolved[] = [];
 
@@ -38,8 +38,8 @@ export interface Resolved {
 
 const resolvedCache = new Map<string, Resolved | null>();
 
-/** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
-export function resolve(rowName: string): Resolved {
+/** The row `name` as this platform defines it, or null where its headers do not. */
+export function lookup(rowName: string): Resolved | null {
   let hit = resolvedCache.get(rowName);
   if (hit === undefined) {
     const row = OPTION_BY_NAME.get(rowName)!;
@@ -50,6 +50,12 @@ export function resolve(rowName: string): Resolved {
         : null;
     resolvedCache.set(rowName, hit);
   }
+  return hit;
+}
+
+/** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
+export function resolve(rowName: string): Resolved {
+  const hit = lookup(rowName);
   if (hit === null) throw new UnsupportedOptionError(rowName);
   return hit;
 }
@@ -88,16 +94,45 @@ export function readValue(index: number): number {
   return io[4 + 3 * index]!;
 }
 
-export function setInt(target: Target, rowName: string, value: number): void {
+/** Sets one resolved option on `target` (its value already validated). */
+export function setInt(target: Target, option: Resolved, value: number): void {
   const fd = fdOf(target);
-  queue(0, resolve(rowName), value);
+  queue(0, option, value);
   applyQueued(fd, 1);
 }
 
 export function getInt(target: Target, rowName: string): number {
+  const option = resolve(rowName);
   const fd = fdOf(target);
-  queue(0, resolve(rowName), 0);
+  queue(0, option, 0);
   readQueued(fd, 1);
   return readValue(0);
 }
 
+// Raw access by number, for setsockopt()/getsockopt(): the same layout, one operation, and the
+// errno returned so that the caller names the level and option as the user gave them.
+
+/** setsockopt(fd, level, option, int). Returns errno or 0. */
+export function setRawInt(fd: number, level: number, option: number, value: number): number {
+  io[2] = level;
+  io[3] = option;
+  io[4] = value;
+  return native.setInts(fd, io, 1);
+}
+
+/** getsockopt(fd, level, option) of an int. Returns errno or 0; the value is then readValue(0). */
+export function getRawInt(fd: number, level: number, option: number): number {
+  io[2] = level;
+  io[3] = option;
+  io[4] = 0;
+  return native.getInts(fd, io, 1);
+}
+
+/** getsockopt into `bytes`. Returns errno or 0; the length the kernel wrote is then bytesWritten(). */
+export function getRawBytes(fd: number, level: number, option: number, bytes: Uint8Array): number {
+  return native.getBytes(fd, level, option, bytes, io);
+}
+
+export function bytesWritten(): number {
+  return io[1]!;
+}

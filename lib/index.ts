@@ -11,7 +11,23 @@ import { LEVELS, OPTION_BY_NAME } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
 import { probeWith, type ProbeResult } from './probe';
-import { applyQueued, checkValue, constants, getInt, io, queue, readQueued, readValue, resolve, setInt, type Resolved } from './core';
+import {
+  applyQueued,
+  bytesWritten,
+  checkValue,
+  constants,
+  getInt,
+  getRawBytes,
+  getRawInt,
+  lookup,
+  queue,
+  readQueued,
+  readValue,
+  resolve,
+  setInt,
+  setRawInt,
+  type Resolved,
+} from './core';
 import {
   INT32_MAX,
   INT32_MIN,
@@ -46,13 +62,13 @@ export function addonPath(): string {
 /** Validates a boolean argument, then sets the boolean option `rowName`. */
 function setBool(target: Target, rowName: string, on: unknown, argName: string): void {
   validateBoolean(on, argName);
-  resolve(rowName);
-  setInt(target, rowName, on ? 1 : 0);
+  setInt(target, resolve(rowName), on ? 1 : 0);
 }
 
 /** Validates an integer against the row's range, then sets it. */
 function setRanged(target: Target, rowName: string, value: unknown, argName: string): void {
-  setInt(target, rowName, checkValue(resolve(rowName), value, argName));
+  const option = resolve(rowName);
+  setInt(target, option, checkValue(option, value, argName));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,15 +102,7 @@ const KEEPALIVE_ARGS = ['options.idle', 'options.interval', 'options.count'] as 
 let keepAliveOptions: [Resolved, Resolved | null, Resolved | null, Resolved | null] | undefined;
 
 function keepAliveRows(): [Resolved, Resolved | null, Resolved | null, Resolved | null] {
-  if (keepAliveOptions) return keepAliveOptions;
-  const orNull = (name: string): Resolved | null => {
-    try {
-      return resolve(name);
-    } catch {
-      return null;
-    }
-  };
-  keepAliveOptions = [resolve('SO_KEEPALIVE'), orNull(KEEPALIVE_ROWS[0]), orNull(KEEPALIVE_ROWS[1]), orNull(KEEPALIVE_ROWS[2])];
+  keepAliveOptions ??= [resolve('SO_KEEPALIVE'), lookup(KEEPALIVE_ROWS[0]), lookup(KEEPALIVE_ROWS[1]), lookup(KEEPALIVE_ROWS[2])];
   return keepAliveOptions;
 }
 
@@ -250,7 +258,7 @@ export function getLinger(target: Target): Linger {
   const option = resolve('SO_LINGER');
   const fd = fdOf(target);
   lingerInts.fill(0);
-  const err = native.getBytes(fd, option.level, option.option, lingerBytes, io);
+  const err = getRawBytes(fd, option.level, option.option, lingerBytes);
   if (err !== 0) throw new SyscallError(err, 'getsockopt', { level: option.row.level, option: option.name });
   return { enable: lingerInts[0] !== 0, seconds: lingerInts[1]! };
 }
@@ -305,10 +313,7 @@ export function setsockopt(
   else if (ArrayBuffer.isView(value)) bytes = validateBytes(value, 'value', MAX_OPTION_BYTES);
   else throw invalidType('value', 'of type number or boolean, or an instance of Buffer, TypedArray or DataView', value);
   const fd = fdOf(target);
-  const err =
-    bytes === undefined
-      ? ((io[2] = levelNumber), (io[3] = optionNumber), (io[4] = intValue), native.setInts(fd, io, 1))
-      : native.setBytes(fd, levelNumber, optionNumber, bytes);
+  const err = bytes === undefined ? setRawInt(fd, levelNumber, optionNumber, intValue) : native.setBytes(fd, levelNumber, optionNumber, bytes);
   if (err !== 0) {
     throw new SyscallError(err, 'setsockopt', { level, option, value: bytes === undefined ? intValue : describeBytes(bytes) });
   }
@@ -332,17 +337,14 @@ export function getsockopt(
   if (length !== undefined) validateInteger(length, 'length', 1, MAX_OPTION_BYTES);
   const fd = fdOf(target);
   if (length === undefined) {
-    io[2] = levelNumber;
-    io[3] = optionNumber;
-    io[4] = 0;
-    const err = native.getInts(fd, io, 1);
+    const err = getRawInt(fd, levelNumber, optionNumber);
     if (err !== 0) throw new SyscallError(err, 'getsockopt', { level, option });
-    return io[4]!;
+    return readValue(0);
   }
   const buffer = Buffer.alloc(length);
-  const err = native.getBytes(fd, levelNumber, optionNumber, buffer, io);
+  const err = getRawBytes(fd, levelNumber, optionNumber, buffer);
   if (err !== 0) throw new SyscallError(err, 'getsockopt', { level, option });
-  return buffer.subarray(0, io[1]);
+  return buffer.subarray(0, bytesWritten());
 }
 
 // ---------------------------------------------------------------------------------------------
