@@ -32,7 +32,7 @@ const CROSS = {
     binfmt: 'qemu-aarch64',
   },
 };
-const { stagePackage, npmCli: findNpmCli } = require('./stage');
+const { PUBLISHED, stagePackage, npmCli: findNpmCli } = require('./stage');
 
 const npmCli = findNpmCli();
 const log = (text) => console.log(text);
@@ -81,7 +81,7 @@ function main() {
     const crossEnv = cross ? CROSS[arch].env : {};
     if (cross) disableEmulation = enableEmulation();
     log(`staging the package with a fresh ${platformDir} prebuild (npm run prebuild${cross ? `:${arch}, cross-compiled` : ''})...`);
-    const stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist', 'test', 'scripts'], [], cross ? `prebuild:${arch}` : 'prebuild');
+    const stage = stagePackage(work, [...PUBLISHED, 'test', 'scripts'], [], cross ? `prebuild:${arch}` : 'prebuild');
     const prebuild = path.join(stage, 'prebuilds', platformDir, 'socket-knobs.glibc.node');
     for (const major of versions) {
       log(`\n== Node ${major}: fetching the official binary from the npm registry`);

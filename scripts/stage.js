@@ -8,6 +8,9 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 
+/** What the published tarball is made from (package.json "files", plus package.json and README). */
+const PUBLISHED = ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist'];
+
 /** npm's own script: the one running this under npm, else the one installed beside node. */
 function npmCli() {
   return [process.env.npm_execpath, path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
@@ -48,4 +51,4 @@ function runScript(stage, name, extraArgs = []) {
   fs.rmSync(path.join(stage, 'build'), { recursive: true, force: true });
 }
 
-module.exports = { stagePackage, runScript, npmCli, nodeDir };
+module.exports = { PUBLISHED, stagePackage, runScript, npmCli, nodeDir };

@@ -8,7 +8,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { stagePackage, runScript } = require('../scripts/stage');
+const { PUBLISHED, stagePackage, runScript } = require('../scripts/stage');
 
 const root = path.join(__dirname, '..');
 const MUSL_LIBC = '/usr/lib/x86_64-linux-musl/libc.so';
@@ -30,7 +30,7 @@ if (reason) console.log(`musl tests skipped: ${reason}`);
 
   beforeAll(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-musl-'));
-    stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist']);
+    stage = stagePackage(work, PUBLISHED);
     runScript(stage, 'prebuild:musl');
     musl = path.join(stage, 'prebuilds', 'linux-x64', 'socket-knobs.musl.node');
     glibc = path.join(stage, 'prebuilds', 'linux-x64', 'socket-knobs.glibc.node');

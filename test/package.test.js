@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { stagePackage, npmCli: findNpmCli } = require('../scripts/stage');
+const { PUBLISHED, stagePackage, npmCli: findNpmCli } = require('../scripts/stage');
 
 const npmCli = findNpmCli();
 const platformDir = `${process.platform}-${process.arch}`;
@@ -22,7 +22,7 @@ beforeAll(() => {
   // A staged copy with a fresh prebuild, built by the package's own `npm run prebuild`; then pack.
   // --arch: the node running this test decides (the prebuildify command itself runs on the host's
   // node; under npm run test:arm64 this cross-compiles with the compiler in $CC/$CXX).
-  stage = stagePackage(work, ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist'], ['--arch', process.arch]);
+  stage = stagePackage(work, PUBLISHED, ['--arch', process.arch]);
   const packed = JSON.parse(
     execFileSync(process.execPath, [npmCli, 'pack', '--json', '--ignore-scripts', '--pack-destination', work], {
       cwd: stage,

@@ -67,17 +67,14 @@ class HostPair {
     ].join('\n'));
   }
 
-  /** Starts `node script args` inside `host`'s namespace; the process is killed by destroy(). */
+  /** Starts `node script args` inside `host`'s namespace, with a stdin pipe for commands. */
   node(host, script, args = []) {
-    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-    return child;
+    return this.exec(host, process.execPath, [script, ...args], 'pipe');
   }
 
-  /** Starts any command inside `host`'s namespace. */
-  exec(host, cmd, args) {
-    const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts any command inside `host`'s namespace; the process is killed by destroy(). */
+  exec(host, cmd, args, stdin = 'ignore') {
+    const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], { stdio: [stdin, 'pipe', 'pipe'] });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
