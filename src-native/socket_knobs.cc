@@ -72,8 +72,11 @@ bool ArgTypedArray(napi_env env, const Napi::CallbackInfo& info, size_t index, n
 
 Napi::Value Fail(const Napi::CallbackInfo& info, const char* what) {
   // Only reachable by calling the internal binding directly with wrong types: the façade validates.
-  Napi::TypeError::New(info.Env(), what).ThrowAsJavaScriptException();
-  return info.Env().Undefined();
+  // Thrown with the plain C call and its status ignored: in an environment that is being torn down
+  // (a worker terminated mid-call) napi_throw fails, and node-addon-api's
+  // ThrowAsJavaScriptException would turn that failure into a process abort.
+  napi_throw_type_error(info.Env(), nullptr, what);
+  return Napi::Value();
 }
 
 Napi::Value Result(const Napi::CallbackInfo& info, int err) { return Napi::Number::New(info.Env(), err); }
@@ -260,24 +263,55 @@ Napi::Value CloseSocketFn(const Napi::CallbackInfo& info) {
   return Result(info, CloseSocket(static_cast<SocketHandle>(fd)) == 0 ? 0 : LastSocketError());
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  Napi::Object constants = Napi::Object::New(env);
-  for (const KnownConstant& c : kKnownConstants) constants.Set(c.name, Napi::Number::New(env, c.value));
-  exports.Set("constants", constants);
-  exports.Set("setInts", Napi::Function::New(env, SetInts, "setInts"));
-  exports.Set("getInts", Napi::Function::New(env, GetInts, "getInts"));
-  exports.Set("setBytes", Napi::Function::New(env, SetBytes, "setBytes"));
-  exports.Set("getBytes", Napi::Function::New(env, GetBytes, "getBytes"));
-  exports.Set("openSocket", Napi::Function::New(env, OpenSocket, "openSocket"));
-  exports.Set("bindSocket", Napi::Function::New(env, BindSocket, "bindSocket"));
-  exports.Set("listenSocket", Napi::Function::New(env, ListenSocket, "listenSocket"));
-  exports.Set("closeSocket", Napi::Function::New(env, CloseSocketFn, "closeSocket"));
+// Module initialisation runs in every worker thread that loads the addon, and a worker can be
+// terminated while it does: then every N-API call fails (napi_pending_exception with no exception,
+// or napi_cannot_run_js). node-addon-api answers such a failure by throwing, and a throw that
+// cannot be thrown is a fatal error that aborts the whole process. So Init uses the plain C calls,
+// checks each status, and on the first failure stops quietly: the environment is going away and
+// nobody will see the exports (test/fuzz/worker-teardown.js terminates hundreds of loading workers).
+bool SetNumber(napi_env env, napi_value object, const char* name, int value) {
+  napi_value number;
+  return napi_create_int32(env, value, &number) == napi_ok && napi_set_named_property(env, object, name, number) == napi_ok;
+}
+
+struct Export {
+  const char* name;
+  napi_callback callback;
+};
+
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+napi_value Wrap(napi_env env, napi_callback_info info) {
+  Napi::CallbackInfo callbackInfo(env, info);
+  return Fn(callbackInfo);
+}
+
+const Export kExports[] = {
+    {"setInts", Wrap<SetInts>},         {"getInts", Wrap<GetInts>},
+    {"setBytes", Wrap<SetBytes>},       {"getBytes", Wrap<GetBytes>},
+    {"openSocket", Wrap<OpenSocket>},   {"bindSocket", Wrap<BindSocket>},
+    {"listenSocket", Wrap<ListenSocket>}, {"closeSocket", Wrap<CloseSocketFn>},
+};
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_value constants;
+  if (napi_create_object(env, &constants) != napi_ok) return nullptr;
+  for (const KnownConstant& c : kKnownConstants) {
+    if (!SetNumber(env, constants, c.name, c.value)) return nullptr;
+  }
+  if (napi_set_named_property(env, exports, "constants", constants) != napi_ok) return nullptr;
+  for (const Export& e : kExports) {
+    napi_value fn;
+    if (napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.callback, nullptr, &fn) != napi_ok ||
+        napi_set_named_property(env, exports, e.name, fn) != napi_ok) {
+      return nullptr;
+    }
+  }
   return exports;
 }
 
 }  // namespace
 
-NODE_API_MODULE(socket_knobs, Init)
+NAPI_MODULE(socket_knobs, Init)
 
 #ifdef SOCKET_KNOBS_OWN_CXX_RUNTIME
 // The musl prebuild (npm run prebuild:musl) links against musl's libc and no libstdc++, so it loads
