@@ -41,14 +41,22 @@ describe('fd lifetime', () => {
     const oldFd = client._handle.fd;
     client.destroy();
     // Open sockets until one gets the old number back (the kernel hands out the lowest free fd).
+    // Both ends of each new connection live in this process, and the server's end of the destroyed
+    // client closes on its own time, so the old number may go to a connecting client or to the
+    // server's accepted end, whichever asks first: both are watched.
     const fresh = [];
+    const onConnection = (s) => fresh.push(s);
+    server.on('connection', onConnection);
+    const holder = () => fresh.find((s) => s._handle && s._handle.fd === oldFd) ?? null;
     let recycled = null;
     for (let i = 0; i < 50 && !recycled; i++) {
       const s = net.connect(server.address().port, '127.0.0.1');
-      await new Promise((resolve) => s.once('connect', resolve));
       fresh.push(s);
-      if (s._handle.fd === oldFd) recycled = s;
+      await new Promise((resolve) => s.once('connect', resolve));
+      await new Promise((resolve) => setImmediate(resolve)); // let the server accept its end
+      recycled = holder();
     }
+    server.removeListener('connection', onConnection);
     try {
       expect(recycled).not.toBeNull();
       const before = knobs.getKeepAlive(recycled);
