@@ -58,13 +58,20 @@ function objectFd(target: unknown, name: string): number {
         'The socket is destroyed: its file descriptor is closed (and its number may already belong to another file)',
       );
     }
-    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle);
-    if (fd < 0) {
-      const why = target.connecting ? 'is still connecting' : 'is not connected';
+    // A socket that is still connecting may already have an fd, but not the one it will keep:
+    // with autoSelectFamily Node closes it and opens a new socket (often with the same number) for
+    // the next address, and what was set on the first one is silently gone at 'connect'.
+    if (target.connecting) {
       throw new SocketStateError(
         'ERR_SOCKET_NO_FD',
-        `The socket ${why} and has no file descriptor yet: call this in its 'connect' handler ` +
-          "(or, on a server, in the 'connection' handler)",
+        "The socket is still connecting: Node may replace its file descriptor while it tries each address, so options set now could be lost. Call this in its 'connect' handler (or use tuneOnConnect())",
+      );
+    }
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle);
+    if (fd < 0) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The socket is not connected and has no file descriptor: call this in its 'connect' handler (or, on a server, in the 'connection' handler)",
       );
     }
     return fd;
