@@ -7,12 +7,30 @@
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, inspect } from 'node:util';
 
+/** The longest text an error keeps from its input (a name, a key, an address). */
+const MAX_SHOWN = 64;
+/** The longest message: with every part bounded it stays far below this; the cap is a backstop. */
+const MAX_MESSAGE = 600;
+
+/**
+ * `text` cut to `max` characters: an error never grows with its input (a 1 MiB option name or
+ * unknown key gives an error of a few hundred bytes), so logging it is always cheap.
+ */
+export function bounded(text: string, max = MAX_SHOWN): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+/** A level, option or value as an error shows it: numbers as they are, strings bounded. */
+function shown<T extends string | number | undefined>(value: T): T {
+  return (typeof value === 'string' ? bounded(value) : value) as T;
+}
+
 /** Base class of every error socket-knobs throws. */
 export class SocketOptionError extends Error {
   readonly code: string;
 
   constructor(code: string, message: string) {
-    super(message);
+    super(bounded(message, MAX_MESSAGE));
     this.code = code;
     // Make `name` an own, non-enumerable property so `${err}` reads "InvalidArgumentError [CODE]: ...".
     Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
@@ -35,7 +53,7 @@ export class InvalidArgumentError extends SocketOptionError {
 
   constructor(code: 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_VALUE', argument: string, message: string) {
     super(code, message);
-    this.argument = argument;
+    this.argument = bounded(argument);
   }
 }
 
@@ -45,6 +63,7 @@ export class UnsupportedOptionError extends SocketOptionError {
   readonly platform: string;
 
   constructor(option: string, platform: string = process.platform, reason?: string) {
+    option = bounded(option);
     super(
       'ERR_SOCKET_OPTION_UNSUPPORTED',
       `${option} is not defined on this platform (${platform})` +
@@ -85,22 +104,30 @@ export class SyscallError extends SocketOptionError {
   declare readonly address?: string;
   declare readonly port?: number;
 
-  constructor(errno: number, syscall: string, details: SyscallDetails = {}) {
+  constructor(errno: number, syscall: string, details: SyscallDetails = {}, reason?: string) {
     const [name, text] = describeErrno(errno);
+    const level = shown(details.level);
+    const option = shown(details.option);
+    const value = shown(details.value);
+    const address = shown(details.address);
     let what = '';
-    if (details.option !== undefined) {
-      what = details.value === undefined ? ` ${details.option}` : ` ${details.option}=${details.value}`;
-    } else if (details.address !== undefined) {
-      what = details.address.includes(':') ? ` [${details.address}]:${details.port}` : ` ${details.address}:${details.port}`;
+    if (option !== undefined) {
+      // C's order and the names (or numbers) as given: setsockopt(IPPROTO_TCP, TCP_KEEPCNT, 200).
+      const args = [level, option, value].filter((part) => part !== undefined);
+      what = `(${args.join(', ')})`;
+    } else if (address !== undefined) {
+      what = address.includes(':') ? ` [${address}]:${details.port}` : ` ${address}:${details.port}`;
     }
     let message = `${syscall}${what} failed: ${name} (${text})`;
+    if (reason) message += `: ${reason}`;
     if (details.applied && details.applied.length > 0) message += `; already applied: ${details.applied.join(', ')}`;
     else if (details.applied) message += '; nothing was applied';
     super(name, message);
     this.errno = -Math.abs(errno);
     this.syscall = syscall;
+    const fields = { level, option, value, applied: details.applied, address, port: details.port };
     for (const key of ['level', 'option', 'value', 'applied', 'address', 'port'] as const) {
-      if (details[key] !== undefined) (this as Record<string, unknown>)[key] = details[key];
+      if (fields[key] !== undefined) (this as Record<string, unknown>)[key] = fields[key];
     }
   }
 }
@@ -127,11 +154,11 @@ function describeErrno(errno: number): [string, string] {
 export function describeReceived(value: unknown): string {
   try {
     if (value === null || value === undefined) return `Received ${value}`;
-    if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`;
+    if (typeof value === 'function') return `Received function ${bounded(String(value.name) || '<anonymous>')}`;
     if (typeof value === 'object') {
       const ctor = (value as { constructor?: { name?: unknown } }).constructor;
       const name = ctor && typeof ctor.name === 'string' ? ctor.name : '';
-      return name ? `Received an instance of ${name}` : `Received ${inspect(value, { depth: -1 })}`;
+      return name ? `Received an instance of ${bounded(name)}` : `Received ${bounded(inspect(value, { depth: -1 }))}`;
     }
     let shown = inspect(value, { breakLength: Infinity });
     if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;

@@ -35,10 +35,9 @@ import {
   invalidValue,
   ensureOptionsObject,
   readOptions,
-  unknownField,
-  unreadable,
+  eachField,
   validateBoolean,
-  validateBytes,
+  copyBytes,
   validateInteger,
 } from './validate';
 
@@ -116,22 +115,20 @@ function keepAliveRows(): [Resolved, Resolved | null, Resolved | null, Resolved 
  * `socket.setKeepAlive(true, ms)` sets TCP_KEEPINTVL=1 and TCP_KEEPCNT=10 and so overwrites them.
  */
 export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
-  // This is the call a server makes per accepted connection, so it avoids allocating: fields are
-  // read once into locals (readOptions' rules, without its snapshot object).
+  // This is the call a server makes per accepted connection, so it avoids a snapshot object: fields
+  // are read once into locals (readOptions' rules).
   let enable: unknown;
   let idle: unknown;
   let interval: unknown;
   let count: unknown;
   if (options !== undefined) {
     ensureOptionsObject(options, 'options');
-    try {
-      for (const key in options) {
-        if (key !== 'enable' && key !== 'idle' && key !== 'interval' && key !== 'count') throw unknownField('options', key, KEEPALIVE_FIELDS);
-      }
-      ({ enable, idle, interval, count } = options);
-    } catch (err) {
-      throw unreadable(err, 'options');
-    }
+    eachField(options, 'options', KEEPALIVE_FIELDS, (key, field) => {
+      if (key === 'enable') enable = field;
+      else if (key === 'idle') idle = field;
+      else if (key === 'interval') interval = field;
+      else count = field;
+    });
   }
   const rows = keepAliveRows();
   const on = enable === undefined ? true : validateBoolean(enable, 'options.enable');
@@ -310,7 +307,7 @@ export function setsockopt(
   let bytes: Uint8Array | undefined;
   if (typeof value === 'boolean') intValue = value ? 1 : 0;
   else if (typeof value === 'number') intValue = validateInteger(value, 'value', INT32_MIN, INT32_MAX);
-  else if (ArrayBuffer.isView(value)) bytes = validateBytes(value, 'value', MAX_OPTION_BYTES);
+  else if (ArrayBuffer.isView(value)) bytes = copyBytes(value, 'value', MAX_OPTION_BYTES);
   else throw invalidType('value', 'of type number or boolean, or an instance of Buffer, TypedArray or DataView', value);
   const fd = fdOf(target);
   const err = bytes === undefined ? setRawInt(fd, levelNumber, optionNumber, intValue) : native.setBytes(fd, levelNumber, optionNumber, bytes);

@@ -9,7 +9,7 @@ import net = require('node:net');
 import os = require('node:os');
 import { native } from './native';
 import { applyQueued, constants, queue, resolve } from './core';
-import { SyscallError, UnsupportedOptionError } from './errors';
+import { SocketStateError, SyscallError, UnsupportedOptionError } from './errors';
 import { INT32_MAX, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './validate';
 
 export interface ListenOptions {
@@ -31,15 +31,19 @@ const LISTEN_FIELDS = ['port', 'host', 'backlog', 'reuseAddress', 'reusePort', '
 
 /** The domain and scope of an IP literal (the addon parses the address itself with inet_pton). */
 function parseAddress(host: string): { host: string; domain: number; address: string; scopeId: number } {
-  const [address, scope] = host.split('%') as [string, string?];
+  const percent = host.indexOf('%');
+  const address = percent < 0 ? host : host.slice(0, percent);
+  const scope = percent < 0 ? undefined : host.slice(percent + 1);
   const family = net.isIP(address);
   if (family === 0) throw invalidValue('options.host', 'must be an IP address literal (resolve host names first)', host);
-  if (scope !== undefined && (family !== 6 || !/^\d+$/.test(scope))) {
-    throw invalidValue('options.host', 'may only carry a numeric IPv6 scope id (fe80::1%2)', host);
+  // A scope id is an interface index, a 32-bit unsigned number: never wrapped onto another one.
+  if (scope !== undefined && (family !== 6 || !/^\d{1,10}$/.test(scope) || Number(scope) > 0xffffffff)) {
+    throw invalidValue('options.host', 'may only carry a numeric IPv6 scope id up to 4294967295 (fe80::1%2)', host);
   }
   const domain = family === 4 ? constants.AF_INET : constants.AF_INET6;
   if (domain === undefined) throw new UnsupportedOptionError(family === 4 ? 'AF_INET' : 'AF_INET6');
-  return { host, domain, address, scopeId: scope === undefined ? 0 : Number(scope) };
+  const scopeId = scope === undefined ? 0 : Number(scope);
+  return { host: scope === undefined ? address : `${address}%${scopeId}`, domain, address, scopeId };
 }
 
 /**
@@ -97,43 +101,100 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
   }
 }
 
+/** Servers with a listen() under way: a second call on the same server (even from a getter of the
+ * first call's options) is refused instead of racing it. */
+const starting = new WeakSet<net.Server>();
+
 /**
  * Makes `server` listen on a socket whose options were set before bind() (see
  * createListeningSocket). Resolves with the server once it is listening. On Node 20 this is the
  * way to get SO_REUSEPORT; on every Node it is the way to get IPV6_V6ONLY or SO_REUSEADDR off.
+ *
+ * The fd is handed to Node as a handle (`server.listen(socket)`), not as `{ fd }`: in a cluster
+ * worker Node routes `{ fd }` to the primary, which does not own that fd (EEXIST, or worse, serves
+ * whatever the primary holds under that number), while a handle is listened on in the worker
+ * itself. With `reusePort` every worker owns its socket and the kernel spreads connections.
+ *
+ * Every failure after the socket exists closes it: a rejected listen() leaves nothing listening.
+ * If the server is closed before it starts listening, the promise rejects with ERR_SOCKET_CLOSED.
  */
 export function listen(server: net.Server, options: ListenOptions): Promise<net.Server> {
   let listener: { fd: number; backlog: number };
   try {
-    let isServer: boolean;
-    let listening: boolean;
+    checkServer(server);
+    if (starting.has(server)) throw invalidValue('server', 'already has a listen() under way', 'a net.Server');
+    starting.add(server);
     try {
-      isServer = server instanceof net.Server;
-      listening = isServer && server.listening;
-    } catch {
-      throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+      listener = openListener(options);
+    } catch (err) {
+      starting.delete(server);
+      throw err;
     }
-    if (!isServer) throw invalidType('server', 'an instance of net.Server', server);
-    if (listening) throw invalidValue('server', 'is already listening', 'a listening net.Server');
-    listener = openListener(options);
+    try {
+      // A getter of `options` may have made the server listen (by other means) meanwhile.
+      checkServer(server);
+    } catch (err) {
+      starting.delete(server);
+      native.closeSocket(listener.fd);
+      throw err;
+    }
   } catch (err) {
     return Promise.reject(err);
   }
-  return new Promise((resolvePromise, reject) => {
-    const onError = (err: Error & { errno?: unknown; syscall?: unknown }): void => {
+  return serve(server, listener);
+}
+
+/** Throws unless `server` is a net.Server that is neither listening nor starting to. */
+function checkServer(server: net.Server): void {
+  let isServer: boolean;
+  let listening: boolean;
+  try {
+    isServer = server instanceof net.Server;
+    listening = isServer && server.listening;
+  } catch {
+    throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
+  if (!isServer) throw invalidType('server', 'an instance of net.Server', server);
+  if (listening) throw invalidValue('server', 'is already listening', 'a listening net.Server');
+}
+
+/** Hands the listening fd to `server` and settles when Node reports the outcome. */
+function serve(server: net.Server, listener: { fd: number; backlog: number }): Promise<net.Server> {
+  let handle: { close(): void } | undefined;
+  return new Promise<net.Server>((resolvePromise, reject) => {
+    const settle = (err?: Error): void => {
+      starting.delete(server);
       server.removeListener('listening', onListening);
-      // Node owns the fd once it has wrapped it, and closes it on this path itself. Its system
-      // errors are given socket-knobs' type, like every other failure here.
-      reject(typeof err.errno === 'number' ? new SyscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
-    };
-    const onListening = (): void => {
       server.removeListener('error', onError);
-      resolvePromise(server);
+      server.removeListener('close', onClose);
+      if (!err) {
+        resolvePromise(server);
+        return;
+      }
+      // Close what this call opened. HandleWrap.close() does nothing on a handle Node already
+      // closed, so the fd is closed exactly once and never after its number was reused.
+      if (handle) handle.close();
+      else native.closeSocket(listener.fd);
+      reject(err);
     };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    // Node calls listen() on the fd again, with 511 unless it is given ours; for an fd it only
-    // reads the backlog from the second argument (not from the options object).
-    server.listen({ fd: listener.fd }, listener.backlog);
+    const onListening = (): void => settle();
+    const onError = (err: Error & { errno?: unknown; syscall?: unknown }): void =>
+      // Node's system errors are given socket-knobs' type, like every other failure here.
+      settle(typeof err.errno === 'number' ? new SyscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
+    const onClose = (): void =>
+      settle(new SocketStateError('ERR_SOCKET_CLOSED', 'The server was closed before it started listening; its socket is closed'));
+    try {
+      // A net.Socket wraps the fd in Node's own TCP handle; neither side of it is ever read or
+      // written: the server takes the handle.
+      const wrapper = new net.Socket({ fd: listener.fd, readable: false, writable: false });
+      handle = (wrapper as unknown as { _handle: { close(): void } })._handle;
+      server.once('listening', onListening);
+      server.once('error', onError);
+      server.once('close', onClose);
+      // Node calls listen() on the handle again with this backlog (511 unless it is given ours).
+      server.listen(wrapper, listener.backlog);
+    } catch (err) {
+      settle(err instanceof Error ? err : new Error(String(err)));
+    }
   });
 }

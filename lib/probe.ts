@@ -3,6 +3,7 @@
  * still be refused by the kernel underneath (an older kernel, gVisor, WSL1): `isSupported` answers
  * from the headers, `probe` from the kernel.
  */
+import { constants as osConstants } from 'node:os';
 import { native } from './native';
 import { constants } from './core';
 import { OPTIONS, type OptionRow } from './table';
@@ -24,7 +25,7 @@ type Setter = (fd: number, level: string, option: string, value: number | Buffer
 /** Runs the probe with the raw accessors of index.ts (passed in to keep one implementation of each). */
 export function probeWith(getsockopt: Getter, setsockopt: Setter): Record<string, ProbeResult> {
   const open = (domain: string, type: string): number =>
-    constants[domain] === undefined || constants[type] === undefined ? -1 : native.openSocket(constants[domain]!, constants[type]!);
+    constants[domain] === undefined || constants[type] === undefined ? -osConstants.errno.EAFNOSUPPORT : native.openSocket(constants[domain]!, constants[type]!);
   const fds = {
     tcp: open('AF_INET', 'SOCK_STREAM'),
     udp: open('AF_INET', 'SOCK_DGRAM'),
@@ -32,6 +33,13 @@ export function probeWith(getsockopt: Getter, setsockopt: Setter): Record<string
   };
   const result: Record<string, ProbeResult> = {};
   try {
+    // Only a missing address family is an answer about the kernel (no IPv6 here: the IPv6 rows
+    // are not accepted). Anything else (EMFILE, ENFILE, ENOBUFS) means the probe could not ask.
+    for (const fd of Object.values(fds)) {
+      if (fd < 0 && -fd !== osConstants.errno.EAFNOSUPPORT) {
+        throw new SyscallError(-fd, 'socket', {}, 'probe() could not open the sockets it asks the kernel with; nothing was probed');
+      }
+    }
     for (const row of OPTIONS) result[row.name] = probeOne(row, fds, getsockopt, setsockopt);
   } finally {
     for (const fd of Object.values(fds)) if (fd >= 0) native.closeSocket(fd);
@@ -42,7 +50,7 @@ export function probeWith(getsockopt: Getter, setsockopt: Setter): Record<string
 function probeOne(row: OptionRow, fds: Record<'tcp' | 'udp' | 'ipv6', number>, get: Getter, set: Setter): ProbeResult {
   if (!Object.hasOwn(constants, row.name) || !Object.hasOwn(constants, row.level)) return { defined: false, accepted: false };
   const fd = row.sockets === 'any' ? fds.tcp : fds[row.sockets];
-  if (fd < 0) return { defined: true, accepted: false, errno: fd, code: 'EAFNOSUPPORT' };
+  if (fd < 0) return { defined: true, accepted: false, errno: fd, code: 'EAFNOSUPPORT' }; // no such family here
   try {
     const current = row.kind === 'linger' ? get(fd, row.level, row.name, 8) : get(fd, row.level, row.name);
     if (!row.readOnly) set(fd, row.level, row.name, current);

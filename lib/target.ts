@@ -23,11 +23,20 @@ const WINDOWS_MESSAGE =
   "Node's sockets on Windows have no file descriptor (libuv uses SOCKET handles it does not expose), " +
   'so socket-knobs cannot reach them: use the options Node itself offers there (socket.setKeepAlive, socket.setNoDelay)';
 
-function handleFd(handle: HandleLike | null | undefined): number {
+/**
+ * The fd a Node handle holds: -1 where it has none yet. Whatever else is there (a fake or damaged
+ * handle: 18.7, 18 + 2**32, NaN) is refused, never rounded or wrapped onto another fd.
+ */
+function handleFd(handle: HandleLike | null | undefined, name: string): number {
   if (!handle) return -1;
   let fd = handle.fd;
   if (typeof fd !== 'number' && handle._parent) fd = handle._parent.fd;
-  return typeof fd === 'number' ? fd : -1;
+  // libuv reports "no fd yet" as -1, or as a negative errno (-9, EBADF, for an unbound UDP socket).
+  if (typeof fd !== 'number' || (Number.isInteger(fd) && fd < 0)) return -1;
+  if (!Number.isInteger(fd) || fd > INT32_MAX || Object.is(fd, -0)) {
+    throw invalidValue(name, 'has a handle whose fd is not a file descriptor (not a Node socket, or a damaged one)', fd);
+  }
+  return fd;
 }
 
 /** The fd of `target`, or a typed error saying why there is none. */
@@ -67,7 +76,7 @@ function objectFd(target: unknown, name: string): number {
         "The socket is still connecting: Node may replace its file descriptor while it tries each address, so options set now could be lost. Call this in its 'connect' handler (or use tuneOnConnect())",
       );
     }
-    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle);
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle, name);
     if (fd < 0) {
       throw new SocketStateError(
         'ERR_SOCKET_NO_FD',
@@ -78,7 +87,7 @@ function objectFd(target: unknown, name: string): number {
   }
   if (target instanceof net.Server) {
     if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
-    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle);
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle, name);
     if (fd < 0) {
       throw new SocketStateError(
         'ERR_SOCKET_NO_FD',
@@ -93,7 +102,7 @@ function objectFd(target: unknown, name: string): number {
     if (!state || !state.handle) {
       throw new SocketStateError('ERR_SOCKET_CLOSED', 'The UDP socket is closed: its file descriptor is gone');
     }
-    const fd = handleFd(state.handle);
+    const fd = handleFd(state.handle, name);
     if (fd < 0) {
       throw new SocketStateError(
         'ERR_SOCKET_NO_FD',
@@ -107,11 +116,11 @@ function objectFd(target: unknown, name: string): number {
 
 /**
  * A dgram.Socket keeps its handle under a symbol-keyed state object (`Symbol(state symbol)`, Node
- * 20 through 26; Node 26 removed the `_handle` alias). The symbol is found once and remembered.
+ * 20 through 26; Node 26 removed the `_handle` alias). The symbol is looked up on each socket, not
+ * remembered from the first one seen: an object posing as a dgram.Socket with a symbol of its own
+ * must not decide how every real socket afterwards is read.
  */
-let dgramStateSymbol: symbol | undefined;
-
 function dgramState(socket: dgram.Socket): { handle?: HandleLike | null } | undefined {
-  dgramStateSymbol ??= Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'state symbol');
-  return dgramStateSymbol ? (socket as unknown as Record<symbol, { handle?: HandleLike | null }>)[dgramStateSymbol] : undefined;
+  const symbol = Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'state symbol');
+  return symbol ? (socket as unknown as Record<symbol, { handle?: HandleLike | null }>)[symbol] : undefined;
 }

@@ -144,7 +144,7 @@ describe('SyscallError: the kernel said no', () => {
     const before = knobs.getsockopt(client, 'IPPROTO_TCP', 'TCP_KEEPCNT');
     const err = expectError(thrown(() => knobs.setsockopt(client, 'IPPROTO_TCP', 'TCP_KEEPCNT', 200)), SyscallError, 'EINVAL');
     expect(err).toMatchObject({ errno: -22, syscall: 'setsockopt', level: 'IPPROTO_TCP', option: 'TCP_KEEPCNT', value: 200 });
-    expect(err.message).toBe('setsockopt TCP_KEEPCNT=200 failed: EINVAL (invalid argument)');
+    expect(err.message).toBe('setsockopt(IPPROTO_TCP, TCP_KEEPCNT, 200) failed: EINVAL (invalid argument)');
     expect(knobs.getsockopt(client, 'IPPROTO_TCP', 'TCP_KEEPCNT')).toBe(before);
   });
 

@@ -53,7 +53,39 @@ function hostileObject() {
     () => JSON.parse('{"__proto__": {"idle": 1}, "count": 2}'),
     () => ({ constructor: 5 }),
     () => ({ constructor: { name: 7 } }),
+    // Revoked Proxies: every operation on them throws, Array.isArray included.
+    () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    },
+    // Inherited fields (enumerable or not) must never be applied: only the fields given count.
+    () => Object.create({ idle: 5, enable: false, port: 1, reusePort: true }),
+    () => Object.create(Object.defineProperty({}, 'seconds', { value: 5, enumerable: false })),
+    // Huge keys and class names: errors must stay small.
+    () => ({ [HUGE]: 1 }),
+    () => new (class extends Object {})(),
+    () => new ({ [HUGE]: class {} })[HUGE](),
   ])();
+}
+
+const HUGE = 'k'.repeat(1 << 20);
+
+// A Uint8Array subclass that lies about its length.
+class LyingBytes extends Uint8Array {
+  get byteLength() {
+    return 4;
+  }
+  get length() {
+    return 4;
+  }
+}
+
+/** A length-tracking view of a resizable buffer, and a way to resize it later. */
+function resizable(length) {
+  const buffer = new ArrayBuffer(length, { maxByteLength: 140000 });
+  const view = new Uint8Array(buffer);
+  return { view, resize: (n) => buffer.resize(n) };
 }
 
 function bytes() {
@@ -74,6 +106,13 @@ function bytes() {
       return view;
     },
     () => new ArrayBuffer(length),
+    () => resizable(length).view,
+    () => new LyingBytes(pick([8, 70000, 140000])),
+    () => {
+      const buffer = Buffer.alloc(length);
+      structuredClone(buffer.buffer, { transfer: [buffer.buffer] }); // a detached Buffer
+      return buffer;
+    },
   ])();
 }
 
@@ -85,6 +124,7 @@ function value() {
     () => Symbol('s'),
     () => pick(NAMES),
     () => 'x'.repeat(pick([0, 1, 100, 100000])),
+    () => HUGE,
     () => pick([true, false]),
     () => pick([null, undefined]),
     () => pick([{}, [], [1, 2], () => 1, new Date(), /re/, new Map()]),
@@ -171,8 +211,41 @@ function target() {
       return s;
     },
     () => (owned.fds.size ? pick([...owned.fds]) : 2 ** 31 - 1),
+    fakeTarget,
     () => pick([2 ** 31 - 1, 1 << 20, -1, 3.5, NaN, '5', 5n]),
     value,
+  ])();
+}
+
+/**
+ * Objects that pose as Node sockets with damaged handles. Their fds are never valid numbers, so a
+ * call can only refuse them: a fake with a valid fd would be a raw fd, which the fuzzer picks itself.
+ */
+function fakeTarget() {
+  const badFd = pick([18.7, 18 + 2 ** 32, NaN, -0, Infinity, '18', 18n, {}, null]);
+  return pick([
+    () => {
+      const socket = new net.Socket();
+      socket._handle = { fd: badFd };
+      return socket;
+    },
+    () => {
+      const socket = new net.Socket();
+      socket._handle = { _parent: { fd: badFd } };
+      return socket;
+    },
+    () => {
+      const server = net.createServer();
+      server._handle = { fd: badFd };
+      return server;
+    },
+    () => {
+      // A fake dgram.Socket with a state symbol of its own: it must not change how real UDP
+      // sockets are read afterwards (the real ones in the pool keep returning values).
+      const fake = Object.create(dgram.Socket.prototype);
+      fake[Symbol('state symbol')] = { handle: pick([{ fd: badFd }, null, undefined]) };
+      return fake;
+    },
   ])();
 }
 
@@ -192,6 +265,19 @@ const CALL_MAKERS = [
   () => ['createListeningSocket', [optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
   () => ['listen', [random() < 0.8 ? net.createServer() : value(), optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
   () => ['probe', []],
+  // A value whose buffer a target's getter resizes after the value was validated.
+  () => {
+    const { view, resize } = resizable(pick([4, 8]));
+    const real = pick(owned.sockets);
+    const proxied = new Proxy(real, {
+      get(object, key) {
+        if (key === '_handle') resize(pick([0, 2, 100000, 140000]));
+        const field = Reflect.get(object, key, object);
+        return typeof field === 'function' ? field.bind(object) : field;
+      },
+    });
+    return ['setsockopt', [proxied, 'SOL_SOCKET', pick(['SO_RCVBUF', 'SO_LINGER', 'SO_SNDBUF']), view]];
+  },
 ];
 
 // Listening sockets may only ever bind loopback (or fail): any other host is replaced.
@@ -229,9 +315,13 @@ async function main() {
   const record = (name, error) => {
     if (error instanceof K.SocketOptionError) {
       summary.threw[error.constructor.name] = (summary.threw[error.constructor.name] || 0) + 1;
-      // Errors must be safe to log and serialize.
-      JSON.stringify(error);
+      // Errors must be safe to log and serialize, and small whatever the input (README: < 1 KB).
+      const json = JSON.stringify(error);
       String(error);
+      if (json.length >= 1024) {
+        summary.escaped++;
+        if (summary.escapes.length < 20) summary.escapes.push({ call: name, error: `an error of ${json.length} bytes as JSON: ${describe(error)}` });
+      }
       return;
     }
     summary.escaped++;
