@@ -19,7 +19,8 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({ ...na
 // One reusable Int32Array carries the operations. Module-level, so no call allocates for it; each
 // worker thread loads its own copy of this module.
 
-const MAX_OPS = 4;
+// The largest batch: a whole Tuning (keepalive 4, user timeout, no-delay, two buffer sizes).
+const MAX_OPS = 8;
 const io = new Int32Array(2 + 3 * MAX_OPS);
 /** The options queued in `io`, for error messages. */
 const queued: Resolved[] = [];

@@ -10,6 +10,7 @@ import { native, nativePath } from './native';
 import { LEVELS, OPTION_BY_NAME } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
+import { KEEPALIVE_FIELDS, allKeepAliveRows, checkKeepAlive, keepAliveRows, readLinger, validateLinger, writeLinger, type KeepAlive, type KeepAliveOptions, type Linger } from './values';
 import { probeWith, type ProbeResult } from './probe';
 import {
   applyQueued,
@@ -19,14 +20,12 @@ import {
   getInt,
   getRawBytes,
   getRawInt,
-  lookup,
   queue,
   readQueued,
   readValue,
   resolve,
   setInt,
   setRawInt,
-  type Resolved,
 } from './core';
 import {
   INT32_MAX,
@@ -34,7 +33,6 @@ import {
   invalidType,
   invalidValue,
   ensureOptionsObject,
-  readOptions,
   eachField,
   validateBoolean,
   copyBytes,
@@ -42,6 +40,7 @@ import {
 } from './validate';
 
 export { constants } from './core';
+export type { KeepAliveOptions, KeepAlive, Linger } from './values';
 
 export { SocketOptionError, InvalidArgumentError, UnsupportedOptionError, SyscallError, SocketStateError } from './errors';
 export type { Target } from './target';
@@ -73,38 +72,6 @@ function setRanged(target: Target, rowName: string, value: unknown, argName: str
 // ---------------------------------------------------------------------------------------------
 // Keepalive: the heart of the package.
 
-/** Keepalive settings, in seconds as the kernel and Python's socket module take them. */
-export interface KeepAliveOptions {
-  /** SO_KEEPALIVE. Defaults to true. */
-  enable?: boolean;
-  /** TCP_KEEPIDLE (TCP_KEEPALIVE on macOS): idle seconds before the first probe. Linux: 1..32767. */
-  idle?: number;
-  /** TCP_KEEPINTVL: seconds between probes. Linux: 1..32767. */
-  interval?: number;
-  /** TCP_KEEPCNT: unanswered probes before the kernel drops the connection. Linux: 1..127. */
-  count?: number;
-}
-
-/** Keepalive settings as the kernel reports them. */
-export interface KeepAlive {
-  enable: boolean;
-  idle: number;
-  interval: number;
-  count: number;
-}
-
-const KEEPALIVE_FIELDS = ['enable', 'idle', 'interval', 'count'] as const;
-const KEEPALIVE_ROWS = ['TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT'] as const;
-const KEEPALIVE_ARGS = ['options.idle', 'options.interval', 'options.count'] as const;
-
-/** SO_KEEPALIVE, TCP_KEEPIDLE (or its alias), TCP_KEEPINTVL, TCP_KEEPCNT, resolved once. */
-let keepAliveOptions: [Resolved, Resolved | null, Resolved | null, Resolved | null] | undefined;
-
-function keepAliveRows(): [Resolved, Resolved | null, Resolved | null, Resolved | null] {
-  keepAliveOptions ??= [resolve('SO_KEEPALIVE'), lookup(KEEPALIVE_ROWS[0]), lookup(KEEPALIVE_ROWS[1]), lookup(KEEPALIVE_ROWS[2])];
-  return keepAliveOptions;
-}
-
 /**
  * Sets SO_KEEPALIVE and, where given, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT, in one call into
  * the addon. Only the fields given are set; `enable` defaults to true. Every value is validated
@@ -133,9 +100,9 @@ export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
   const rows = keepAliveRows();
   const on = enable === undefined ? true : validateBoolean(enable, 'options.enable');
   // Validate every field (and that the platform has it) before the first syscall.
-  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle);
-  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval);
-  if (count !== undefined) count = checkKeepAlive(rows, 3, count);
+  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle, 'options');
+  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval, 'options');
+  if (count !== undefined) count = checkKeepAlive(rows, 3, count, 'options');
   const fd = fdOf(target);
   queue(0, rows[0], on ? 1 : 0);
   let n = 1;
@@ -145,16 +112,9 @@ export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
   applyQueued(fd, n);
 }
 
-function checkKeepAlive(rows: ReturnType<typeof keepAliveRows>, index: 1 | 2 | 3, value: unknown): number {
-  const option = rows[index];
-  if (!option) throw new UnsupportedOptionError(KEEPALIVE_ROWS[index - 1]);
-  return checkValue(option, value, KEEPALIVE_ARGS[index - 1]);
-}
-
 /** Reads SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT back from the kernel. */
 export function getKeepAlive(target: Target): KeepAlive {
-  const rows = keepAliveRows();
-  for (let i = 1; i < 4; i++) if (!rows[i]) throw new UnsupportedOptionError(KEEPALIVE_ROWS[i - 1]);
+  const rows = allKeepAliveRows();
   const fd = fdOf(target);
   for (let i = 0; i < 4; i++) queue(i, rows[i]!, 0);
   readQueued(fd, 4);
@@ -224,40 +184,15 @@ export function getSendBufferSize(target: Target): number {
   return getInt(target, 'SO_SNDBUF');
 }
 
-/** SO_LINGER as `struct linger`. */
-export interface Linger {
-  /** l_onoff: whether close() lingers (or, with seconds 0, resets the connection). */
-  enable: boolean;
-  /** l_linger: how long close() may wait for unsent data, in seconds. */
-  seconds: number;
-}
-
-// struct linger is two C ints on every platform socket-knobs reaches with an fd.
-const lingerInts = new Int32Array(2);
-const lingerBytes = new Uint8Array(lingerInts.buffer);
-
 /** SO_LINGER: `{ enable: true, seconds: 0 }` makes close() send a reset instead of a FIN. */
 export function setLinger(target: Target, linger: Linger): void {
-  const given = readOptions(linger, 'linger', ['enable', 'seconds'] as const);
-  const enable = validateBoolean(given.enable, 'linger.enable');
-  const option = resolve('SO_LINGER');
-  const seconds = given.seconds === undefined ? 0 : checkValue(option, given.seconds, 'linger.seconds');
-  const fd = fdOf(target);
-  lingerInts[0] = enable ? 1 : 0;
-  lingerInts[1] = seconds;
-  const err = native.setBytes(fd, option.level, option.option, lingerBytes);
-  if (err !== 0) {
-    throw new SyscallError(err, 'setsockopt', { level: option.row.level, option: option.name, value: `{ enable: ${enable}, seconds: ${seconds} }` });
-  }
+  const value = validateLinger(linger, 'linger');
+  writeLinger(fdOf(target), value);
 }
 /** Reads SO_LINGER back from the kernel. */
 export function getLinger(target: Target): Linger {
-  const option = resolve('SO_LINGER');
-  const fd = fdOf(target);
-  lingerInts.fill(0);
-  const err = getRawBytes(fd, option.level, option.option, lingerBytes);
-  if (err !== 0) throw new SyscallError(err, 'getsockopt', { level: option.row.level, option: option.name });
-  return { enable: lingerInts[0] !== 0, seconds: lingerInts[1]! };
+  resolve('SO_LINGER');
+  return readLinger(fdOf(target));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +278,13 @@ export function getsockopt(
   if (err !== 0) throw new SyscallError(err, 'getsockopt', { level, option });
   return buffer.subarray(0, bytesWritten());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tunings: the knobs set together, on sockets the application holds or only sees through a
+// client (lib/tuning.ts, lib/integrate.ts).
+
+export { tune, getTuning, createTuner, type Tuning, type TuningState, type Tuner } from './tuning';
+export { tuneOnConnect, tuneAgent, tuneConnector, type Connector } from './integrate';
 
 // ---------------------------------------------------------------------------------------------
 // Sockets socket-knobs creates itself, and the kernel probe.
