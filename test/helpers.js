@@ -100,4 +100,25 @@ function toolEnv() {
   return { ...process.env, LD_PRELOAD: '' };
 }
 
-module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track, toolEnv };
+/**
+ * A self-signed certificate for localhost made now with the openssl command, or null (with the
+ * reason printed) where there is no openssl.
+ */
+function selfSignedCert() {
+  const { execFileSync, spawnSync } = require('node:child_process');
+  if (spawnSync('openssl', ['version'], { env: toolEnv() }).error) {
+    console.log('skipped: no openssl command to make a test certificate');
+    return null;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')],
+      { stdio: 'ignore', env: toolEnv() });
+    return { key: fs.readFileSync(path.join(dir, 'k.pem')), cert: fs.readFileSync(path.join(dir, 'c.pem')) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track, toolEnv, selfSignedCert };
