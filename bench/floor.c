@@ -55,6 +55,14 @@ static napi_value Loop(napi_env env, napi_callback_info info) {
       case 2:
         sink += set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
         break;
+      case 4:
+        sink += set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+        sink += set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 60);
+        sink += set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 10);
+        sink += set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3);
+        sink += set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 45000);
+        sink += set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+        break;
       default:
         sink += set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     }

@@ -49,10 +49,19 @@ function buildC() {
 
 function loopbackPair() {
   return new Promise((resolve) => {
-    const server = net.createServer((accepted) => resolve({ server, client, accepted }));
     let client;
+    let accepted;
+    let connected = false;
+    const done = () => accepted && connected && resolve({ server, client, accepted });
+    const server = net.createServer((socket) => {
+      accepted = socket;
+      done();
+    });
     server.listen(0, '127.0.0.1', () => {
-      client = net.connect(server.address().port, '127.0.0.1');
+      client = net.connect(server.address().port, '127.0.0.1', () => {
+        connected = true; // socket-knobs refuses a socket that is still connecting
+        done();
+      });
     });
   });
 }
@@ -141,12 +150,14 @@ async function serverRounds(rounds) {
     server.stdout.once('data', (d) => resolve(JSON.parse(d)));
     server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
   });
-  const rates = { tuned: [], plain: [] };
-  const overheads = [];
+  const KINDS = ['tuned', 'inherited', 'plain'];
+  const rates = { tuned: [], inherited: [], plain: [] };
+  const overheads = { tuned: [], inherited: [] };
   try {
     for (let r = 0; r < rounds; r++) {
       const round = {};
-      for (const kind of r % 2 ? ['plain', 'tuned'] : ['tuned', 'plain']) {
+      for (let k = 0; k < KINDS.length; k++) {
+        const kind = KINDS[(k + r) % KINDS.length];
         const out = spawnSync(process.execPath, [path.join(__dirname, 'connect-load.js'), String(ports[kind]), String(SERVER_CONNECTIONS), '32'], {
           encoding: 'utf8',
           timeout: 120000,
@@ -155,15 +166,18 @@ async function serverRounds(rounds) {
         round[kind] = JSON.parse(out.stdout).perSecond;
         rates[kind].push(round[kind]);
       }
-      overheads.push((1 - round.tuned / round.plain) * 100);
-      progress(`  server round ${r + 1}/${rounds}: tuned ${round.tuned.toFixed(0)}/s, plain ${round.plain.toFixed(0)}/s`);
+      for (const kind of ['tuned', 'inherited']) overheads[kind].push((1 - round[kind] / round.plain) * 100);
+      progress(`  server round ${r + 1}/${rounds}: per connection ${round.tuned.toFixed(0)}/s, inherited ${round.inherited.toFixed(0)}/s, plain ${round.plain.toFixed(0)}/s`);
     }
   } finally {
     server.kill();
   }
-  const sorted = [...overheads].sort((a, b) => a - b);
-  const quartile = (q) => sorted[Math.round(q * (sorted.length - 1))];
-  return { tuned: median(rates.tuned), plain: median(rates.plain), overhead: median(overheads), q1: quartile(0.25), q3: quartile(0.75) };
+  const spread = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const quartile = (q) => sorted[Math.round(q * (sorted.length - 1))];
+    return { overhead: median(values), q1: quartile(0.25), q3: quartile(0.75) };
+  };
+  return { tuned: median(rates.tuned), inherited: median(rates.inherited), plain: median(rates.plain), perConnection: spread(overheads.tuned), viaListener: spread(overheads.inherited) };
 }
 
 /** Time to require socket-knobs in a fresh process, and the RSS it adds. */
@@ -192,19 +206,23 @@ async function main() {
   const { native } = require('../dist/native.js');
   const c = knobs.constants;
   const batch = Int32Array.from([0, 0, c.SOL_SOCKET, c.SO_KEEPALIVE, 1, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60, c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10, c.IPPROTO_TCP, c.TCP_KEEPCNT, 3]);
-  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3 };
+  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4 };
+  const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 45000, noDelay: true };
+  const tuner = knobs.createTuner(TUNING);
   const ours = {
     'socket-knobs setKeepAlive': { compare: 'setKeepAlive', fn: () => knobs.setKeepAlive(socket, { enable: true, idle: 60, interval: 10, count: 3 }) },
     'socket-knobs getKeepAlive': { compare: 'getKeepAlive', fn: () => knobs.getKeepAlive(socket) },
     "socket-knobs setsockopt('IPPROTO_TCP', 'TCP_KEEPCNT', 3)": { compare: 'setsockopt', fn: () => knobs.setsockopt(socket, 'IPPROTO_TCP', 'TCP_KEEPCNT', 3) },
     'socket-knobs setReuseAddress': { compare: 'setReuseAddress', fn: () => knobs.setReuseAddress(socket, true) },
+    'socket-knobs tune(socket, tuning)': { compare: 'tune', fn: () => knobs.tune(socket, TUNING) },
+    'socket-knobs createTuner(tuning).apply(socket)': { compare: 'tune', fn: () => tuner.apply(socket) },
     'profile: the bare N-API crossing (4 ops batched, no façade)': { compare: 'setKeepAlive', fn: () => native.setInts(socket._handle.fd, batch, 4) },
   };
   const { rows: theirs, skipped } = alternatives(socket);
   const rows = { ...ours, ...theirs };
   const samples = Object.fromEntries(Object.keys(rows).map((name) => [name, []]));
-  const cSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [] };
-  const floorSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [] };
+  const cSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [] };
+  const floorSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [] };
 
   progress(`socket-knobs bench: ${ROUNDS} rounds of ${ITERATIONS} calls per row, C loop and JS rows alternating`);
   for (let r = 0; r < ROUNDS; r++) {
@@ -227,7 +245,8 @@ async function main() {
   const cMedian = Object.fromEntries(Object.entries(cSamples).map(([k, v]) => [k, median(v)]));
   const table = [];
   for (const key of Object.keys(cMedian)) {
-    table.push({ row: `C loop: ${key === 'setKeepAlive' || key === 'getKeepAlive' ? 'the same 4 syscalls' : '1 syscall'} (${key})`, ns: cMedian[key], ratio: 1 });
+    const syscalls = { setKeepAlive: 4, getKeepAlive: 4, tune: 6 }[key] || 1;
+    table.push({ row: `C loop: ${syscalls === 1 ? '1 syscall' : `the same ${syscalls} syscalls`} (${key})`, ns: cMedian[key], ratio: 1 });
     if (floor) {
       const inProcess = median(floorSamples[key]);
       table.push({ row: 'profile: the same C loop inside this node process', ns: inProcess, ratio: inProcess / cMedian[key] });
@@ -254,7 +273,8 @@ async function main() {
     '| figure | value |',
     '| --- | --- |',
     `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster per call; cost above the C loop's syscalls: ${(ka.ns - cMedian.setKeepAlive).toFixed(0)} ns vs ${(nk.ns - cMedian.setKeepAlive).toFixed(0)} ns (${((nk.ns - cMedian.setKeepAlive) / (ka.ns - cMedian.setKeepAlive)).toFixed(0)}× less)` : `not measured: ${skipped['net-keepalive']}`} |`,
-    `| server accepting loopback connections and tuning each (setKeepAlive + setUserTimeout), ${SERVER_ROUNDS} paired rounds of ${SERVER_CONNECTIONS} | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${serverRates.q1.toFixed(1)}% to ${serverRates.q3.toFixed(1)}%). The five syscalls alone, at the C loop's cost, are ${(((cMedian.setKeepAlive + cMedian.setsockopt) * serverRates.plain) / 1e9 * 100).toFixed(1)}% of an untuned connection's time |`,
+    `| server accepting loopback connections, tuning each (setKeepAlive + setUserTimeout), ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.perConnection.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${serverRates.perConnection.q1.toFixed(1)}% to ${serverRates.perConnection.q3.toFixed(1)}%). The five syscalls alone, at the C loop's cost, are ${(((cMedian.setKeepAlive + cMedian.setsockopt) * serverRates.plain) / 1e9 * 100).toFixed(1)}% of an untuned connection's time |`,
+    `| the same server tuned once through its listener (tune(server); accepted sockets inherit, no syscall per connection), same rounds | ${serverRates.inherited.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.viaListener.overhead.toFixed(1)}% (quartiles ${serverRates.viaListener.q1.toFixed(1)}% to ${serverRates.viaListener.q3.toFixed(1)}%) |`,
     `| \`require('socket-knobs')\` in a fresh process | ${load.ms.toFixed(1)} ms, ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
   ];

@@ -4,7 +4,7 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const knobs = require('..');
-const { tcpPair, udpSocket, unixServer, listen, closeAll, thrown } = require('./helpers');
+const { tcpPair, udpSocket, unixServer, listen, closeAll, thrown, silentFirstAddress } = require('./helpers');
 
 const { SocketOptionError, InvalidArgumentError, UnsupportedOptionError, SyscallError, SocketStateError } = knobs;
 
@@ -201,32 +201,10 @@ describe('SocketStateError: nothing to act on', () => {
   });
 
   test('a connecting socket whose fd exists is refused too: with autoSelectFamily Node replaces it, and what was set on it is lost', async () => {
-    // The first address (::1) is a listener whose accept queue is full, so its SYNs go unanswered
-    // and Node moves on to 127.0.0.1 after the attempt timeout, on a new socket.
-    const good = await listen('127.0.0.1');
-    const port = good.address().port;
-    let silent;
+    const path = await silentFirstAddress();
+    if (!path) return;
     try {
-      silent = knobs.createListeningSocket({ port, host: '::1', backlog: 1, ipv6Only: true });
-    } catch (err) {
-      console.log(`autoSelectFamily case skipped: no IPv6 loopback here (${err.code})`);
-      return;
-    }
-    const fillers = [];
-    try {
-      // Fill the accept queue (backlog 1 holds two), then wait until a filler is left hanging.
-      for (let i = 0; i < 3; i++) fillers.push(net.connect(port, '::1').on('error', () => {}));
-      await new Promise((resolve) => fillers[0].once('connect', resolve));
-      await new Promise((resolve) => fillers[1].once('connect', resolve));
-      const socket = net.connect({
-        host: 'two-addresses.test',
-        port,
-        autoSelectFamily: true,
-        autoSelectFamilyAttemptTimeout: 250,
-        lookup: (host, options, callback) => callback(null, [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }]),
-      });
-      fillers.push(socket);
-      socket.on('error', () => {});
+      const socket = path.connect();
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(socket.connecting).toBe(true);
       expect(socket._handle.fd).toBeGreaterThan(2); // an fd exists, but it is the first attempt's
@@ -239,8 +217,7 @@ describe('SocketStateError: nothing to act on', () => {
       knobs.setKeepAlive(socket, { idle: 77, interval: 7, count: 7 });
       expect(knobs.getKeepAlive(socket)).toEqual({ enable: true, idle: 77, interval: 7, count: 7 });
     } finally {
-      for (const s of fillers) s.destroy();
-      require('node:fs').closeSync(silent);
+      path.close();
     }
   });
 

@@ -121,4 +121,45 @@ function selfSignedCert() {
   }
 }
 
-module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track, toolEnv, selfSignedCert };
+/**
+ * A connecting socket whose first address never answers, for the autoSelectFamily cases: ::1 on
+ * `port` is a listener whose accept queue is full (so its SYNs go unanswered), 127.0.0.1 on the
+ * same port is a real server. `connect()` returns a socket that tries ::1 first and moves on, on a
+ * new fd, after 250 ms. Resolves to null (reason printed) where there is no IPv6 loopback.
+ */
+async function silentFirstAddress() {
+  const knobs = require('..');
+  const good = await listen('127.0.0.1');
+  const port = good.address().port;
+  let silent;
+  try {
+    silent = knobs.createListeningSocket({ port, host: '::1', backlog: 1, ipv6Only: true });
+  } catch (err) {
+    console.log(`autoSelectFamily case skipped: no IPv6 loopback here (${err.code})`);
+    return null;
+  }
+  const sockets = [];
+  // Fill the accept queue (backlog 1 holds two), so that later SYNs to ::1 go unanswered.
+  for (let i = 0; i < 3; i++) sockets.push(net.connect(port, '::1').on('error', () => {}));
+  await new Promise((resolve) => sockets[1].once('connect', resolve));
+  return {
+    port,
+    connect() {
+      const socket = net.connect({
+        host: 'two-addresses.test',
+        port,
+        autoSelectFamily: true,
+        autoSelectFamilyAttemptTimeout: 250,
+        lookup: (host, options, callback) => callback(null, [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }]),
+      });
+      sockets.push(socket.on('error', () => {}));
+      return socket;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      fs.closeSync(silent);
+    },
+  };
+}
+
+module.exports = { listen, tcpPair, udpSocket, unixServer, closeAll, hasIPv6, thrown, track, toolEnv, selfSignedCert, silentFirstAddress };

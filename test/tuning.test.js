@@ -4,7 +4,7 @@
 const http = require('node:http');
 const net = require('node:net');
 const knobs = require('..');
-const { tcpPair, listen, closeAll, thrown, track, unixServer } = require('./helpers');
+const { tcpPair, listen, closeAll, thrown, track, unixServer, silentFirstAddress } = require('./helpers');
 
 afterEach(closeAll);
 
@@ -183,34 +183,16 @@ describe('tuneOnConnect()', () => {
   });
 
   test('with autoSelectFamily, only the socket that finally connects is tuned, and it keeps the tuning', async () => {
-    const good = await listen('127.0.0.1');
-    const port = good.address().port;
-    let silent;
+    const path = await silentFirstAddress();
+    if (!path) return;
     try {
-      silent = knobs.createListeningSocket({ port, host: '::1', backlog: 1, ipv6Only: true });
-    } catch (err) {
-      console.log(`autoSelectFamily case skipped: no IPv6 loopback here (${err.code})`);
-      return;
-    }
-    const fillers = [];
-    try {
-      for (let i = 0; i < 3; i++) fillers.push(net.connect(port, '::1').on('error', () => {}));
-      await new Promise((resolve) => fillers[1].once('connect', resolve));
-      const socket = net.connect({
-        host: 'two-addresses.test',
-        port,
-        autoSelectFamily: true,
-        autoSelectFamilyAttemptTimeout: 250,
-        lookup: (host, options, callback) => callback(null, [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }]),
-      });
-      fillers.push(socket);
+      const socket = path.connect();
       knobs.tuneOnConnect(socket, FULL);
       await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       expect(socket.remoteAddress).toBe('127.0.0.1');
       expect(knobs.getTuning(socket)).toEqual(FULL_STATE);
     } finally {
-      for (const s of fillers) s.destroy();
-      require('node:fs').closeSync(silent);
+      path.close();
     }
   });
 });
