@@ -264,7 +264,7 @@ async function main() {
   const ka = table.find((t) => t.row === 'socket-knobs setKeepAlive');
   const nk = table.find((t) => t.row === 'net-keepalive + socket.setKeepAlive');
   const lines = [
-    `Measured by \`npm run bench\` (${ROUNDS} alternating rounds of ${ITERATIONS} calls, medians) on ${machine()}, ${new Date().toISOString().slice(0, 10)}.`,
+    `Measured by \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\` (${ROUNDS} alternating rounds of ${ITERATIONS} calls, medians) on ${machine()}, ${new Date().toISOString().slice(0, 10)}.`,
     '',
     '| row | ns per call (median) | × the C loop |',
     '| --- | ---: | ---: |',

@@ -1,5 +1,6 @@
 // Compiled by test/types.test.js with the package's own .d.ts files (tsc --noEmit, strict): the
 // public API's types are part of the contract. Lines marked @ts-expect-error must stay errors.
+import * as https from 'node:https';
 import * as net from 'node:net';
 import knobs, {
   constants,
@@ -15,6 +16,16 @@ import knobs, {
   type KeepAlive,
   type ProbeResult,
   type Target,
+  tune,
+  getTuning,
+  createTuner,
+  tuneOnConnect,
+  tuneAgent,
+  tuneConnector,
+  type Tuning,
+  type TuningState,
+  type Tuner,
+  type Connector,
 } from 'socket-knobs';
 
 declare const socket: net.Socket;
@@ -52,3 +63,18 @@ setKeepAlive(socket, { intervall: 5 });
 getKeepAlive('3');
 
 void targets, state, n, bytes, supported, probed, listening;
+
+// Tunings: the exact field names are the contract.
+const tuning: Tuning = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 90_000, noDelay: true, linger: { enable: true, seconds: 0 }, receiveBufferSize: 65536, sendBufferSize: 65536 };
+tune(socket, tuning);
+tune(socket, { keepAlive: false });
+const read: TuningState = getTuning(socket);
+const idleRead: number | undefined = read.keepAlive.idle;
+const tuner: Tuner = createTuner(tuning);
+tuner.apply(socket);
+const tunedSocket: net.Socket = tuneOnConnect(new net.Socket(), tuning);
+const agent: https.Agent = tuneAgent(new https.Agent({ keepAlive: true }), tuning);
+const connector: Connector = tuneConnector((options: unknown, callback: (err: Error | null, socket: net.Socket | null) => void) => callback(null, null), tuning);
+// @ts-expect-error: a typo of keepAlive
+tune(socket, { keepalive: { idle: 5 } });
+void idleRead, tunedSocket, agent, connector;
