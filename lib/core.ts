@@ -19,8 +19,9 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({ ...na
 // One reusable Int32Array carries the operations. Module-level, so no call allocates for it; each
 // worker thread loads its own copy of this module.
 
-// The largest batch: a whole Tuning (keepalive 4, user timeout, no-delay, two buffer sizes).
-const MAX_OPS = 8;
+// The largest batch: a whole Tuning's int options (keepalive 4, user timeout, no-delay, two buffer
+// sizes, not-sent low watermark, mark, priority).
+const MAX_OPS = 12;
 const io = new Int32Array(2 + 3 * MAX_OPS);
 /** The options queued in `io`, for error messages. */
 const queued: Resolved[] = [];
@@ -74,6 +75,13 @@ export function queue(index: number, option: Resolved, value: number): void {
   queued[index] = option;
 }
 
+const EPERM = 1;
+
+/** For an EPERM from setting `option`: what Linux requires (SO_MARK: CAP_NET_ADMIN or CAP_NET_RAW), from its row. */
+export function privilegeReason(option: Resolved, errno: number): string | undefined {
+  return Math.abs(errno) === EPERM && option.row.privilege ? `${option.name} needs ${option.row.privilege}` : undefined;
+}
+
 /** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
 export function applyQueued(fd: number, count: number): void {
   if (native.setInts(fd, io, count) === 0) return;
@@ -81,7 +89,8 @@ export function applyQueued(fd: number, count: number): void {
   const at = 2 + 3 * failed;
   const applied = count > 1 ? queued.slice(0, failed).map((option) => option.name) : undefined;
   const option = queued[failed]!;
-  throw new SyscallError(io[0]!, 'setsockopt', { level: option.row.level, option: option.name, value: io[at + 2]!, applied });
+  // EPERM: say what the option needs (SO_MARK: CAP_NET_ADMIN or CAP_NET_RAW), from its row.
+  throw new SyscallError(io[0]!, 'setsockopt', { level: option.row.level, option: option.name, value: io[at + 2]!, applied }, privilegeReason(option, io[0]!));
 }
 
 /** Reads the `count` queued operations in one crossing; values land in io[4 + 3*i]. */

@@ -10,7 +10,7 @@ import { native, nativePath } from './native';
 import { LEVELS, OPTION_BY_NAME } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
-import { KEEPALIVE_FIELDS, allKeepAliveRows, checkKeepAlive, keepAliveRows, readLinger, validateLinger, writeLinger, type KeepAlive, type KeepAliveOptions, type Linger } from './values';
+import { KEEPALIVE_FIELDS, allKeepAliveRows, checkKeepAlive, keepAliveRows, readLinger, readName, validateLinger, validateName, writeLinger, writeName, type KeepAlive, type KeepAliveOptions, type Linger } from './values';
 import { probeWith, type ProbeResult } from './probe';
 import {
   applyQueued,
@@ -195,6 +195,23 @@ export function getLinger(target: Target): Linger {
   return readLinger(fdOf(target));
 }
 
+/**
+ * TCP_CONGESTION (Linux, FreeBSD): the congestion-control algorithm of this connection (or, on a
+ * listener, of the connections it accepts). The algorithms available are listed in
+ * /proc/sys/net/ipv4/tcp_available_congestion_control; without CAP_NET_ADMIN only those in
+ * tcp_allowed_congestion_control may be chosen (EPERM). An unknown name is the kernel's ENOENT.
+ */
+export function setCongestionControl(target: Target, name: string): void {
+  const option = resolve('TCP_CONGESTION');
+  const value = validateName(option, name, 'name', false);
+  writeName(fdOf(target), option, value);
+}
+/** Reads TCP_CONGESTION back from the kernel: the algorithm's name, e.g. `'bbr'` or `'cubic'`. */
+export function getCongestionControl(target: Target): string {
+  const option = resolve('TCP_CONGESTION');
+  return readName(fdOf(target), option);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw access, for any option the kernel has.
 
@@ -285,6 +302,9 @@ export function getsockopt(
 
 export { tune, getTuning, createTuner, type Tuning, type TuningState, type Tuner } from './tuning';
 export { tuneOnConnect, tuneAgent, tuneConnector, type Connector } from './integrate';
+
+// The kernel's view of a connection (lib/tcpinfo.ts).
+export { getTcpInfo, type TcpInfo } from './tcpinfo';
 
 // ---------------------------------------------------------------------------------------------
 // Sockets socket-knobs creates itself, and the kernel probe.

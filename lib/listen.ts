@@ -8,7 +8,8 @@
 import net = require('node:net');
 import os = require('node:os');
 import { native } from './native';
-import { applyQueued, constants, queue, resolve } from './core';
+import { applyQueued, checkValue, constants, queue, resolve } from './core';
+import { validateName, writeName } from './values';
 import { SocketStateError, SyscallError, UnsupportedOptionError } from './errors';
 import { INT32_MAX, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './validate';
 
@@ -25,9 +26,17 @@ export interface ListenOptions {
   reusePort?: boolean;
   /** IPV6_V6ONLY before bind (IPv6 hosts only). Default false: also accept IPv4-mapped traffic. */
   ipv6Only?: boolean;
+  /** IP_FREEBIND before bind (Linux): bind an address not (yet) configured here, IPv4 or IPv6. */
+  freebind?: boolean;
+  /** SO_BINDTODEVICE before bind (Linux): accept only connections that arrive on this interface. */
+  bindToDevice?: string;
+  /** TCP_DEFER_ACCEPT in seconds (Linux): wake accept() only once the client has sent data. */
+  deferAccept?: number;
+  /** TCP_FASTOPEN queue length: accept data in the SYN (needs net.ipv4.tcp_fastopen bit 2 on Linux). */
+  fastOpen?: number;
 }
 
-const LISTEN_FIELDS = ['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'] as const;
+const LISTEN_FIELDS = ['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only', 'freebind', 'bindToDevice', 'deferAccept', 'fastOpen'] as const;
 
 /** The domain and scope of an IP literal (the addon parses the address itself with inet_pton). */
 function parseAddress(host: string): { host: string; domain: number; address: string; scopeId: number } {
@@ -76,6 +85,15 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
   const reusePortOption = reusePort ? resolve('SO_REUSEPORT') : undefined;
   const v6only = addresses[0]!.domain === constants.AF_INET6 ? resolve('IPV6_V6ONLY') : undefined;
   if (constants.SOCK_STREAM === undefined) throw new UnsupportedOptionError('SOCK_STREAM');
+  // Options for before bind() and for the listener, validated (and looked up) before the socket exists.
+  const freebind = given.freebind === undefined ? undefined : validateBoolean(given.freebind, 'options.freebind');
+  const freebindOption = freebind === undefined ? undefined : resolve('IP_FREEBIND');
+  const deviceOption = given.bindToDevice === undefined ? undefined : resolve('SO_BINDTODEVICE');
+  const device = deviceOption ? validateName(deviceOption, given.bindToDevice, 'options.bindToDevice', false) : undefined;
+  const deferOption = given.deferAccept === undefined ? undefined : resolve('TCP_DEFER_ACCEPT');
+  const deferAccept = deferOption ? checkValue(deferOption, given.deferAccept, 'options.deferAccept') : undefined;
+  const fastOpenOption = given.fastOpen === undefined ? undefined : resolve('TCP_FASTOPEN');
+  const fastOpen = fastOpenOption ? checkValue(fastOpenOption, given.fastOpen, 'options.fastOpen') : undefined;
 
   let target = addresses[0]!;
   let fd = native.openSocket(target.domain, constants.SOCK_STREAM);
@@ -89,9 +107,16 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
     queue(count++, reuseAddr, reuseAddress ? 1 : 0);
     if (reusePortOption) queue(count++, reusePortOption, 1);
     if (v6only && target.domain === constants.AF_INET6) queue(count++, v6only, ipv6Only ? 1 : 0);
+    // IP_FREEBIND on an IPv6 socket too: Linux keeps one bit for both (IPV6_FREEBIND is an alias).
+    if (freebindOption) queue(count++, freebindOption, freebind ? 1 : 0);
     applyQueued(fd, count);
+    if (deviceOption) writeName(fd, deviceOption, device!);
     let err = native.bindSocket(fd, target.domain, target.address, port, target.scopeId);
     if (err !== 0) throw new SyscallError(err, 'bind', { address: target.host, port });
+    count = 0;
+    if (deferOption) queue(count++, deferOption, deferAccept!);
+    if (fastOpenOption) queue(count++, fastOpenOption, fastOpen!);
+    if (count > 0) applyQueued(fd, count);
     err = native.listenSocket(fd, backlog);
     if (err !== 0) throw new SyscallError(err, 'listen', { address: target.host, port });
     return { fd, backlog };

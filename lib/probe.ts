@@ -52,7 +52,9 @@ function probeOne(row: OptionRow, fds: Record<'tcp' | 'udp' | 'ipv6', number>, g
   const fd = row.sockets === 'any' ? fds.tcp : fds[row.sockets];
   if (fd < 0) return { defined: true, accepted: false, errno: fd, code: 'EAFNOSUPPORT' }; // no such family here
   try {
-    const current = row.kind === 'linger' ? get(fd, row.level, row.name, 8) : get(fd, row.level, row.name);
+    // Structures and names travel as bytes: linger's two ints, a name and its NUL, TCP_INFO's struct.
+    const bytes = { linger: 8, string: (row.max ?? 15) + 1, struct: 512 }[row.kind as string];
+    const current = bytes === undefined ? get(fd, row.level, row.name) : get(fd, row.level, row.name, bytes);
     if (!row.readOnly) set(fd, row.level, row.name, current);
     return { defined: true, accepted: true };
   } catch (err) {

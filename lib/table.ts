@@ -22,9 +22,12 @@ export const SOCKET_CONSTANTS = ['AF_INET', 'AF_INET6', 'SOCK_STREAM', 'SOCK_DGR
  * How the option's value travels through setsockopt:
  * - `bool`: an int that is 0 or 1;
  * - `int`: a C int, with the row's range;
- * - `linger`: a `struct linger { int l_onoff; int l_linger; }`.
+ * - `linger`: a `struct linger { int l_onoff; int l_linger; }`;
+ * - `string`: a NUL-terminated name of at most `max` characters (a congestion-control algorithm,
+ *   an interface);
+ * - `struct`: a structure the kernel fills (TCP_INFO), read-only, decoded by its own module.
  */
-export type ValueKind = 'bool' | 'int' | 'linger';
+export type ValueKind = 'bool' | 'int' | 'linger' | 'string' | 'struct';
 
 /** Which sockets an option applies to; used by the tests and the docs. */
 export type SocketKind = 'tcp' | 'udp' | 'any' | 'ipv6';
@@ -41,9 +44,21 @@ export interface OptionRow {
   /** Per-platform maxima (`process.platform` keys) overriding `max`. */
   readonly maxOn?: Readonly<Record<string, number>>;
   /** Unit of the value, for messages and docs. */
-  readonly unit?: 'seconds' | 'milliseconds' | 'bytes' | 'probes' | 'hops';
+  readonly unit?: 'seconds' | 'milliseconds' | 'microseconds' | 'bytes' | 'probes' | 'hops' | 'retries' | 'characters';
   /** Sockets the option applies to. */
   readonly sockets: SocketKind;
+  /**
+   * When it must be set, on Linux (docs; measured by test/linux-options.test.js where it matters):
+   * `any time`, `before bind`, `before connect`, `before listen`, `on a listener`.
+   */
+  readonly when?: string;
+  /**
+   * Whether a socket accepted from a listener that has it set inherits it, on Linux (read back
+   * on accepted sockets by test/linux-options.test.js). Absent where the question does not apply.
+   */
+  readonly inherited?: boolean;
+  /** The privilege Linux requires to set it (docs, and the message of an EPERM). */
+  readonly privilege?: string;
   /** True when the kernel only reports it (getsockopt) and refuses to set it. */
   readonly readOnly?: boolean;
   /** True when Linux accepts it only before bind() (EINVAL afterwards). */
@@ -60,6 +75,7 @@ export interface OptionRow {
 }
 
 const INT_MAX = 2147483647;
+const INT32_MIN_VALUE = -2147483648;
 
 // Linux's kernel limits (include/net/tcp.h: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
 // They are not in any userspace header, so they live here, next to the option they bound.
@@ -67,46 +83,95 @@ const LINUX_MAX_KEEPIDLE = 32767;
 const LINUX_MAX_KEEPCNT = 127;
 
 export const OPTIONS: readonly OptionRow[] = [
-  { name: 'SO_REUSEADDR', level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', platforms: 'linux, darwin, freebsd, win32',
+  { name: 'SO_REUSEADDR', when: 'before bind', inherited: true, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', platforms: 'linux, darwin, freebsd, win32',
     doc: 'Allow bind() to an address whose old connections are still in TIME_WAIT (set before bind).' },
-  { name: 'SO_REUSEPORT', level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', platforms: 'linux, darwin, freebsd',
+  { name: 'SO_REUSEPORT', when: 'before bind', inherited: true, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', platforms: 'linux, darwin, freebsd',
     doc: 'Let several sockets bind the same address and port; the kernel spreads connections over them.' },
-  { name: 'SO_KEEPALIVE', level: 'SOL_SOCKET', kind: 'bool', sockets: 'tcp', platforms: 'linux, darwin, freebsd, win32',
+  { name: 'SO_KEEPALIVE', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'bool', sockets: 'tcp', platforms: 'linux, darwin, freebsd, win32',
     doc: 'Send keepalive probes on an idle connection.' },
-  { name: 'SO_LINGER', level: 'SOL_SOCKET', kind: 'linger', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp',
+  { name: 'SO_LINGER', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'linger', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp',
     platforms: 'linux, darwin, freebsd, win32',
     doc: 'What close() does with unsent data: linger up to N seconds, or reset at once with 0.' },
-  { name: 'SO_RCVBUF', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
+  { name: 'SO_RCVBUF', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
     platforms: 'linux, darwin, freebsd, win32', doc: 'Receive buffer size (Linux doubles the value and reports the doubled size).' },
-  { name: 'SO_SNDBUF', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
+  { name: 'SO_SNDBUF', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
     platforms: 'linux, darwin, freebsd, win32', doc: 'Send buffer size (Linux doubles the value and reports the doubled size).' },
   { name: 'SO_TYPE', level: 'SOL_SOCKET', kind: 'int', sockets: 'any', readOnly: true, platforms: 'linux, darwin, freebsd, win32',
     doc: 'The socket type (SOCK_STREAM, SOCK_DGRAM); read-only.' },
   { name: 'SO_ERROR', level: 'SOL_SOCKET', kind: 'int', sockets: 'any', readOnly: true, platforms: 'linux, darwin, freebsd, win32',
     doc: 'The pending socket error, cleared by reading it; read-only.' },
-  { name: 'TCP_NODELAY', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', platforms: 'linux, darwin, freebsd, win32',
+  { name: 'TCP_NODELAY', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', platforms: 'linux, darwin, freebsd, win32',
     doc: 'Send small segments at once instead of coalescing them (Nagle off).' },
-  { name: 'TCP_KEEPIDLE', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
+  { name: 'TCP_KEEPIDLE', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
     unit: 'seconds', sockets: 'tcp', alias: 'TCP_KEEPALIVE', platforms: 'linux, freebsd, win32 (10.0.16299+)',
     doc: 'Idle time before the first keepalive probe.' },
   { name: 'TCP_KEEPALIVE', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, unit: 'seconds', sockets: 'tcp',
     platforms: 'darwin', doc: "macOS's name for TCP_KEEPIDLE." },
-  { name: 'TCP_KEEPINTVL', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
+  { name: 'TCP_KEEPINTVL', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
     unit: 'seconds', sockets: 'tcp', platforms: 'linux, darwin, freebsd, win32 (10.0.16299+)',
     doc: 'Time between keepalive probes.' },
-  { name: 'TCP_KEEPCNT', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPCNT },
+  { name: 'TCP_KEEPCNT', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPCNT },
     unit: 'probes', sockets: 'tcp', platforms: 'linux, darwin, freebsd, win32 (10.0.16299+)',
     doc: 'Unanswered probes before the connection is dropped with ETIMEDOUT.' },
-  { name: 'TCP_USER_TIMEOUT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'milliseconds', sockets: 'tcp',
+  { name: 'TCP_USER_TIMEOUT', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'milliseconds', sockets: 'tcp',
     platforms: 'linux', doc: 'How long sent data may stay unacknowledged before the kernel drops the connection (0: system default).' },
-  { name: 'IP_TOS', level: 'IPPROTO_IP', kind: 'int', min: 0, max: 255, sockets: 'any', platforms: 'linux, darwin, freebsd, win32',
+  { name: 'IP_TOS', when: 'any time', inherited: true, level: 'IPPROTO_IP', kind: 'int', min: 0, max: 255, sockets: 'any', platforms: 'linux, darwin, freebsd, win32',
     doc: 'Type-of-service / DSCP byte of outgoing IPv4 packets.' },
-  { name: 'IP_TTL', level: 'IPPROTO_IP', kind: 'int', min: 1, max: 255, unit: 'hops', sockets: 'any',
+  { name: 'IP_TTL', when: 'any time', inherited: true, level: 'IPPROTO_IP', kind: 'int', min: 1, max: 255, unit: 'hops', sockets: 'any',
     platforms: 'linux, darwin, freebsd, win32', doc: 'Time-to-live of outgoing IPv4 packets.' },
-  { name: 'IPV6_V6ONLY', level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', beforeBindOnly: true, platforms: 'linux, darwin, freebsd, win32',
+  { name: 'IPV6_V6ONLY', when: 'before bind', inherited: true, level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', beforeBindOnly: true, platforms: 'linux, darwin, freebsd, win32',
     doc: 'An IPv6 socket that does not also accept IPv4-mapped traffic (set before bind).' },
-  { name: 'IPV6_UNICAST_HOPS', level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, unit: 'hops', sockets: 'ipv6',
+  { name: 'IPV6_UNICAST_HOPS', when: 'any time', inherited: true, level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, unit: 'hops', sockets: 'ipv6',
     platforms: 'linux, darwin, freebsd, win32', doc: 'Hop limit of outgoing IPv6 packets (-1: route default).' },
+
+  // The Linux server's knobs beyond the seed (measured reference: shared/linux-options.md).
+  { name: 'TCP_INFO', level: 'IPPROTO_TCP', kind: 'struct', sockets: 'tcp', readOnly: true, platforms: 'linux, freebsd',
+    doc: "The kernel's view of the connection (struct tcp_info): read with getTcpInfo()." },
+  { name: 'TCP_CONGESTION', level: 'IPPROTO_TCP', kind: 'string', max: 15, unit: 'characters', sockets: 'tcp', when: 'any time', inherited: true,
+    privilege: 'none for the names in net.ipv4.tcp_allowed_congestion_control; CAP_NET_ADMIN for the others',
+    platforms: 'linux, freebsd', doc: 'Congestion-control algorithm (an unknown name is ENOENT).' },
+  { name: 'TCP_NOTSENT_LOWAT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: true,
+    platforms: 'linux, darwin', doc: 'Unsent bytes the write queue may hold before the socket stops being writable (0: the sysctl).' },
+  { name: 'TCP_DEFER_ACCEPT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp', when: 'on a listener', inherited: false,
+    platforms: 'linux', doc: 'Wake accept() only when data arrives (read back rounded up to a retransmission boundary).' },
+  { name: 'TCP_FASTOPEN', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, sockets: 'tcp', when: 'on a listener (or before listen)', inherited: false,
+    platforms: 'linux, darwin, freebsd, win32', doc: "Length of the server's TCP Fast Open queue (works only where net.ipv4.tcp_fastopen has bit 2)." },
+  { name: 'TCP_FASTOPEN_CONNECT', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'before connect', inherited: true,
+    platforms: 'linux', doc: 'Client TCP Fast Open through plain connect() and write().' },
+  { name: 'TCP_QUICKACK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time (not sticky)', inherited: false,
+    platforms: 'linux', doc: 'Send ACKs at once instead of delaying them (the kernel may turn it off again).' },
+  { name: 'TCP_MAXSEG', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: 32767, unit: 'bytes', sockets: 'tcp', when: 'before connect or listen', inherited: true,
+    platforms: 'linux, darwin, freebsd, win32', doc: 'Maximum segment size (0 or 88..32767; accepted sockets get the effective MSS).' },
+  { name: 'TCP_SYNCNT', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: 127, unit: 'retries', sockets: 'tcp', when: 'before connect', inherited: true,
+    platforms: 'linux', doc: 'SYN retransmissions before connect() gives up.' },
+  { name: 'TCP_WINDOW_CLAMP', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: true,
+    platforms: 'linux', doc: 'Upper bound of the advertised receive window (values below 1152 become 1152).' },
+  { name: 'TCP_LINGER2', level: 'IPPROTO_TCP', kind: 'int', min: -1, max: 120, unit: 'seconds', sockets: 'tcp', when: 'any time', inherited: true,
+    platforms: 'linux', doc: 'Lifetime of orphaned FIN-WAIT-2 sockets (-1: none; 0: the sysctl tcp_fin_timeout).' },
+  { name: 'TCP_CORK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time', inherited: true,
+    platforms: 'linux', doc: 'Hold partial segments until uncorked (at most 200 ms); a corked listener yields corked connections.' },
+  { name: 'SO_MARK', level: 'SOL_SOCKET', kind: 'int', min: INT32_MIN_VALUE, max: INT_MAX, sockets: 'any', when: 'any time', inherited: true,
+    privilege: 'CAP_NET_ADMIN or CAP_NET_RAW', platforms: 'linux', doc: 'Firewall / policy-routing mark of outgoing packets (a u32 passed as an int).' },
+  { name: 'SO_PRIORITY', level: 'SOL_SOCKET', kind: 'int', min: INT32_MIN_VALUE, max: INT_MAX, sockets: 'any', when: 'any time', inherited: false,
+    privilege: 'none for 0..6; CAP_NET_ADMIN or CAP_NET_RAW for other values', platforms: 'linux', doc: 'Queueing priority of outgoing packets (accepted sockets start at 0: set it per connection).' },
+  { name: 'SO_BINDTODEVICE', level: 'SOL_SOCKET', kind: 'string', max: 15, unit: 'characters', sockets: 'any', when: 'before bind or connect', inherited: true,
+    privilege: 'none for the first binding; CAP_NET_RAW to change or remove it', platforms: 'linux', doc: "Bind the socket to one interface ('' unbinds; an unknown name is ENODEV)." },
+  { name: 'SO_INCOMING_CPU', level: 'SOL_SOCKET', kind: 'int', min: -1, max: INT_MAX, sockets: 'any', when: 'on SO_REUSEPORT listeners', inherited: false,
+    platforms: 'linux', doc: 'CPU whose reuseport listener is preferred; on accepted sockets, the CPU that handled the connection.' },
+  { name: 'SO_BUSY_POLL', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'microseconds', sockets: 'any', when: 'any time', inherited: true,
+    platforms: 'linux', doc: 'Busy-poll the device queue on blocking reads for up to this long.' },
+  { name: 'SO_RCVLOWAT', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any', when: 'any time', inherited: true,
+    platforms: 'linux, darwin, freebsd, win32', doc: 'Bytes that must be queued before a read wakes up (may grow SO_RCVBUF on TCP).' },
+  { name: 'IP_FREEBIND', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: true,
+    platforms: 'linux', doc: 'Allow bind() to an address that is not (yet) configured here (also covers IPv6).' },
+  { name: 'IP_TRANSPARENT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: true,
+    privilege: 'CAP_NET_ADMIN or CAP_NET_RAW to turn it on', platforms: 'linux', doc: 'Transparent proxying (TPROXY): bind to and accept for non-local addresses.' },
+  { name: 'IP_BIND_ADDRESS_NO_PORT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'tcp', when: 'before bind (client sockets)', inherited: true,
+    platforms: 'linux', doc: 'bind() to an address without reserving a port; the port is chosen at connect().' },
+  { name: 'IP_MTU_DISCOVER', level: 'IPPROTO_IP', kind: 'int', min: 0, max: 5, sockets: 'any', when: 'any time', inherited: true,
+    platforms: 'linux', doc: 'Path-MTU discovery mode: 0 DONT, 1 WANT, 2 DO, 3 PROBE, 4 INTERFACE, 5 OMIT.' },
+  { name: 'IPV6_TCLASS', level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, sockets: 'ipv6', when: 'any time', inherited: true,
+    platforms: 'linux, darwin, freebsd, win32', doc: 'Traffic class (DSCP) of outgoing IPv6 packets (-1: default; TCP keeps the ECN bits).' },
 ];
 
 /** Rows by name, for O(1) lookup in the façade. */

@@ -11,7 +11,7 @@ import net = require('node:net');
 import { applyQueued, checkValue, lookup, queue, readQueued, readValue, resolve, type Resolved } from './core';
 import { fdOf, type Target } from './target';
 import { eachField, ensureOptionsObject, invalidValue, validateBoolean } from './validate';
-import { KEEPALIVE_FIELDS, checkKeepAlive, keepAliveRows, readLinger, validateLinger, writeLinger, type KeepAlive, type KeepAliveOptions, type Linger } from './values';
+import { KEEPALIVE_FIELDS, checkKeepAlive, keepAliveRows, readLinger, readName, validateLinger, validateName, writeLinger, writeName, type KeepAlive, type KeepAliveOptions, type Linger } from './values';
 
 /** The knobs of one connection (or listener), set together. Every field is optional. */
 export interface Tuning {
@@ -27,6 +27,14 @@ export interface Tuning {
   receiveBufferSize?: number;
   /** SO_SNDBUF in bytes (Linux reports twice the value). */
   sendBufferSize?: number;
+  /** TCP_CONGESTION: the congestion-control algorithm, e.g. `'bbr'` (Linux). */
+  congestionControl?: string;
+  /** TCP_NOTSENT_LOWAT in bytes: unsent data the write queue may hold (Linux, macOS). */
+  notSentLowWatermark?: number;
+  /** SO_MARK: the firewall / routing mark of outgoing packets (Linux; CAP_NET_ADMIN or CAP_NET_RAW). */
+  mark?: number;
+  /** SO_PRIORITY: queueing priority (Linux; 0..6 unprivileged). Not inherited by accepted sockets. */
+  priority?: number;
 }
 
 /** Every field of a Tuning as the kernel reports it; a field the platform lacks is absent. */
@@ -37,14 +45,19 @@ export interface TuningState {
   linger: Linger;
   receiveBufferSize: number;
   sendBufferSize: number;
+  congestionControl?: string;
+  notSentLowWatermark?: number;
+  mark?: number;
+  priority?: number;
 }
 
-export const TUNING_FIELDS = ['keepAlive', 'userTimeout', 'noDelay', 'linger', 'receiveBufferSize', 'sendBufferSize'] as const;
+export const TUNING_FIELDS = ['keepAlive', 'userTimeout', 'noDelay', 'linger', 'receiveBufferSize', 'sendBufferSize', 'congestionControl', 'notSentLowWatermark', 'mark', 'priority'] as const;
 
 /** A validated tuning: the int options in the order they are set, and the linger struct. */
 export interface Plan {
   readonly ops: readonly (readonly [Resolved, number])[];
   readonly linger?: Linger;
+  readonly congestionControl?: string;
   /** The tuning as validated (a frozen copy), for Tuner.tuning. */
   readonly tuning: Readonly<Tuning>;
 }
@@ -81,7 +94,7 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
       copy.keepAlive = Object.freeze(checked);
     }
   }
-  const ranged = (key: 'userTimeout' | 'receiveBufferSize' | 'sendBufferSize', row: string): void => {
+  const ranged = (key: 'userTimeout' | 'receiveBufferSize' | 'sendBufferSize' | 'notSentLowWatermark' | 'mark' | 'priority', row: string): void => {
     if (given[key] === undefined) return;
     const option = resolve(row);
     copy[key] = checkValue(option, given[key], `${name}.${key}`);
@@ -94,12 +107,18 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
   }
   ranged('receiveBufferSize', 'SO_RCVBUF');
   ranged('sendBufferSize', 'SO_SNDBUF');
+  ranged('notSentLowWatermark', 'TCP_NOTSENT_LOWAT');
+  ranged('mark', 'SO_MARK');
+  ranged('priority', 'SO_PRIORITY');
+  if (given.congestionControl !== undefined) {
+    copy.congestionControl = validateName(resolve('TCP_CONGESTION'), given.congestionControl, `${name}.congestionControl`, false);
+  }
   let linger: Linger | undefined;
   if (given.linger !== undefined) {
     linger = Object.freeze(validateLinger(given.linger, `${name}.linger`));
     copy.linger = linger;
   }
-  return { ops, linger, tuning: Object.freeze(copy) };
+  return { ops, linger, congestionControl: copy.congestionControl, tuning: Object.freeze(copy) };
 }
 
 /**
@@ -134,7 +153,13 @@ export function applyPlan(target: Target, plan: Plan): void {
   const { ops } = plan;
   for (let i = 0; i < ops.length; i++) queue(i, ops[i]![0], ops[i]![1]);
   if (ops.length > 0) applyQueued(fd, ops.length);
-  if (plan.linger) writeLinger(fd, plan.linger, plan.ops.length > 0 ? plan.ops.map(([option]) => option.name) : undefined);
+  if (!plan.linger && plan.congestionControl === undefined) return;
+  const applied = ops.map(([option]) => option.name);
+  if (plan.linger) {
+    writeLinger(fd, plan.linger, applied.length > 0 ? applied : undefined);
+    applied.push('SO_LINGER');
+  }
+  if (plan.congestionControl !== undefined) writeName(fd, resolve('TCP_CONGESTION'), plan.congestionControl, applied.length > 0 ? applied : undefined);
 }
 
 /**
@@ -171,6 +196,10 @@ export function getTuning(target: Target): TuningState {
   const userTimeout = lookup('TCP_USER_TIMEOUT');
   if (userTimeout) reads.push(['userTimeout', userTimeout]);
   reads.push(['noDelay', resolve('TCP_NODELAY')], ['receiveBufferSize', resolve('SO_RCVBUF')], ['sendBufferSize', resolve('SO_SNDBUF')]);
+  for (const [key, row] of [['notSentLowWatermark', 'TCP_NOTSENT_LOWAT'], ['mark', 'SO_MARK'], ['priority', 'SO_PRIORITY']] as const) {
+    const option = lookup(row);
+    if (option) reads.push([key, option]);
+  }
   const fd = fdOf(target);
   reads.forEach(([, option], i) => queue(i, option, 0));
   readQueued(fd, reads.length);
@@ -185,6 +214,8 @@ export function getTuning(target: Target): TuningState {
     receiveBufferSize: values.receiveBufferSize!,
     sendBufferSize: values.sendBufferSize!,
   };
-  if ('userTimeout' in values) state.userTimeout = values.userTimeout!;
+  for (const key of ['userTimeout', 'notSentLowWatermark', 'mark', 'priority'] as const) if (key in values) state[key] = values[key]!;
+  const congestion = lookup('TCP_CONGESTION');
+  if (congestion) state.congestionControl = readName(fd, congestion);
   return state;
 }

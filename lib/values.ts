@@ -3,9 +3,9 @@
  * keepalive's four options, resolved once, and SO_LINGER's `struct linger`.
  */
 import { native } from './native';
-import { checkValue, getRawBytes, lookup, resolve, type Resolved } from './core';
+import { checkValue, getRawBytes, lookup, privilegeReason, resolve, type Resolved } from './core';
 import { SyscallError, UnsupportedOptionError } from './errors';
-import { readOptions, validateBoolean } from './validate';
+import { invalidType, invalidValue, readOptions, validateBoolean } from './validate';
 
 /** Keepalive settings, in seconds as the kernel and Python's socket module take them. */
 export interface KeepAliveOptions {
@@ -92,4 +92,41 @@ export function readLinger(fd: number): Linger {
   const err = getRawBytes(fd, option.level, option.option, lingerBytes);
   if (err !== 0) throw new SyscallError(err, 'getsockopt', { level: option.row.level, option: option.name });
   return { enable: lingerInts[0] !== 0, seconds: lingerInts[1]! };
+}
+
+// String options (TCP_CONGESTION, SO_BINDTODEVICE): a name of at most row.max characters, sent
+// NUL-terminated. The kernel's names are printable ASCII; anything else is refused before the call.
+const nameBytes = new Uint8Array(64);
+const ENOENT = 2;
+
+/** Validates a name for the string option `option`; `allowEmpty` for SO_BINDTODEVICE's unbind. */
+export function validateName(option: Resolved, value: unknown, name: string, allowEmpty: boolean): string {
+  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
+  const max = option.row.max ?? 15;
+  if (value.length > max || (!allowEmpty && value.length === 0) || !/^[\x21-\x7e]*$/.test(value)) {
+    throw invalidValue(name, `must be ${allowEmpty ? 'empty or ' : ''}a name of 1..${max} printable ASCII characters`, value);
+  }
+  return value;
+}
+
+/** setsockopt of a validated name, NUL-terminated; throws SyscallError (privilege said on EPERM). */
+export function writeName(fd: number, option: Resolved, value: string, applied?: string[]): void {
+  for (let i = 0; i < value.length; i++) nameBytes[i] = value.charCodeAt(i);
+  nameBytes[value.length] = 0;
+  const err = native.setBytes(fd, option.level, option.option, nameBytes.subarray(0, value.length + 1));
+  if (err !== 0) {
+    const unknownAlgorithm = option.row.name === 'TCP_CONGESTION' && Math.abs(err) === ENOENT;
+    const reason = unknownAlgorithm ? 'no such algorithm here (see /proc/sys/net/ipv4/tcp_available_congestion_control)' : privilegeReason(option, err);
+    throw new SyscallError(err, 'setsockopt', { level: option.row.level, option: option.name, value, applied }, reason);
+  }
+}
+
+/** getsockopt of a name: the bytes up to the first NUL ('' when the kernel returned none). */
+export function readName(fd: number, option: Resolved): string {
+  nameBytes.fill(0);
+  const err = getRawBytes(fd, option.level, option.option, nameBytes.subarray(0, (option.row.max ?? 15) + 1));
+  if (err !== 0) throw new SyscallError(err, 'getsockopt', { level: option.row.level, option: option.name });
+  let text = '';
+  for (let i = 0; i < nameBytes.length && nameBytes[i] !== 0; i++) text += String.fromCharCode(nameBytes[i]!);
+  return text;
 }

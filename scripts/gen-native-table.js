@@ -31,18 +31,19 @@ function header() {
 
 function docsTable() {
   const lines = [
-    '| option | level | value | platforms (headers define it) | what it does |',
-    '| --- | --- | --- | --- | --- |',
+    '| option | level | value | set (Linux) | accepted sockets inherit it (Linux) | privilege (Linux) | platforms (headers define it) | what it does |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const row of OPTIONS) {
-    let value = row.kind === 'bool' ? 'boolean' : row.kind === 'linger' ? '`{ enable, seconds }`' : 'integer';
+    let value = { bool: 'boolean', linger: '`{ enable, seconds }`', string: `string of 1..${row.max}`, struct: '`struct tcp_info`: `getTcpInfo()`' }[row.kind] || 'integer';
     if (row.kind === 'int' && row.min !== undefined) {
       const max = row.maxOn && row.maxOn.linux !== undefined ? `${row.maxOn.linux} on Linux` : String(row.max);
       value += ` ${row.min}..${max}`;
     }
     if (row.unit) value += ` ${row.unit}`;
     if (row.readOnly) value += ', read-only';
-    lines.push(`| \`${row.name}\` | \`${row.level}\` | ${value} | ${row.platforms} | ${row.doc} |`);
+    const inherited = row.inherited === undefined ? '' : row.inherited ? 'yes' : '**no**';
+    lines.push(`| \`${row.name}\` | \`${row.level}\` | ${value} | ${row.when || ''} | ${inherited} | ${row.privilege || ''} | ${row.platforms} | ${row.doc} |`);
   }
   return lines.join('\n');
 }

@@ -42,6 +42,25 @@ describeNetns('between two hosts whose path goes silent', () => {
     expect(afterLastData).toBeLessThanOrEqual(6000);
   });
 
+  test('1. TCP_INFO tells the truth: probes rise with each unanswered keepalive probe', () => {
+    const probes = result('keepalive').samples.map((s) => s.probes);
+    console.log(`keepalive 1/1/2: tcpi_probes sampled every 100 ms after the cut: ${[...new Set(probes)].join(' -> ')}`);
+    expect(Math.max(...probes)).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < probes.length; i++) expect(probes[i]).toBeGreaterThanOrEqual(probes[i - 1]);
+    // The idle connection with the defaults sends no probe at all.
+    expect(Math.max(...result('defaults-idle').samples.map((s) => s.probes))).toBe(0);
+  });
+
+  test('TCP_INFO on the healthy connection: the round trip acknowledged, a positive RTT', () => {
+    for (const name of ['keepalive', 'defaults-idle', 'user-timeout', 'defaults-writing']) {
+      const info = ready(name).readBack.tcpInfo;
+      expect(info.state).toBe('ESTABLISHED');
+      expect(info.bytesAcked).toBeGreaterThanOrEqual(5); // 'hello'
+      expect(info.bytesReceived).toBeGreaterThanOrEqual(5);
+      expect(info.rtt).toBeGreaterThan(0);
+    }
+  });
+
   test('1. the same idle connection with the kernel defaults is still open after that window', () => {
     expect(ready('defaults-idle').readBack.keepAlive.enable).toBe(false);
     expect(result('defaults-idle')).toMatchObject({ alive: true, error: null });
@@ -55,6 +74,17 @@ describeNetns('between two hosts whose path goes silent', () => {
     console.log(`TCP_USER_TIMEOUT 2000: ETIMEDOUT ${afterWrite} ms after the unacknowledged write`);
     expect(afterWrite).toBeGreaterThanOrEqual(1800);
     expect(afterWrite).toBeLessThanOrEqual(4500);
+  });
+
+  test('2. TCP_INFO tells the truth: retransmits and totalRetrans rise while the peer is silent', () => {
+    for (const name of ['user-timeout', 'defaults-writing']) {
+      const samples = result(name).samples;
+      const last = samples[samples.length - 1];
+      console.log(`${name}: tcpi_retransmits ${[...new Set(samples.map((s) => s.retransmits))].join(' -> ')}, tcpi_total_retrans up to ${last.totalRetrans}`);
+      expect(last.retransmits).toBeGreaterThanOrEqual(1);
+      expect(last.totalRetrans).toBeGreaterThanOrEqual(1);
+      expect(samples[0].totalRetrans).toBeLessThanOrEqual(last.totalRetrans);
+    }
   });
 
   test('2. without it the writer is still retrying at the end of the window', () => {

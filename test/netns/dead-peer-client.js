@@ -26,7 +26,10 @@ function open(name) {
       const readBack = tune(name, socket);
       socket.write('hello');
       socket.once('data', () => {
-        const conn = { name, socket, readBack, localPort: socket.localPort, lastDataAt: Date.now(), event: null };
+        // The healthy connection as the kernel sees it, after one round trip.
+        const info = knobs.getTcpInfo(socket);
+        readBack.tcpInfo = { state: info.state, bytesAcked: info.bytesAcked, bytesReceived: info.bytesReceived, rtt: info.rtt };
+        const conn = { name, socket, readBack, localPort: socket.localPort, lastDataAt: Date.now(), event: null, samples: [] };
         socket.on('error', (err) => (conn.event ??= { error: err.code, at: Date.now() }));
         socket.on('close', () => (conn.event ??= { error: null, closed: true, at: Date.now() }));
         resolve(conn);
@@ -45,8 +48,21 @@ async function main() {
   await new Promise((resolve) => input.once('line', resolve));
   const cutAt = Date.now();
   for (const conn of conns) if (conn.name.endsWith('writing') || conn.name === 'user-timeout') conn.socket.write(Buffer.alloc(1000, 1));
-  // Bounded watch: report as soon as every tuned connection died and the window is over.
+  // Bounded watch over the window; every 100 ms, TCP_INFO of each connection still open: the
+  // kernel's own count of unanswered probes and retransmissions.
+  const sampler = setInterval(() => {
+    for (const c of conns) {
+      if (c.event || c.socket.destroyed) continue;
+      try {
+        const { probes, backoff, retransmits, totalRetrans, state } = knobs.getTcpInfo(c.socket);
+        c.samples.push({ at: Date.now() - cutAt, probes, backoff, retransmits, totalRetrans, state });
+      } catch {
+        // closed between the check and the call
+      }
+    }
+  }, 100);
   await new Promise((resolve) => setTimeout(resolve, Number(watchMs)));
+  clearInterval(sampler);
   emit({
     cutAt,
     results: conns.map((c) => ({
@@ -56,6 +72,7 @@ async function main() {
       error: c.event ? c.event.error : null,
       alive: c.event === null,
       diedAt: c.event ? c.event.at : null,
+      samples: c.samples,
     })),
   });
   for (const c of conns) c.socket.destroy();
