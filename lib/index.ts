@@ -20,6 +20,8 @@ import {
   getInt,
   getRawBytes,
   getRawInt,
+  lookup,
+  privilegeReason,
   queue,
   readQueued,
   readValue,
@@ -264,7 +266,10 @@ export function setsockopt(
   const fd = fdOf(target);
   const err = bytes === undefined ? setRawInt(fd, levelNumber, optionNumber, intValue) : native.setBytes(fd, levelNumber, optionNumber, bytes);
   if (err !== 0) {
-    throw new SyscallError(err, 'setsockopt', { level, option, value: bytes === undefined ? intValue : describeBytes(bytes) });
+    // A known option named by the user: an EPERM says what it needs (from its row).
+    const known = typeof option === 'string' && OPTION_BY_NAME.has(option) ? lookup(option) : null;
+    const reason = known ? privilegeReason(known, err) : undefined;
+    throw new SyscallError(err, 'setsockopt', { level, option, value: bytes === undefined ? intValue : describeBytes(bytes) }, reason);
   }
 }
 

@@ -9,7 +9,7 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 
 /** What the published tarball is made from (package.json "files", plus package.json and README). */
-const PUBLISHED = ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist'];
+const PUBLISHED = ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist', 'bin'];
 
 /** npm's own script: the one running this under npm, else the one installed beside node. */
 function npmCli() {

@@ -40,10 +40,10 @@ afterAll(() => {
 
 test('the tarball ships the prebuild, the compiled façade, the native sources, and nothing else', () => {
   expect(packedFiles).toContain(`prebuilds/${platformDir}/socket-knobs.glibc.node`);
-  for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'binding.gyp', 'src-native/socket_knobs.cc', 'src-native/table.gen.h', 'package.json', 'README.md']) {
+  for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'bin/socket-knobs.js', 'binding.gyp', 'src-native/socket_knobs.cc', 'src-native/table.gen.h', 'package.json', 'README.md']) {
     expect(packedFiles).toContain(file);
   }
-  const allowed = /^(dist\/|prebuilds\/|src-native\/|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
+  const allowed = /^(dist\/|prebuilds\/|src-native\/|bin\/socket-knobs\.js$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
   expect(packedFiles.filter((f) => !allowed.test(f))).toEqual([]);
   expect(packedFiles.filter((f) => /^(build|node_modules|test|lib)\//.test(f))).toEqual([]);
 });
@@ -102,5 +102,11 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
   expect(result.compilers).toEqual([]);
   expect(result.addon).toBe(path.join(project, 'node_modules', 'socket-knobs', 'prebuilds', platformDir, 'socket-knobs.glibc.node'));
   expect(result.ka).toEqual({ enable: true, idle: 17, interval: 4, count: 6 });
+
+  // The command the package installs (npx socket-knobs) runs there too.
+  const cli = spawnSync(path.join(project, 'node_modules', '.bin', 'socket-knobs'), ['--json'], { cwd: project, env, encoding: 'utf8', timeout: 20000 });
+  expect(cli.stderr).toBe('');
+  expect(cli.status).toBe(0);
+  expect(JSON.parse(cli.stdout).options.find((o) => o.name === 'TCP_KEEPIDLE')).toMatchObject({ defined: true, accepted: true });
 }, 180000);
 
