@@ -7,7 +7,7 @@ import http = require('node:http');
 import net = require('node:net');
 import { SocketOptionError } from './errors';
 import { applyPlan, compileTuning, type Plan, type Tuning } from './tuning';
-import { invalidType } from './validate';
+import { invalidType, isInstance } from './validate';
 
 /**
  * Applies `plan` once `socket` has connected. Node's own `keepAlive: true` handling runs just
@@ -24,7 +24,7 @@ function onConnect(socket: net.Socket, plan: Plan): void {
       socket.destroy(err as Error);
     }
   };
-  if (!socket.connecting && !socket.destroyed && !socket.pending) apply();
+  if (isConnected(socket)) apply();
   // once(): Node's keepAlive handling is done by then; with autoSelectFamily, 'connect' is only
   // emitted for the socket that finally connected.
   else if (!socket.destroyed) socket.once('connect', apply);
@@ -32,14 +32,21 @@ function onConnect(socket: net.Socket, plan: Plan): void {
 
 /**
  * Validates `tuning` now (throws synchronously on a bad one) and applies it to `socket` at once if
- * it is connected, else when it connects. Returns the socket. If the kernel refuses the tuning
- * after `'connect'`, the socket is destroyed with the SyscallError (its `'error'` event).
+ * it is connected (a failure then throws), else when it connects. Returns the socket. If the
+ * kernel refuses the tuning at `'connect'`, where nothing can be thrown to the caller any more, the
+ * socket is destroyed with the SyscallError: its `'error'` event, as for any socket error.
  */
 export function tuneOnConnect<S extends net.Socket>(socket: S, tuning: Tuning): S {
   const plan = compileTuning(tuning);
-  if (!(socket instanceof net.Socket)) throw invalidType('socket', 'an instance of net.Socket', socket);
-  onConnect(socket, plan);
+  if (!isInstance(socket, net.Socket, 'socket')) throw invalidType('socket', 'an instance of net.Socket', socket);
+  // Connected already: apply now, and a failure is thrown to the caller like any other call's.
+  if (isConnected(socket)) applyPlan(socket, plan);
+  else onConnect(socket, plan);
   return socket;
+}
+
+function isConnected(socket: net.Socket): boolean {
+  return !socket.connecting && !socket.destroyed && !socket.pending;
 }
 
 const tunedAgents = new WeakMap<http.Agent, Plan>();
@@ -54,7 +61,7 @@ type CreateConnection = (options: unknown, callback?: (err: Error | null, socket
  */
 export function tuneAgent<A extends http.Agent>(agent: A, tuning: Tuning): A {
   const plan = compileTuning(tuning);
-  if (!(agent instanceof http.Agent)) throw invalidType('agent', 'an instance of http.Agent or https.Agent', agent);
+  if (!isInstance(agent, http.Agent, 'agent')) throw invalidType('agent', 'an instance of http.Agent or https.Agent', agent);
   const already = tunedAgents.has(agent);
   tunedAgents.set(agent, plan);
   if (already) return agent;

@@ -148,8 +148,8 @@ function checkServerOverrides(server: net.Server, tuning: Readonly<Tuning>): voi
 
 /** Applies a validated tuning: one crossing for the int options, one for linger. */
 export function applyPlan(target: Target, plan: Plan): void {
+  const fd = fdOf(target); // recognises (and vets) the target; no syscall yet
   if (target instanceof net.Server) checkServerOverrides(target, plan.tuning);
-  const fd = fdOf(target);
   const { ops } = plan;
   for (let i = 0; i < ops.length; i++) queue(i, ops[i]![0], ops[i]![1]);
   if (ops.length > 0) applyQueued(fd, ops.length);

@@ -51,6 +51,18 @@ export function validateBoolean(value: unknown, name: string): boolean {
   return value;
 }
 
+/**
+ * `value instanceof Class`, for an argument: false for a non-object, and a Proxy whose trap throws
+ * is an InvalidArgumentError instead of the trap's own error.
+ */
+export function isInstance(value: unknown, Class: abstract new (...args: never[]) => unknown, name: string): boolean {
+  try {
+    return value instanceof Class;
+  } catch {
+    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
+}
+
 /** An options argument must be a non-null, non-array object. */
 export function ensureOptionsObject(value: unknown, name: string): asserts value is object {
   if (value === null || typeof value !== 'object') throw invalidType(name, 'of type object', value);

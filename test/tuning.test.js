@@ -184,6 +184,15 @@ describe('tuneOnConnect()', () => {
     expect(socket.destroyed).toBe(true);
   });
 
+  test('on a socket already connected, a refusal is thrown to the caller (nothing is destroyed)', async () => {
+    const server = await unixServer();
+    const socket = track(net.connect(server.address()));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const err = thrown(() => knobs.tuneOnConnect(socket, { userTimeout: 1000 }));
+    expect(err).toBeInstanceOf(knobs.SyscallError);
+    expect(socket.destroyed).toBe(false);
+  });
+
   test('with autoSelectFamily, only the socket that finally connects is tuned, and it keeps the tuning', async () => {
     const path = await silentFirstAddress();
     if (!path) return;

@@ -14,6 +14,7 @@
 // sockets (or closed/invalid numbers): it never touches stdio or Node's internal fds.
 const dgram = require('node:dgram');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -265,6 +266,15 @@ const CALL_MAKERS = [
   () => ['createListeningSocket', [optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
   () => ['listen', [random() < 0.8 ? net.createServer() : value(), optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
   () => ['probe', []],
+  () => ['tune', [target(), tuningObject()]],
+  () => ['getTuning', [target()]],
+  () => ['createTuner', [tuningObject()]],
+  () => ['tuneOnConnect', [random() < 0.7 ? target() : value(), tuningObject()]],
+  () => ['tuneAgent', [random() < 0.7 ? new http.Agent() : value(), tuningObject()]],
+  () => ['tuneConnector', [random() < 0.7 ? (options, callback) => callback(null, null) : value(), tuningObject()]],
+  () => ['getTcpInfo', [target()]],
+  () => ['setCongestionControl', [target(), random() < 0.6 ? pick(['reno', 'bbr', 'cubic', 'nosuch', '', 'x'.repeat(16)]) : value()]],
+  () => ['getCongestionControl', [target()]],
   // A value whose buffer a target's getter resizes after the value was validated.
   () => {
     const { view, resize } = resizable(pick([4, 8]));
@@ -279,6 +289,17 @@ const CALL_MAKERS = [
     return ['setsockopt', [proxied, 'SOL_SOCKET', pick(['SO_RCVBUF', 'SO_LINGER', 'SO_SNDBUF']), view]];
   },
 ];
+
+function tuningObject() {
+  if (random() < 0.15) return value();
+  const out = optionsObject(['userTimeout', 'noDelay', 'receiveBufferSize', 'sendBufferSize', 'notSentLowWatermark', 'mark', 'priority']);
+  if (out && typeof out === 'object' && !isHostile(out) && !Object.isFrozen(out)) {
+    if (random() < 0.5) out.keepAlive = random() < 0.2 ? false : optionsObject(['enable', 'idle', 'interval', 'count']);
+    if (random() < 0.3) out.linger = optionsObject(['enable', 'seconds']);
+    if (random() < 0.3) out.congestionControl = random() < 0.7 ? pick(['reno', 'bbr', 'nosuch']) : value();
+  }
+  return out;
+}
 
 // Listening sockets may only ever bind loopback (or fail): any other host is replaced.
 function confine(name, callArgs) {
