@@ -63,6 +63,12 @@ static napi_value Loop(napi_env env, napi_callback_info info) {
         sink += set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 45000);
         sink += set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
         break;
+      case 5: {
+        unsigned char info[512];
+        socklen_t info_len = sizeof info;
+        sink += getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &info_len) + (int)info_len;
+        break;
+      }
       default:
         sink += set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     }

@@ -206,7 +206,7 @@ async function main() {
   const { native } = require('../dist/native.js');
   const c = knobs.constants;
   const batch = Int32Array.from([0, 0, c.SOL_SOCKET, c.SO_KEEPALIVE, 1, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60, c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10, c.IPPROTO_TCP, c.TCP_KEEPCNT, 3]);
-  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4 };
+  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4, getTcpInfo: 5 };
   const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 45000, noDelay: true };
   const tuner = knobs.createTuner(TUNING);
   const ours = {
@@ -216,13 +216,14 @@ async function main() {
     'socket-knobs setReuseAddress': { compare: 'setReuseAddress', fn: () => knobs.setReuseAddress(socket, true) },
     'socket-knobs tune(socket, tuning)': { compare: 'tune', fn: () => knobs.tune(socket, TUNING) },
     'socket-knobs createTuner(tuning).apply(socket)': { compare: 'tune', fn: () => tuner.apply(socket) },
+    'socket-knobs getTcpInfo(socket) (one crossing, decoded)': { compare: 'getTcpInfo', fn: () => knobs.getTcpInfo(socket) },
     'profile: the bare N-API crossing (4 ops batched, no façade)': { compare: 'setKeepAlive', fn: () => native.setInts(socket._handle.fd, batch, 4) },
   };
   const { rows: theirs, skipped } = alternatives(socket);
   const rows = { ...ours, ...theirs };
   const samples = Object.fromEntries(Object.keys(rows).map((name) => [name, []]));
-  const cSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [] };
-  const floorSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [] };
+  const cSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [], getTcpInfo: [] };
+  const floorSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [], getTcpInfo: [] };
 
   progress(`socket-knobs bench: ${ROUNDS} rounds of ${ITERATIONS} calls per row, C loop and JS rows alternating`);
   for (let r = 0; r < ROUNDS; r++) {

@@ -1,16 +1,20 @@
 'use strict';
-// `npm run demo`: the main job on this machine. A loopback server tunes each accepted connection
-// with socket-knobs, then prints what the kernel reports back, and the hasattr-style support table.
+// `npm run demo`: the main job on this machine. A loopback server tunes its listener once with
+// socket-knobs, then shows what the kernel reports on a connection it accepts (inherited, no
+// syscall per connection) next to an untuned socket, its TCP_INFO, and the support table.
 const net = require('node:net');
 const path = require('node:path');
 const knobs = require('..');
 
-const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeoutMs: 30000, noDelay: true };
+const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 30000, noDelay: true };
 
-function kernelView(socket) {
-  const view = { ...knobs.getKeepAlive(socket), noDelay: knobs.getNoDelay(socket) };
-  if (knobs.isSupported('TCP_USER_TIMEOUT')) view.userTimeoutMs = knobs.getUserTimeout(socket);
-  return view;
+/** A tuning as rows of knob -> value, for the table (keepAlive flattened). */
+function flat(state) {
+  const { keepAlive, linger, ...rest } = state;
+  const out = {};
+  for (const [k, v] of Object.entries(keepAlive)) out[`keepAlive.${k}`] = v;
+  out.linger = `${linger.enable ? 'on' : 'off'}, ${linger.seconds} s`;
+  return Object.assign(out, rest);
 }
 
 function printTable(rows, columns) {
@@ -26,24 +30,35 @@ function main() {
   console.log(`addon loaded from ${path.relative(process.cwd(), knobs.addonPath())}\n`);
 
   const server = net.createServer((socket) => {
-    // Tune in the 'connection' handler: the accepted socket has its fd now.
-    const before = kernelView(socket);
-    knobs.setKeepAlive(socket, TUNING.keepAlive);
-    if (knobs.isSupported('TCP_USER_TIMEOUT')) knobs.setUserTimeout(socket, TUNING.userTimeoutMs);
-    knobs.setNoDelay(socket, TUNING.noDelay);
-    const after = kernelView(socket);
+    // The client's own end may still be connecting when the server accepts: wait for it.
+    if (client.connecting) client.once('connect', () => report(socket));
+    else report(socket);
+  });
 
-    console.log(`accepted ${socket.remoteAddress}:${socket.remotePort}; the kernel reports (getsockopt):`);
+  function report(socket) {
+    // Nothing is done per connection: the listener was tuned once, and Linux copies its options to
+    // every socket it accepts. Compare with the client's socket, which nobody tuned.
+    const inherited = flat(knobs.getTuning(socket));
+    const untuned = flat(knobs.getTuning(client));
+    console.log(`accepted ${socket.remoteAddress}:${socket.remotePort}; what the kernel reports (getTuning):`);
     printTable(
-      Object.keys(after).map((knob) => ({ knob, 'before tuning': before[knob], 'after tuning': after[knob] })),
-      ['knob', 'before tuning', 'after tuning'],
+      Object.keys(inherited).map((knob) => ({ knob, 'an untuned socket': untuned[knob], 'accepted from the tuned listener': inherited[knob] })),
+      ['knob', 'an untuned socket', 'accepted from the tuned listener'],
     );
-    console.log(`\nthe listening socket: SO_REUSEADDR=${knobs.getReuseAddress(server)} (libuv set it before bind)`);
+    const info = knobs.getTcpInfo(socket);
+    console.log(`\nthe kernel's view of the accepted connection (getTcpInfo): state ${info.state}, rtt ${info.rtt} µs, ` +
+      `congestion window ${info.sndCwnd} segments, ${info.bytesReceived} bytes received, ${info.length}-byte struct tcp_info`);
+    console.log(`the listening socket: SO_REUSEADDR=${knobs.getReuseAddress(server)} (libuv set it before bind)`);
 
     try {
-      knobs.setKeepAlive(socket, { count: 500 });
+      knobs.tune(socket, { keepAlive: { count: 500 } });
     } catch (err) {
       console.log(`a bad value is refused before any syscall: ${err}`);
+    }
+    try {
+      knobs.tune(socket, { keepalive: { idle: 5 } });
+    } catch (err) {
+      console.log(`so is a typo: ${err}`);
     }
 
     socket.end();
@@ -60,12 +75,16 @@ function main() {
       })),
       ['option', 'level', 'defined', 'value', 'kernel accepts'],
     );
-  });
+  }
 
+  let client;
   server.listen(0, '127.0.0.1', () => {
-    const client = net.connect(server.address().port, '127.0.0.1');
+    knobs.tune(server, TUNING); // once, on the listener
+    console.log(`the listener is tuned once: knobs.tune(server, ${JSON.stringify(TUNING)})\n`);
+    client = net.connect(server.address().port, '127.0.0.1');
     client.on('error', () => {});
     client.resume();
+    client.write('hello');
   });
 }
 
