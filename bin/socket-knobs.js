@@ -142,10 +142,10 @@ async function main(argv) {
   const table = supportTable();
   const defaults = sysctls();
   if (json) {
-    console.log(JSON.stringify({ platform: process.platform, node: process.version, addon: knobs.addonPath(), ...table, sysctls: defaults }, null, 2));
+    console.log(JSON.stringify({ platform: process.platform, node: process.version, addon: knobs.addonPath(), loadError: knobs.loadError(), ...table, sysctls: defaults }, null, 2));
     return 0;
   }
-  console.log(`socket-knobs on ${process.platform} (Node ${process.version}), addon ${knobs.addonPath()}\n`);
+  console.log(`socket-knobs on ${process.platform} (Node ${process.version}), addon ${knobs.addonPath() ?? `none: ${knobs.loadError()}`}\n`);
   console.log('options (defined: in the headers the addon was built with; accepted: by the running kernel)');
   printTable([['  option', 'level', 'defined', 'accepted'], ...table.options.map((o) => [`  ${o.name}`, o.level, o.defined ? 'yes' : 'no', o.accepted === null ? '?' : o.accepted ? 'yes' : `no${o.refused ? ` (${o.refused})` : ''}`])]);
   if (table.probeError) console.log(`  (the kernel could not be asked: ${table.probeError})`);

@@ -27,6 +27,11 @@ function printTable(rows, columns) {
 
 function main() {
   console.log(`socket-knobs demo on ${process.platform}-${process.arch}, Node ${process.version}`);
+  if (knobs.addonPath() === null) {
+    console.log(`no native addon could be loaded here: ${knobs.loadError()}`);
+    process.exitCode = 1;
+    return;
+  }
   console.log(`addon loaded from ${path.relative(process.cwd(), knobs.addonPath())}\n`);
 
   const server = net.createServer((socket) => {

@@ -3,7 +3,7 @@
  * this platform spells them, and one reusable Int32Array that carries a batch of operations into a
  * single N-API crossing (layout in src-native/socket_knobs.cc).
  */
-import { native } from './native';
+import { native, requireAddon } from './native';
 import { OPTION_BY_NAME, type OptionRow } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
@@ -57,6 +57,7 @@ export function lookup(rowName: string): Resolved | null {
 
 /** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
 export function resolve(rowName: string): Resolved {
+  requireAddon(); // without the addon no row is defined: say why, not 'unsupported'
   const hit = lookup(rowName);
   if (hit === null) throw new UnsupportedOptionError(rowName);
   return hit;

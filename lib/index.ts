@@ -6,7 +6,7 @@
  * SocketOptionError subclass: InvalidArgumentError, UnsupportedOptionError, SyscallError or
  * SocketStateError.
  */
-import { native, nativePath } from './native';
+import { loadError as nativeLoadError, native, nativePath, requireAddon } from './native';
 import { LEVELS, OPTION_BY_NAME } from './table';
 import { SyscallError, UnsupportedOptionError } from './errors';
 import { fdOf, type Target } from './target';
@@ -54,9 +54,18 @@ export function isSupported(name: string): boolean {
   return Object.hasOwn(constants, name);
 }
 
-/** The path of the loaded native addon (a prebuild, or a local build/Release). */
-export function addonPath(): string {
+/** The path of the loaded native addon (a prebuild, or a local build/Release), or null when none could be loaded. */
+export function addonPath(): string | null {
   return nativePath();
+}
+
+/**
+ * Why no native addon could be loaded (no prebuild for this platform, no source build), or null
+ * when one was. With no addon, require() still succeeds, `isSupported()` is false for every name,
+ * and every call that needs the addon throws ERR_SOCKET_KNOBS_NO_ADDON.
+ */
+export function loadError(): string | null {
+  return nativeLoadError;
 }
 
 /** Validates a boolean argument, then sets the boolean option `rowName`. */
@@ -222,6 +231,7 @@ const MAX_OPTION_BYTES = 65536;
 /** A level or option argument: its number, or a constant name this platform defines. */
 function constantArg(value: unknown, argName: 'level' | 'option'): number {
   if (typeof value === 'number') return validateInteger(value, argName, 0, INT32_MAX);
+  requireAddon(); // without the addon no name is defined: say why, not 'unsupported'
   if (typeof value !== 'string') throw invalidType(argName, 'of type number or string', value);
   const isLevelName = (LEVELS as readonly string[]).includes(value);
   if (argName === 'level' && !isLevelName && OPTION_BY_NAME.has(value)) {

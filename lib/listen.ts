@@ -7,7 +7,7 @@
  */
 import net = require('node:net');
 import os = require('node:os');
-import { native } from './native';
+import { native, requireAddon } from './native';
 import { applyQueued, checkValue, constants, queue, resolve } from './core';
 import { validateName, writeName } from './values';
 import { SocketStateError, SyscallError, UnsupportedOptionError } from './errors';
@@ -66,6 +66,7 @@ export function createListeningSocket(options: ListenOptions): number {
 
 /** createListeningSocket's work; also returns the validated backlog, for server.listen(). */
 function openListener(options: ListenOptions): { fd: number; backlog: number } {
+  requireAddon();
   if (options === undefined) throw invalidType('options', 'of type object', options);
   const given = readOptions(options, 'options', LISTEN_FIELDS);
   const port = validateInteger(given.port, 'options.port', 0, 65535);

@@ -2,9 +2,16 @@
  * Loads the addon with node-gyp-build: a local `build/Release` build when one exists, else the
  * prebuild in `prebuilds/<platform>-<arch>/` matching this libc (glibc or musl) and N-API.
  * (The `bindings` package looks only in build/ and cannot tell glibc from musl prebuilds.)
+ *
+ * Where no binary matches (an unlisted platform, a source build that failed or never ran),
+ * require('socket-knobs') still succeeds: an application whose knobs only matter in production on
+ * Linux must still start on a developer's machine. Then `loadError` says why, `constants` is
+ * empty, `isSupported()` answers false, and every call that needs the addon throws a
+ * SocketOptionError with code ERR_SOCKET_KNOBS_NO_ADDON saying how to build it. Never a no-op.
  */
 import path = require('node:path');
 import loadBinding = require('node-gyp-build');
+import { SocketOptionError } from './errors';
 
 /** The whole native surface: syscalls and the #ifdef support table, nothing else. */
 export interface NativeBinding {
@@ -28,9 +35,49 @@ export interface NativeBinding {
   closeSocket(fd: number): number;
 }
 
-export const native: NativeBinding = loadBinding(path.join(__dirname, '..'));
+const root = path.join(__dirname, '..');
 
-/** Where the loaded addon comes from (a prebuild or a local build), for diagnostics. */
-export function nativePath(): string {
-  return loadBinding.resolve(path.join(__dirname, '..'));
+/** Why the addon could not be loaded, or null when it was. */
+export let loadError: string | null = null;
+let loadedFrom: string | null = null;
+
+/** The error every call that needs the addon throws when there is none. */
+export function noAddonError(): SocketOptionError {
+  return new SocketOptionError(
+    'ERR_SOCKET_KNOBS_NO_ADDON',
+    `socket-knobs has no native addon for ${process.platform}-${process.arch} (${loadError}). ` +
+      'To build it from source (a C++ compiler, make and Python are needed): ' +
+      'npm install-scripts approve socket-knobs, then npm rebuild socket-knobs',
+  );
+}
+
+function unavailable(): NativeBinding {
+  const fail = (): never => {
+    throw noAddonError();
+  };
+  return { constants: {}, setInts: fail, getInts: fail, setBytes: fail, getBytes: fail, openSocket: fail, bindSocket: fail, listenSocket: fail, closeSocket: fail };
+}
+
+function load(): NativeBinding {
+  try {
+    const binding = loadBinding(root) as NativeBinding;
+    loadedFrom = loadBinding.resolve(root);
+    return binding;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    loadError = message.length > 300 ? `${message.slice(0, 297)}...` : message;
+    return unavailable();
+  }
+}
+
+export const native: NativeBinding = load();
+
+/** Where the loaded addon comes from (a prebuild or a local build), or null when none loaded. */
+export function nativePath(): string | null {
+  return loadedFrom;
+}
+
+/** Throws ERR_SOCKET_KNOBS_NO_ADDON when no addon was loaded. */
+export function requireAddon(): void {
+  if (loadError !== null) throw noAddonError();
 }

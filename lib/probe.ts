@@ -4,7 +4,7 @@
  * from the headers, `probe` from the kernel.
  */
 import { constants as osConstants } from 'node:os';
-import { native } from './native';
+import { native, requireAddon } from './native';
 import { constants } from './core';
 import { OPTIONS, type OptionRow } from './table';
 import { SyscallError } from './errors';
@@ -24,6 +24,7 @@ type Setter = (fd: number, level: string, option: string, value: number | Buffer
 
 /** Runs the probe with the raw accessors of index.ts (passed in to keep one implementation of each). */
 export function probeWith(getsockopt: Getter, setsockopt: Setter): Record<string, ProbeResult> {
+  requireAddon(); // without the addon the kernel cannot be asked: say so, never "nothing accepted"
   const open = (domain: string, type: string): number =>
     constants[domain] === undefined || constants[type] === undefined ? -osConstants.errno.EAFNOSUPPORT : native.openSocket(constants[domain]!, constants[type]!);
   const fds = {

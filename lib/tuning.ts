@@ -10,6 +10,7 @@
 import net = require('node:net');
 import { applyQueued, checkValue, lookup, queue, readQueued, readValue, resolve, type Resolved } from './core';
 import { fdOf, type Target } from './target';
+import { requireAddon } from './native';
 import { eachField, ensureOptionsObject, invalidValue, validateBoolean } from './validate';
 import { KEEPALIVE_FIELDS, checkKeepAlive, keepAliveRows, readLinger, readName, validateLinger, validateName, writeLinger, writeName, type KeepAlive, type KeepAliveOptions, type Linger } from './values';
 
@@ -64,6 +65,7 @@ export interface Plan {
 
 /** Validates a whole tuning; throws InvalidArgumentError or UnsupportedOptionError before any syscall. */
 export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
+  requireAddon(); // even an empty tuning: without the addon nothing would be applied, so say so
   ensureOptionsObject(tuning, name);
   const given: Partial<Record<(typeof TUNING_FIELDS)[number], unknown>> = {};
   eachField(tuning, name, TUNING_FIELDS, (key, value) => {

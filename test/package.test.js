@@ -108,5 +108,38 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
   expect(cli.stderr).toBe('');
   expect(cli.status).toBe(0);
   expect(JSON.parse(cli.stdout).options.find((o) => o.name === 'TCP_KEEPIDLE')).toMatchObject({ defined: true, accepted: true });
+
+  // No binary it could load (an unlisted platform, a source build that never ran): require() and
+  // import still succeed, and every call that needs the addon says how to build it.
+  const installed = path.join(project, 'node_modules', 'socket-knobs');
+  fs.rmSync(path.join(installed, 'prebuilds'), { recursive: true, force: true });
+  const noAddon = `
+    const knobs = require('socket-knobs');
+    const net = require('net');
+    const out = { addon: knobs.addonPath(), loadError: knobs.loadError(), supported: knobs.isSupported('TCP_KEEPIDLE'), constants: Object.keys(knobs.constants).length, calls: {} };
+    const socket = new net.Socket();
+    for (const [name, call] of [
+      ['setKeepAlive', () => knobs.setKeepAlive(3, { idle: 5 })],
+      ['getKeepAlive', () => knobs.getKeepAlive(3)],
+      ['tune', () => knobs.tune(3, {})],
+      ['tuneOnConnect', () => knobs.tuneOnConnect(socket, { noDelay: true })],
+      ['setsockopt', () => knobs.setsockopt(3, 'SOL_SOCKET', 'SO_KEEPALIVE', 1)],
+      ['setsockopt by number', () => knobs.setsockopt(3, 1, 9, 1)],
+      ['getTcpInfo', () => knobs.getTcpInfo(3)],
+      ['probe', () => knobs.probe()],
+      ['createListeningSocket', () => knobs.createListeningSocket({ port: 0 })],
+    ]) {
+      try { call(); out.calls[name] = 'returned'; } catch (e) { out.calls[name] = { name: e.name, code: e.code, message: e.message, isBase: e instanceof knobs.SocketOptionError }; }
+    }
+    import('socket-knobs').then((m) => { out.esm = typeof m.default.setKeepAlive; console.log(JSON.stringify(out)); });`;
+  const none = spawnSync(process.execPath, ['-e', noAddon], { cwd: project, env, encoding: 'utf8', timeout: 20000 });
+  expect(none.stderr).toBe('');
+  const seen = JSON.parse(none.stdout);
+  expect(seen).toMatchObject({ addon: null, supported: false, constants: 0, esm: 'function' });
+  expect(seen.loadError).toMatch(/No native build was found/);
+  for (const [name, result] of Object.entries(seen.calls)) {
+    expect({ name, code: result.code, isBase: result.isBase }).toEqual({ name, code: 'ERR_SOCKET_KNOBS_NO_ADDON', isBase: true });
+    expect(result.message).toMatch(/npm install-scripts approve socket-knobs, then npm rebuild socket-knobs/);
+  }
 }, 180000);
 
