@@ -6,7 +6,15 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const promised = ['linux-x64/socket-knobs.glibc.node', 'linux-x64/socket-knobs.musl.node', 'linux-arm64/socket-knobs.glibc.node'];
+const promised = [
+  'linux-x64/socket-knobs.glibc.node',
+  'linux-x64/socket-knobs.musl.node',
+  'linux-arm64/socket-knobs.glibc.node',
+  'linux-arm64/socket-knobs.musl.node',
+  'darwin-x64/socket-knobs.node',
+  'darwin-arm64/socket-knobs.node',
+  'win32-x64/socket-knobs.node',
+];
 const missing = promised.filter((file) => !fs.existsSync(path.join(__dirname, '..', 'prebuilds', file)));
 if (missing.length) {
   console.error(`not publishing: missing prebuilds ${missing.join(', ')}; run npm run prebuild:all`);
