@@ -7,7 +7,7 @@ import http = require('node:http');
 import net = require('node:net');
 import { SocketOptionError } from './errors';
 import { applyPlan, compileTuning, type Plan, type Tuning } from './tuning';
-import { invalidType, isInstance } from './validate';
+import { invalidType, invalidValue, isInstance } from './validate';
 
 /**
  * Applies `plan` once `socket` has connected. Node's own `keepAlive: true` handling runs just
@@ -39,9 +39,16 @@ function onConnect(socket: net.Socket, plan: Plan): void {
 export function tuneOnConnect<S extends net.Socket>(socket: S, tuning: Tuning): S {
   const plan = compileTuning(tuning);
   if (!isInstance(socket, net.Socket, 'socket')) throw invalidType('socket', 'an instance of net.Socket', socket);
+  let connected: boolean;
+  try {
+    connected = isConnected(socket);
+    if (!connected) onConnect(socket, plan);
+  } catch {
+    // A Proxy posing as a socket, whose traps throw: its own error must not escape as ours.
+    throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
   // Connected already: apply now, and a failure is thrown to the caller like any other call's.
-  if (isConnected(socket)) applyPlan(socket, plan);
-  else onConnect(socket, plan);
+  if (connected) applyPlan(socket, plan);
   return socket;
 }
 
