@@ -71,6 +71,26 @@ describe('Node http and https agents: tuneAgent()', () => {
     agent.destroy();
   });
 
+  test("tuning in a request's 'socket' event is too early: the socket is still connecting (ERR_SOCKET_NO_FD)", async () => {
+    const server = await startHttp(http);
+    const agent = new http.Agent({ keepAlive: true });
+    let early;
+    await new Promise((resolve, reject) => {
+      const req = http.get({ port: server.address().port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', resolve));
+      req.on('socket', (socket) => {
+        try {
+          knobs.tune(socket, TUNING);
+        } catch (err) {
+          early = err;
+        }
+      });
+      req.on('error', reject);
+    });
+    expect(early).toBeInstanceOf(knobs.SocketStateError);
+    expect(early.code).toBe('ERR_SOCKET_NO_FD');
+    agent.destroy();
+  });
+
   test('a bad tuning throws at once, and a non-agent is refused', () => {
     const agent = new http.Agent();
     expect(() => knobs.tuneAgent(agent, { keepAlive: { count: 0 } })).toThrow(knobs.InvalidArgumentError);
