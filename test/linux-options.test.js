@@ -158,7 +158,7 @@ describeLinux('options that take a value only in one socket state', () => {
 });
 
 describeLinux('privileges', () => {
-  test('SO_MARK without CAP_NET_ADMIN or CAP_NET_RAW: a SyscallError EPERM that says what it needs', () => {
+  test('without capabilities: SO_MARK, SO_PRIORITY > 6, IP_TRANSPARENT, a non-allowed congestion control and a rebinding of SO_BINDTODEVICE are EPERM, each saying what it needs', () => {
     const setpriv = spawnSync('setpriv', ['--version']);
     if (!ROOT || setpriv.error) return console.log('skipped: needs root and setpriv to run a process without capabilities');
     const script = `
@@ -170,6 +170,20 @@ describeLinux('privileges', () => {
           try { call(); out[name] = 'no error'; } catch (e) { out[name] = { name: e.name, code: e.code, errno: e.errno, message: e.message }; }
         }
         out.priorityLow = (knobs.tune(server, { priority: 6 }), knobs.getTuning(server).priority);
+        // Congestion control: only the allowed algorithms without CAP_NET_ADMIN.
+        const allowed = require('fs').readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').trim().split(/\\s+/);
+        const available = require('fs').readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\\s+/);
+        const notAllowed = available.find((a) => !allowed.includes(a));
+        if (notAllowed) { try { knobs.setCongestionControl(server, notAllowed); out.congestion = 'no error'; } catch (e) { out.congestion = { code: e.code, message: e.message }; } }
+        knobs.setCongestionControl(server, allowed[0]);
+        out.congestionAllowed = knobs.getCongestionControl(server);
+        for (const [name, call] of [['transparent', () => knobs.setsockopt(server, 'IPPROTO_IP', 'IP_TRANSPARENT', 1)], ['transparentOff', () => knobs.setsockopt(server, 'IPPROTO_IP', 'IP_TRANSPARENT', 0)]]) {
+          try { call(); out[name] = 'no error'; } catch (e) { out[name] = { code: e.code, message: e.message }; }
+        }
+        // SO_BINDTODEVICE: the first binding needs nothing, changing it needs CAP_NET_RAW.
+        const fresh = knobs.createListeningSocket({ port: 0, host: '127.0.0.1', bindToDevice: 'lo' });
+        try { knobs.setsockopt(fresh, 'SOL_SOCKET', 'SO_BINDTODEVICE', Buffer.alloc(0)); out.unbind = 'no error'; } catch (e) { out.unbind = { code: e.code, message: e.message }; }
+        require('fs').closeSync(fresh);
         console.log(JSON.stringify(out));
         server.close();
       });
@@ -182,6 +196,16 @@ describeLinux('privileges', () => {
     expect(out.raw.message).toMatch(/needs CAP_NET_ADMIN or CAP_NET_RAW/);
     expect(out.priority.message).toMatch(/SO_PRIORITY needs none for 0\.\.6; CAP_NET_ADMIN or CAP_NET_RAW for other values/);
     expect(out.priorityLow).toBe(6);
+    if (out.congestion) {
+      expect(out.congestion.code).toBe('EPERM');
+      expect(out.congestion.message).toMatch(/TCP_CONGESTION needs none for the names in net\.ipv4\.tcp_allowed_congestion_control; CAP_NET_ADMIN for the others/);
+    }
+    expect(typeof out.congestionAllowed).toBe('string');
+    expect(out.transparent).toMatchObject({ code: 'EPERM' });
+    expect(out.transparent.message).toMatch(/IP_TRANSPARENT needs CAP_NET_ADMIN or CAP_NET_RAW to turn it on/);
+    expect(out.transparentOff).toBe('no error');
+    expect(out.unbind).toMatchObject({ code: 'EPERM' });
+    expect(out.unbind.message).toMatch(/SO_BINDTODEVICE needs none for the first binding; CAP_NET_RAW to change or remove it/);
   });
 });
 
