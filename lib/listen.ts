@@ -170,7 +170,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
   return serve(server, listener);
 }
 
-/** Throws unless `server` is a net.Server that is neither listening nor starting to. */
+/** Throws unless `server` is a net.Server that is not listening (a listen() under way is checked by the caller). */
 function checkServer(server: net.Server): void {
   let isServer: boolean;
   let listening: boolean;
