@@ -35,7 +35,8 @@ import {
   invalidType,
   invalidValue,
   ensureOptionsObject,
-  eachField,
+  unknownField,
+  unreadable,
   validateBoolean,
   copyBytes,
   validateInteger,
@@ -101,19 +102,28 @@ export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
   let count: unknown;
   if (options !== undefined) {
     ensureOptionsObject(options, 'options');
-    eachField(options, 'options', KEEPALIVE_FIELDS, (key, field) => {
-      if (key === 'enable') enable = field;
-      else if (key === 'idle') idle = field;
-      else if (key === 'interval') interval = field;
-      else count = field;
-    });
+    // eachField's rules (own enumerable fields, each read once, unknown keys refused), inlined:
+    // no closure per call on this path.
+    try {
+      for (const key in options) {
+        if (!Object.hasOwn(options, key)) continue;
+        const field = (options as Record<string, unknown>)[key];
+        if (key === 'enable') enable = field;
+        else if (key === 'idle') idle = field;
+        else if (key === 'interval') interval = field;
+        else if (key === 'count') count = field;
+        else throw unknownField('options', key, KEEPALIVE_FIELDS);
+      }
+    } catch (err) {
+      throw unreadable(err, 'options');
+    }
   }
   const rows = keepAliveRows();
   const on = enable === undefined ? true : validateBoolean(enable, 'options.enable');
   // Validate every field (and that the platform has it) before the first syscall.
-  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle, 'options');
-  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval, 'options');
-  if (count !== undefined) count = checkKeepAlive(rows, 3, count, 'options');
+  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle, 'options.idle');
+  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval, 'options.interval');
+  if (count !== undefined) count = checkKeepAlive(rows, 3, count, 'options.count');
   const fd = fdOf(target);
   queue(0, rows[0], on ? 1 : 0);
   let n = 1;

@@ -90,7 +90,7 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
       (['idle', 'interval', 'count'] as const).forEach((key, i) => {
         if (fields[key] === undefined) return;
         const index = (i + 1) as 1 | 2 | 3;
-        checked[key] = checkKeepAlive(rows, index, fields[key], `${name}.keepAlive`);
+        checked[key] = checkKeepAlive(rows, index, fields[key], `${name}.keepAlive.${key}`);
         ops.push([rows[index]!, checked[key]!]);
       });
       copy.keepAlive = Object.freeze(checked);

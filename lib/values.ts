@@ -47,11 +47,15 @@ export function allKeepAliveRows(): [Resolved, Resolved, Resolved, Resolved] {
   return rows as [Resolved, Resolved, Resolved, Resolved];
 }
 
-/** Validates keepalive field `index` (1 idle, 2 interval, 3 count) of the options named `name`. */
-export function checkKeepAlive(rows: KeepAliveRows, index: 1 | 2 | 3, value: unknown, name: string): number {
+/**
+ * Validates keepalive field `index` (1 idle, 2 interval, 3 count); `argName` names it in errors
+ * ('options.idle'). A constant from the caller: building it here would cost a string per call on
+ * setKeepAlive's path.
+ */
+export function checkKeepAlive(rows: KeepAliveRows, index: 1 | 2 | 3, value: unknown, argName: string): number {
   const option = rows[index];
   if (!option) throw new UnsupportedOptionError(KEEPALIVE_ROWS[index - 1]);
-  return checkValue(option, value, `${name}.${KEEPALIVE_FIELDS[index]}`);
+  return checkValue(option, value, argName);
 }
 
 /** SO_LINGER as `struct linger`. */
