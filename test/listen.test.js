@@ -3,7 +3,7 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const knobs = require('..');
-const { closeAll, thrown, track, udpSocket, hasIPv6, toolEnv } = require('./helpers');
+const { closeAll, thrown, track, udpSocket, hasIPv6, toolEnv, EMULATED } = require('./helpers');
 
 afterEach(closeAll);
 
@@ -139,7 +139,14 @@ describe('probe(): what the running kernel accepts', () => {
     for (const row of knobs.OPTIONS) {
       expect([row.name, result[row.name].defined]).toEqual([row.name, knobs.isSupported(row.name)]);
       if (!result[row.name].defined) expect(result[row.name].accepted).toBe(false);
-      if (LINUX && result[row.name].defined) expect([row.name, result[row.name]]).toEqual([row.name, { defined: true, accepted: true }]);
+      if (!LINUX || !result[row.name].defined) continue;
+      if (EMULATED && !result[row.name].accepted) {
+        // qemu-user refuses the options it does not translate: the emulator's answer, not the kernel's.
+        expect([row.name, result[row.name].code]).toEqual([row.name, 'ENOPROTOOPT']);
+        console.log(`${row.name}: refused by qemu-user (ENOPROTOOPT), not by the kernel`);
+        continue;
+      }
+      expect([row.name, result[row.name]]).toEqual([row.name, { defined: true, accepted: true }]);
     }
   });
 

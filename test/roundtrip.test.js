@@ -2,7 +2,7 @@
 // Every option in the table, on real loopback sockets: read the kernel's value, pick one that
 // differs, set it, read it back with getsockopt (socket2's round-trip test, over IPv4 and IPv6).
 const knobs = require('..');
-const { tcpPair, udpSocket, closeAll, hasIPv6, listen, toolEnv } = require('./helpers');
+const { tcpPair, udpSocket, closeAll, hasIPv6, listen, toolEnv, skipForEmulator } = require('./helpers');
 
 afterEach(closeAll);
 
@@ -56,6 +56,7 @@ describe.each([4, 6])('round trip over IPv%i', (family) => {
       console.log('skipped: no IPv6 loopback here');
       return;
     }
+    if (skipForEmulator(name)) return;
     if (row.privilege && process.getuid() !== 0) {
       console.log(`${name} skipped: not root, and it needs ${row.privilege}`);
       return;
