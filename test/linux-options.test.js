@@ -10,7 +10,8 @@ const os = require('node:os');
 const path = require('node:path');
 const knobs = require('..');
 const { native } = require('../dist/native.js');
-const { TCP_INFO_FIELDS, TCP_INFO_C_NAMES, decodeTcpInfo } = require('../dist/tcpinfo.js');
+const { decodeTcpInfo } = require('../dist/tcpinfo.js');
+const { TCP_INFO_MEMBERS, cName } = require('../dist/tcpinfo-layout.js');
 const { closeAll, track, tcpPair, thrown, skipForEmulator, EMULATED } = require('./helpers');
 
 afterEach(closeAll);
@@ -251,7 +252,9 @@ describeLinux('TCP_INFO', () => {
     const header = '/usr/include/linux/tcp.h';
     if (!fs.existsSync(header) || spawnSync('cc', ['--version']).error) return console.log('skipped: no <linux/tcp.h> or no C compiler');
     const text = fs.readFileSync(header, 'utf8');
-    const known = Object.entries(TCP_INFO_C_NAMES).filter(([, c]) => new RegExp(`\\b${c}\\b`).test(text));
+    // Plain members by offsetof; the bitfields (bytes 6-7, and the word at 276) by setting them below.
+    const plain = TCP_INFO_MEMBERS.filter((m) => m.length === 3).map(([name]) => [name, cName(name)]);
+    const known = plain.filter(([, c]) => new RegExp(`\\b${c}\\b`).test(text));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-tcpinfo-'));
     try {
       const source = [
@@ -268,8 +271,8 @@ describeLinux('TCP_INFO', () => {
       execFileSync('cc', ['-o', path.join(dir, 't'), path.join(dir, 't.c')]);
       const lines = execFileSync(path.join(dir, 't'), { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' '));
       const size = Number(lines.find(([k]) => k === 'sizeof')[1]);
-      const offsets = Object.fromEntries(TCP_INFO_FIELDS.map(([name, offset, width]) => [name, [offset, width]]));
-      Object.assign(offsets, { state: [0, 1], caState: [1, 1], retransmits: [2, 1], probes: [3, 1], backoff: [4, 1], options: [5, 1] });
+      const widths = { u8: 1, u16: 2, u32: 4, u64: 8, rate: 8, state: 1, caState: 1, options: 1 };
+      const offsets = Object.fromEntries(TCP_INFO_MEMBERS.map(([name, offset, kind]) => [name, [offset, widths[kind]]]));
       let checked = 0;
       for (const [name, offset, width] of lines.filter(([k]) => k !== 'sizeof' && k !== 'bits')) {
         expect({ name, at: offsets[name] }).toEqual({ name, at: [Number(offset), Number(width)] });

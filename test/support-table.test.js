@@ -89,7 +89,7 @@ describe('the hasattr-style support table', () => {
   });
 
   test('the generated native header and the README table match lib/table.ts', () => {
-    const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'gen-native-table.js'), '--check'], {
+    const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'gen.js'), '--check'], {
       encoding: 'utf8',
     });
     expect(run.stderr).toBe('');
