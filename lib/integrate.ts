@@ -5,7 +5,7 @@
  */
 import http = require('node:http');
 import net = require('node:net');
-import { SocketOptionError } from './errors';
+import { SocketOptionError, SocketStateError } from './errors';
 import { applyPlan, compileTuning, type Plan, type Tuning } from './tuning';
 import { invalidType, invalidValue, isInstance } from './validate';
 
@@ -30,25 +30,98 @@ function onConnect(socket: net.Socket, plan: Plan): void {
   else if (!socket.destroyed) socket.once('connect', apply);
 }
 
+/** The part of an `http2.Http2Session` used here (Node exports no class to test with instanceof). */
+interface Http2SessionLike {
+  readonly socket: net.Socket;
+  readonly connecting?: boolean;
+  readonly destroyed: boolean;
+  destroy(error?: Error): void;
+  once(event: 'connect', listener: () => void): unknown;
+}
+
+/**
+ * An http2 session, client or server, recognised by what only sessions have: `ping`, `settings`,
+ * `goaway` and a numeric `type`. (`node:http2` is not loaded for this.)
+ */
+function isHttp2Session(value: unknown): value is Http2SessionLike {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.ping === 'function' && typeof v.settings === 'function' && typeof v.goaway === 'function' && typeof v.type === 'number';
+}
+
+/**
+ * True for a socket that cannot be destroyed: an http2 session's `socket` is a Proxy that throws
+ * ERR_HTTP2_NO_SOCKET_MANIPULATION on `destroy` (and `emit`), so a refusal at 'connect' could
+ * only be thrown from inside Node's event, uncaught.
+ */
+function refusesDestroy(socket: net.Socket): boolean {
+  try {
+    return typeof socket.destroy !== 'function';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Tunes an http2 session's connection: now if it is connected (a failure throws), else at its
+ * 'connect', where a refusal becomes `session.destroy(err)`: the session's 'error' event.
+ */
+function tuneSession(session: Http2SessionLike, plan: Plan): void {
+  if (session.destroyed) throw new SocketStateError('ERR_SOCKET_CLOSED', 'The http2 session is destroyed: its connection is closed');
+  if (!session.connecting) {
+    applyPlan(session.socket, plan);
+    return;
+  }
+  session.once('connect', () => {
+    try {
+      applyPlan(session.socket, plan);
+    } catch (err) {
+      session.destroy(err as Error);
+    }
+  });
+}
+
 /**
  * Validates `tuning` now (throws synchronously on a bad one) and applies it to `socket` at once if
  * it is connected (a failure then throws), else when it connects. Returns the socket. If the
  * kernel refuses the tuning at `'connect'`, where nothing can be thrown to the caller any more, the
  * socket is destroyed with the SyscallError: its `'error'` event, as for any socket error.
+ *
+ * An `http2.Http2Session` (client or server) may be passed instead of a socket: its connection is
+ * tuned, and a refusal at `'connect'` destroys the session (its `'error'` event). The session's
+ * `socket` property alone is refused: it is a Proxy that cannot be destroyed.
  */
-export function tuneOnConnect<S extends net.Socket>(socket: S, tuning: Tuning): S {
+export function tuneOnConnect<S extends net.Socket | Http2SessionLike>(socket: S, tuning: Tuning): S {
   const plan = compileTuning(tuning);
-  if (!isInstance(socket, net.Socket, 'socket')) throw invalidType('socket', 'an instance of net.Socket', socket);
+  let session = false;
+  try {
+    session = isHttp2Session(socket);
+  } catch {
+    throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
+  if (session) {
+    tuneSession(socket as Http2SessionLike, plan);
+    return socket;
+  }
+  if (!isInstance(socket, net.Socket, 'socket')) throw invalidType('socket', 'an instance of net.Socket or an http2 session', socket);
+  const tcp = socket as net.Socket;
+  if (refusesDestroy(tcp)) {
+    throw invalidValue(
+      'socket',
+      "is an http2 session's socket, a Proxy that refuses destroy(): pass the session itself, tuneOnConnect(session, tuning)",
+      undefined,
+    );
+  }
   let connected: boolean;
   try {
-    connected = isConnected(socket);
-    if (!connected) onConnect(socket, plan);
+    connected = isConnected(tcp);
+    if (!connected) onConnect(tcp, plan);
   } catch {
     // A Proxy posing as a socket, whose traps throw: its own error must not escape as ours.
     throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', undefined);
   }
   // Connected already: apply now, and a failure is thrown to the caller like any other call's.
-  if (connected) applyPlan(socket, plan);
+  if (connected) applyPlan(tcp, plan);
   return socket;
 }
 

@@ -72,3 +72,86 @@ describe('--disallow-code-generation-from-strings (item 1): the package loads an
     }
   });
 });
+
+describe('http2 sessions (item 2): tuneOnConnect(session) instead of its socket Proxy', () => {
+  const http2 = require('node:http2');
+  const knobs = require('..');
+  const { track } = require('./helpers');
+  const TUNING = { keepAlive: { idle: 61, interval: 11, count: 4 }, noDelay: true };
+
+  async function h2Server(onSession) {
+    const server = track(http2.createServer((req, res) => res.end('ok')));
+    if (onSession) server.on('session', onSession);
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return server;
+  }
+  function request(session) {
+    return new Promise((resolve, reject) => {
+      const req = session.request({ ':path': '/' });
+      req.on('error', reject);
+      req.resume();
+      req.on('end', resolve);
+      req.end();
+    });
+  }
+
+  test("a client session still connecting: tuned at 'connect', holding after a request", async () => {
+    expect.hasAssertions();
+    const server = await h2Server();
+    const session = track(http2.connect(`http://127.0.0.1:${server.address().port}`));
+    expect(session.connecting).toBe(true);
+    expect(knobs.tuneOnConnect(session, TUNING)).toBe(session);
+    await request(session);
+    const state = knobs.getTuning(session.socket);
+    expect(state.keepAlive).toEqual({ enable: true, idle: 61, interval: 11, count: 4 });
+    expect(state.noDelay).toBe(true);
+  });
+
+  test("a refusal at 'connect' destroys the session with the SyscallError: its 'error' event, the process lives", async () => {
+    expect.hasAssertions();
+    const server = await h2Server();
+    const session = track(http2.connect(`http://127.0.0.1:${server.address().port}`));
+    knobs.tuneOnConnect(session, { congestionControl: 'no-such-cc' });
+    const err = await new Promise((resolve) => session.once('error', resolve));
+    expect(err).toBeInstanceOf(knobs.SyscallError);
+    expect(err.code).toBe('ENOENT');
+    expect(session.destroyed).toBe(true);
+  });
+
+  test("a server session (in 'session'): tuned at once; a refusal there throws to the caller", async () => {
+    expect.hasAssertions();
+    const seen = [];
+    const server = await h2Server((session) => {
+      knobs.tuneOnConnect(session, TUNING);
+      seen.push(knobs.getTuning(session.socket).keepAlive);
+      try {
+        knobs.tuneOnConnect(session, { congestionControl: 'no-such-cc' });
+        seen.push('no error');
+      } catch (err) {
+        seen.push(err.code);
+      }
+    });
+    const session = track(http2.connect(`http://127.0.0.1:${server.address().port}`));
+    await request(session);
+    expect(seen).toEqual([{ enable: true, idle: 61, interval: 11, count: 4 }, 'ENOENT']);
+  });
+
+  test("the session's socket Proxy alone is a typed error naming the session, before anything is registered", async () => {
+    expect.hasAssertions();
+    const server = await h2Server();
+    const session = track(http2.connect(`http://127.0.0.1:${server.address().port}`));
+    const err = (() => { try { knobs.tuneOnConnect(session.socket, TUNING); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(knobs.InvalidArgumentError);
+    expect(err.message).toMatch(/http2 session's socket.*tuneOnConnect\(session, tuning\)/);
+    await request(session); // and the session works
+  });
+
+  test('a destroyed session: ERR_SOCKET_CLOSED', async () => {
+    expect.hasAssertions();
+    const server = await h2Server();
+    const session = http2.connect(`http://127.0.0.1:${server.address().port}`);
+    session.on('error', () => {});
+    session.destroy();
+    expect(() => knobs.tuneOnConnect(session, TUNING)).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
+  });
+});
