@@ -129,7 +129,12 @@ function alternatives(socket) {
       compare: 'getKeepAlive',
       fn: () => {
         const fd = socket._handle.fd;
-        return get(fd, c.SOL_SOCKET, c.SO_KEEPALIVE) + get(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE) + get(fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL) + get(fd, c.IPPROTO_TCP, c.TCP_KEEPCNT);
+        return (
+          get(fd, c.SOL_SOCKET, c.SO_KEEPALIVE) +
+          get(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE) +
+          get(fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL) +
+          get(fd, c.IPPROTO_TCP, c.TCP_KEEPCNT)
+        );
       },
     };
   } catch (err) {
@@ -167,7 +172,9 @@ async function serverRounds(rounds) {
         rates[kind].push(round[kind]);
       }
       for (const kind of ['tuned', 'inherited']) overheads[kind].push((1 - round[kind] / round.plain) * 100);
-      progress(`  server round ${r + 1}/${rounds}: per connection ${round.tuned.toFixed(0)}/s, inherited ${round.inherited.toFixed(0)}/s, plain ${round.plain.toFixed(0)}/s`);
+      progress(
+        `  server round ${r + 1}/${rounds}: per connection ${round.tuned.toFixed(0)}/s, inherited ${round.inherited.toFixed(0)}/s, plain ${round.plain.toFixed(0)}/s`,
+      );
     }
   } finally {
     server.kill();
@@ -177,7 +184,13 @@ async function serverRounds(rounds) {
     const quartile = (q) => sorted[Math.round(q * (sorted.length - 1))];
     return { overhead: median(values), q1: quartile(0.25), q3: quartile(0.75) };
   };
-  return { tuned: median(rates.tuned), inherited: median(rates.inherited), plain: median(rates.plain), perConnection: spread(overheads.tuned), viaListener: spread(overheads.inherited) };
+  return {
+    tuned: median(rates.tuned),
+    inherited: median(rates.inherited),
+    plain: median(rates.plain),
+    perConnection: spread(overheads.tuned),
+    viaListener: spread(overheads.inherited),
+  };
 }
 
 /** Time to require socket-knobs in a fresh process, and the RSS it adds. */
@@ -205,7 +218,22 @@ async function main() {
   // The bare crossing: the addon's batch call with the operations already in place, no façade.
   const { native } = require('../dist/native.js');
   const c = knobs.constants;
-  const batch = Int32Array.from([0, 0, c.SOL_SOCKET, c.SO_KEEPALIVE, 1, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60, c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10, c.IPPROTO_TCP, c.TCP_KEEPCNT, 3]);
+  const batch = Int32Array.from([
+    0,
+    0,
+    c.SOL_SOCKET,
+    c.SO_KEEPALIVE,
+    1,
+    c.IPPROTO_TCP,
+    c.TCP_KEEPIDLE,
+    60,
+    c.IPPROTO_TCP,
+    c.TCP_KEEPINTVL,
+    10,
+    c.IPPROTO_TCP,
+    c.TCP_KEEPCNT,
+    3,
+  ]);
   const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4, getTcpInfo: 5 };
   const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 45000, noDelay: true };
   const tuner = knobs.createTuner(TUNING);
@@ -237,7 +265,9 @@ async function main() {
       const name = names[(k + r) % names.length];
       samples[name].push(timeLoop(rows[name].fn, ITERATIONS));
     }
-    progress(`  round ${r + 1}/${ROUNDS}: C setKeepAlive ${cRound.setKeepAlive.toFixed(0)} ns, socket-knobs ${samples['socket-knobs setKeepAlive'].at(-1).toFixed(0)} ns`);
+    progress(
+      `  round ${r + 1}/${ROUNDS}: C setKeepAlive ${cRound.setKeepAlive.toFixed(0)} ns, socket-knobs ${samples['socket-knobs setKeepAlive'].at(-1).toFixed(0)} ns`,
+    );
   }
   socket.destroy();
   accepted.destroy();
@@ -274,7 +304,7 @@ async function main() {
     '| figure | value |',
     '| --- | --- |',
     `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster per call; cost above the C loop's syscalls: ${(ka.ns - cMedian.setKeepAlive).toFixed(0)} ns vs ${(nk.ns - cMedian.setKeepAlive).toFixed(0)} ns (${((nk.ns - cMedian.setKeepAlive) / (ka.ns - cMedian.setKeepAlive)).toFixed(0)}× less)` : `not measured: ${skipped['net-keepalive']}`} |`,
-    `| server accepting loopback connections, tuning each (setKeepAlive + setUserTimeout), ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.perConnection.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${serverRates.perConnection.q1.toFixed(1)}% to ${serverRates.perConnection.q3.toFixed(1)}%). The five syscalls alone, at the C loop's cost, are ${(((cMedian.setKeepAlive + cMedian.setsockopt) * serverRates.plain) / 1e9 * 100).toFixed(1)}% of an untuned connection's time |`,
+    `| server accepting loopback connections, tuning each (setKeepAlive + setUserTimeout), ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.perConnection.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${serverRates.perConnection.q1.toFixed(1)}% to ${serverRates.perConnection.q3.toFixed(1)}%). The five syscalls alone, at the C loop's cost, are ${((((cMedian.setKeepAlive + cMedian.setsockopt) * serverRates.plain) / 1e9) * 100).toFixed(1)}% of an untuned connection's time |`,
     `| the same server tuned once through its listener (tune(server); accepted sockets inherit, no syscall per connection), same rounds | ${serverRates.inherited.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.viaListener.overhead.toFixed(1)}% (quartiles ${serverRates.viaListener.q1.toFixed(1)}% to ${serverRates.viaListener.q3.toFixed(1)}%) |`,
     `| \`require('socket-knobs')\` in a fresh process | ${load.ms.toFixed(1)} ms, ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),

@@ -100,11 +100,20 @@ function connect({ host, port }) {
 
 function printTable(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  for (const r of rows) console.log(r.map((cell, i) => String(cell).padEnd(widths[i])).join('  ').trimEnd());
+  for (const r of rows)
+    console.log(
+      r
+        .map((cell, i) => String(cell).padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 function show(value) {
-  if (value && typeof value === 'object') return Object.entries(value).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
+  if (value && typeof value === 'object')
+    return Object.entries(value)
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+      .join(' ');
   return String(value);
 }
 
@@ -142,12 +151,26 @@ async function main(argv) {
   const table = supportTable();
   const defaults = sysctls();
   if (json) {
-    console.log(JSON.stringify({ platform: process.platform, node: process.version, addon: knobs.addonPath(), loadError: knobs.loadError(), ...table, sysctls: defaults }, null, 2));
+    console.log(
+      JSON.stringify(
+        { platform: process.platform, node: process.version, addon: knobs.addonPath(), loadError: knobs.loadError(), ...table, sysctls: defaults },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   console.log(`socket-knobs on ${process.platform} (Node ${process.version}), addon ${knobs.addonPath() ?? `none: ${knobs.loadError()}`}\n`);
   console.log('options (defined: in the headers the addon was built with; accepted: by the running kernel)');
-  printTable([['  option', 'level', 'defined', 'accepted'], ...table.options.map((o) => [`  ${o.name}`, o.level, o.defined ? 'yes' : 'no', o.accepted === null ? '?' : o.accepted ? 'yes' : `no${o.refused ? ` (${o.refused})` : ''}`])]);
+  printTable([
+    ['  option', 'level', 'defined', 'accepted'],
+    ...table.options.map((o) => [
+      `  ${o.name}`,
+      o.level,
+      o.defined ? 'yes' : 'no',
+      o.accepted === null ? '?' : o.accepted ? 'yes' : `no${o.refused ? ` (${o.refused})` : ''}`,
+    ]),
+  ]);
   if (table.probeError) console.log(`  (the kernel could not be asked: ${table.probeError})`);
   console.log('\nkernel defaults the knobs override (/proc/sys)');
   printTable(Object.entries(defaults).map(([name, { value, meaning }]) => [`  ${name}`, value === null ? '-' : value, meaning]));

@@ -51,8 +51,10 @@ function main() {
       ['knob', 'an untuned socket', 'accepted from the tuned listener'],
     );
     const info = knobs.getTcpInfo(socket);
-    console.log(`\nthe kernel's view of the accepted connection (getTcpInfo): state ${info.state}, rtt ${info.rtt} µs, ` +
-      `congestion window ${info.sndCwnd} segments, ${info.bytesReceived} bytes received, ${info.length}-byte struct tcp_info`);
+    console.log(
+      `\nthe kernel's view of the accepted connection (getTcpInfo): state ${info.state}, rtt ${info.rtt} µs, ` +
+        `congestion window ${info.sndCwnd} segments, ${info.bytesReceived} bytes received, ${info.length}-byte struct tcp_info`,
+    );
     console.log(`the listening socket: SO_REUSEADDR=${knobs.getReuseAddress(server)} (libuv set it before bind)`);
 
     try {

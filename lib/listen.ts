@@ -5,13 +5,13 @@
  * socket (close-on-exec), socket-knobs applies the options, binds and listens, and Node serves the
  * fd through `server.listen({ fd })`.
  */
-import net = require('node:net');
-import os = require('node:os');
-import { native, requireAddon } from './native';
-import { applyQueued, checkValue, constants, queue, resolve } from './core';
-import { validateName, writeName } from './values';
-import { SocketStateError, SyscallError, UnsupportedOptionError } from './errors';
-import { INT32_MAX, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './validate';
+import type net = require('node:net');
+import { net as netModule, os } from './core/builtins';
+import { applyQueued, bindSocket, closeSocket, constants, listenSocket, queue, requireAddon, resolve, syscallError, tryOpenSocket } from './core/syscall';
+import { checkValue, validateName, writeName } from './options/values';
+import { SocketStateError, UnsupportedOptionError } from './core/errors';
+import { INT32_MAX, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
+import type { Duration } from './core/units';
 
 export interface ListenOptions {
   /** Port to bind; 0 lets the kernel choose. */
@@ -31,7 +31,7 @@ export interface ListenOptions {
   /** SO_BINDTODEVICE before bind (Linux): accept only connections that arrive on this interface. */
   bindToDevice?: string;
   /** TCP_DEFER_ACCEPT in seconds (Linux): wake accept() only once the client has sent data. */
-  deferAccept?: number;
+  deferAccept?: Duration;
   /** TCP_FASTOPEN queue length: accept data in the SYN (needs net.ipv4.tcp_fastopen bit 2 on Linux). */
   fastOpen?: number;
 }
@@ -43,7 +43,7 @@ function parseAddress(host: string): { host: string; domain: number; address: st
   const percent = host.indexOf('%');
   const address = percent < 0 ? host : host.slice(0, percent);
   const scope = percent < 0 ? undefined : host.slice(percent + 1);
-  const family = net.isIP(address);
+  const family = netModule().isIP(address);
   if (family === 0) throw invalidValue('options.host', 'must be an IP address literal (resolve host names first)', host);
   // A scope id is an interface index, a 32-bit unsigned number: never wrapped onto another one.
   if (scope !== undefined && (family !== 6 || !/^\d{1,10}$/.test(scope) || Number(scope) > 0xffffffff)) {
@@ -90,19 +90,20 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
   const freebind = given.freebind === undefined ? undefined : validateBoolean(given.freebind, 'options.freebind');
   const freebindOption = freebind === undefined ? undefined : resolve('IP_FREEBIND');
   const deviceOption = given.bindToDevice === undefined ? undefined : resolve('SO_BINDTODEVICE');
-  const device = deviceOption ? validateName(deviceOption, given.bindToDevice, 'options.bindToDevice', false) : undefined;
+  const device = deviceOption ? validateName(deviceOption, given.bindToDevice, 'options.bindToDevice') : undefined;
+  if (device === '') throw invalidValue('options.bindToDevice', 'must name an interface', device);
   const deferOption = given.deferAccept === undefined ? undefined : resolve('TCP_DEFER_ACCEPT');
   const deferAccept = deferOption ? checkValue(deferOption, given.deferAccept, 'options.deferAccept') : undefined;
   const fastOpenOption = given.fastOpen === undefined ? undefined : resolve('TCP_FASTOPEN');
   const fastOpen = fastOpenOption ? checkValue(fastOpenOption, given.fastOpen, 'options.fastOpen') : undefined;
 
   let target = addresses[0]!;
-  let fd = native.openSocket(target.domain, constants.SOCK_STREAM);
-  if (fd < 0 && given.host === undefined && -fd === os.constants.errno.EAFNOSUPPORT) {
+  let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM);
+  if (fd < 0 && given.host === undefined && -fd === os().constants.errno.EAFNOSUPPORT) {
     target = addresses[1]!; // no IPv6 on this host: Node falls back to 0.0.0.0 the same way
-    fd = native.openSocket(target.domain, constants.SOCK_STREAM);
+    fd = tryOpenSocket(target.domain, constants.SOCK_STREAM);
   }
-  if (fd < 0) throw new SyscallError(-fd, 'socket');
+  if (fd < 0) throw syscallError(-fd, 'socket');
   try {
     let count = 0;
     queue(count++, reuseAddr, reuseAddress ? 1 : 0);
@@ -112,17 +113,15 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
     if (freebindOption) queue(count++, freebindOption, freebind ? 1 : 0);
     applyQueued(fd, count);
     if (deviceOption) writeName(fd, deviceOption, device!);
-    let err = native.bindSocket(fd, target.domain, target.address, port, target.scopeId);
-    if (err !== 0) throw new SyscallError(err, 'bind', { address: target.host, port });
+    bindSocket(fd, target.domain, target.address, port, target.scopeId, target.host);
     count = 0;
     if (deferOption) queue(count++, deferOption, deferAccept!);
     if (fastOpenOption) queue(count++, fastOpenOption, fastOpen!);
     if (count > 0) applyQueued(fd, count);
-    err = native.listenSocket(fd, backlog);
-    if (err !== 0) throw new SyscallError(err, 'listen', { address: target.host, port });
+    listenSocket(fd, backlog, target.host, port);
     return { fd, backlog };
   } catch (error) {
-    native.closeSocket(fd);
+    closeSocket(fd);
     throw error;
   }
 }
@@ -161,7 +160,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
       checkServer(server);
     } catch (err) {
       starting.delete(server);
-      native.closeSocket(listener.fd);
+      closeSocket(listener.fd);
       throw err;
     }
   } catch (err) {
@@ -175,7 +174,7 @@ function checkServer(server: net.Server): void {
   let isServer: boolean;
   let listening: boolean;
   try {
-    isServer = server instanceof net.Server;
+    isServer = server instanceof netModule().Server;
     listening = isServer && server.listening;
   } catch {
     throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', undefined);
@@ -200,19 +199,18 @@ function serve(server: net.Server, listener: { fd: number; backlog: number }): P
       // Close what this call opened. HandleWrap.close() does nothing on a handle Node already
       // closed, so the fd is closed exactly once and never after its number was reused.
       if (handle) handle.close();
-      else native.closeSocket(listener.fd);
+      else closeSocket(listener.fd);
       reject(err);
     };
     const onListening = (): void => settle();
     const onError = (err: Error & { errno?: unknown; syscall?: unknown }): void =>
       // Node's system errors are given socket-knobs' type, like every other failure here.
-      settle(typeof err.errno === 'number' ? new SyscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
-    const onClose = (): void =>
-      settle(new SocketStateError('ERR_SOCKET_CLOSED', 'The server was closed before it started listening; its socket is closed'));
+      settle(typeof err.errno === 'number' ? syscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
+    const onClose = (): void => settle(new SocketStateError('ERR_SOCKET_CLOSED', 'The server was closed before it started listening; its socket is closed'));
     try {
       // A net.Socket wraps the fd in Node's own TCP handle; neither side of it is ever read or
       // written: the server takes the handle.
-      const wrapper = new net.Socket({ fd: listener.fd, readable: false, writable: false });
+      const wrapper = new (netModule().Socket)({ fd: listener.fd, readable: false, writable: false });
       handle = (wrapper as unknown as { _handle: { close(): void } })._handle;
       server.once('listening', onListening);
       server.once('error', onError);

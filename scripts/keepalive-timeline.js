@@ -76,7 +76,11 @@ async function main() {
   const defaultEvents = [
     { t: 0, kind: 'data', label: '' },
     { t: 3, kind: 'end', label: 'the tuned connection was already gone here' },
-    ...Array.from({ length: defaults.count }, (_, i) => ({ t: defaults.idle + i * defaults.interval, kind: 'probe', label: i === 0 ? `first probe: ${defaults.idle} s` : '' })),
+    ...Array.from({ length: defaults.count }, (_, i) => ({
+      t: defaults.idle + i * defaults.interval,
+      kind: 'probe',
+      label: i === 0 ? `first probe: ${defaults.idle} s` : '',
+    })),
     { t: defaultEnd, kind: 'end', label: `ETIMEDOUT: ${defaultEnd} s` },
   ];
 
@@ -122,7 +126,9 @@ async function main() {
     defaults,
   };
   fs.writeFileSync(path.join(OUT, 'keepalive-timeline.json'), `${JSON.stringify(capture, null, 2)}\n`);
-  console.log(`wrote docs/keepalive-timeline.svg and .json: probes at ${probes.map((t) => `${t.toFixed(3)} s`).join(', ')}; ETIMEDOUT at ${diedAt.toFixed(3)} s`);
+  console.log(
+    `wrote docs/keepalive-timeline.svg and .json: probes at ${probes.map((t) => `${t.toFixed(3)} s`).join(', ')}; ETIMEDOUT at ${diedAt.toFixed(3)} s`,
+  );
 }
 
 main().catch((err) => {

@@ -27,8 +27,14 @@ const CROSS = {
   arm64: {
     packages: ['g++-aarch64-linux-gnu', 'qemu-user-static'],
     // For the tests run under qemu: the package test cross-compiles its own prebuild with these,
-    // as `npm run prebuild:arm64` does.
-    env: { CC: 'aarch64-linux-gnu-gcc', CXX: 'aarch64-linux-gnu-g++', LINK: 'aarch64-linux-gnu-g++', PREBUILD_STRIP_BIN: 'aarch64-linux-gnu-strip', QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu' },
+    // as `npm run prebuilds:arm64` does.
+    env: {
+      CC: 'aarch64-linux-gnu-gcc',
+      CXX: 'aarch64-linux-gnu-g++',
+      LINK: 'aarch64-linux-gnu-g++',
+      PREBUILD_STRIP_BIN: 'aarch64-linux-gnu-strip',
+      QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu',
+    },
     binfmt: 'qemu-aarch64',
   },
 };
@@ -44,7 +50,9 @@ function nodeBinary(work, major) {
   const name = `node-${process.platform}-${arch}`;
   // --force: npm refuses a package for another CPU otherwise; it runs under qemu here.
   const force = cross ? ['--force'] : [];
-  execFileSync(process.execPath, [npmCli, 'install', '--no-save', '--no-audit', '--no-fund', ...force, '--prefix', prefix, `${name}@${major}`], { stdio: 'ignore' });
+  execFileSync(process.execPath, [npmCli, 'install', '--no-save', '--no-audit', '--no-fund', ...force, '--prefix', prefix, `${name}@${major}`], {
+    stdio: 'ignore',
+  });
   return path.join(prefix, 'node_modules', name, 'bin', 'node');
 }
 
@@ -59,10 +67,14 @@ function enableEmulation() {
   const missing = spec.packages.filter((pkg) => spawnSync('dpkg', ['-s', pkg], { stdio: 'ignore' }).status !== 0);
   if (missing.length) {
     log(`installing ${missing.join(' ')} (Debian packages)`);
-    execFileSync('sh', ['-c', `apt-get install -y -qq ${missing.join(' ')} >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq ${missing.join(' ')} >/dev/null)`], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      stdio: 'inherit',
-    });
+    execFileSync(
+      'sh',
+      ['-c', `apt-get install -y -qq ${missing.join(' ')} >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq ${missing.join(' ')} >/dev/null)`],
+      {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        stdio: 'inherit',
+      },
+    );
   }
   const binfmt = '/proc/sys/fs/binfmt_misc';
   if (!fs.existsSync(path.join(binfmt, 'register'))) execFileSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', binfmt]);
@@ -80,14 +92,17 @@ function main() {
   try {
     const crossEnv = cross ? CROSS[arch].env : {};
     if (cross) disableEmulation = enableEmulation();
-    log(`staging the package with a fresh ${platformDir} prebuild (npm run prebuild${cross ? `:${arch}, cross-compiled` : ''})...`);
-    const stage = stagePackage(work, [...PUBLISHED, 'test', 'scripts'], [], cross ? `prebuild:${arch}` : 'prebuild');
+    log(`staging the package with a fresh ${platformDir} prebuild (npm run prebuilds${cross ? `:${arch}, cross-compiled` : ''})...`);
+    const stage = stagePackage(work, [...PUBLISHED, 'test', 'scripts'], [], cross ? `prebuilds:${arch}` : 'prebuilds');
     const prebuild = path.join(stage, 'prebuilds', platformDir, 'socket-knobs.glibc.node');
     for (const major of versions) {
       log(`\n== Node ${major}: fetching the official binary from the npm registry`);
       const node = nodeBinary(work, major);
       const version = `${execFileSync(node, ['--version'], { encoding: 'utf8', env: { ...process.env, ...crossEnv } }).trim()}${cross ? ` (${arch}, qemu)` : ''}`;
-      const loaded = execFileSync(node, ['-e', `console.log(require(${JSON.stringify(stage)}).addonPath())`], { encoding: 'utf8', env: { ...process.env, ...crossEnv } }).trim();
+      const loaded = execFileSync(node, ['-e', `console.log(require(${JSON.stringify(stage)}).addonPath())`], {
+        encoding: 'utf8',
+        env: { ...process.env, ...crossEnv },
+      }).trim();
       if (loaded !== prebuild) throw new Error(`Node ${version} loaded ${loaded}, not the prebuild ${prebuild}`);
       log(`== Node ${version} loads ${path.relative(stage, loaded)}; running the suite`);
       const results = path.join(work, `jest-${major}.json`);
@@ -114,11 +129,14 @@ function main() {
   log('\n| Node | passed | failed | skipped |\n| --- | ---: | ---: | ---: |');
   for (const r of rows) log(`| ${r.version} | ${r.passed} | ${r.failed} | ${r.skipped} |`);
   if (jsonOut) {
-    const total = rows.reduce((acc, r) => ({ passed: acc.passed + r.passed, failed: acc.failed + r.failed, skipped: acc.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
+    const total = rows.reduce((acc, r) => ({ passed: acc.passed + r.passed, failed: acc.failed + r.failed, skipped: acc.skipped + r.skipped }), {
+      passed: 0,
+      failed: 0,
+      skipped: 0,
+    });
     fs.writeFileSync(jsonOut, JSON.stringify({ rows, ...total }));
   }
   process.exitCode = failed ? 1 : 0;
 }
 
 main();
-

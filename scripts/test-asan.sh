@@ -45,4 +45,4 @@ echo '== leak detection works: the canary addon'"'"'s 100-byte leak was reported
 
 export LD_PRELOAD="$preload"
 echo "== jest under LD_PRELOAD=$preload"
-npx jest --runInBand test/roundtrip.test.js test/errors.test.js test/listen.test.js test/reliability.test.js test/modules.test.js test/fuzz.test.js test/hardening.test.js test/tuning.test.js "$@"
+npx jest --runInBand test/unit test/system/reliability.test.js test/system/fuzz.test.js "$@"

@@ -7,7 +7,7 @@
 // never reads or writes past the typed arrays it is handed (lengths are checked against what the
 // caller claims). There is no global mutable state, so the addon is safe in worker threads.
 //
-// Batch layout: the façade passes one Int32Array `io` it allocates once per thread:
+// Batch layout (lib/core/syscall.ts names it BATCH): one Int32Array `io` allocated once per thread:
 //   io[0]  out: errno of the call that failed (0 when all succeeded)
 //   io[1]  out: how many operations succeeded before it (or the length written, for getBytes)
 //   io[2 + 3*i .. 4 + 3*i]  operation i: level, option, value (value is in for set, out for get)
@@ -61,8 +61,8 @@ bool ArgInt32(napi_env env, const Napi::CallbackInfo& info, size_t index, int32_
 }
 
 // Reads argument `index` as a typed array of the wanted element type; false otherwise.
-bool ArgTypedArray(napi_env env, const Napi::CallbackInfo& info, size_t index, napi_typedarray_type want,
-                   void** data, size_t* length) {
+bool ArgTypedArray(napi_env env, const Napi::CallbackInfo& info, size_t index, napi_typedarray_type want, void** data,
+                   size_t* length) {
   napi_typedarray_type type;
   napi_value buffer;
   size_t offset;
@@ -98,8 +98,8 @@ Napi::Value SetInts(const Napi::CallbackInfo& info) {
   for (; done < count; done++) {
     const int32_t* op = io + kHeader + kOpWidth * done;
     int value = op[2];
-    if (setsockopt(static_cast<SocketHandle>(fd), op[0], op[1], reinterpret_cast<const char*>(&value),
-                   sizeof value) != 0) {
+    if (setsockopt(static_cast<SocketHandle>(fd), op[0], op[1], reinterpret_cast<const char*>(&value), sizeof value) !=
+        0) {
       err = LastSocketError();
       break;
     }
@@ -184,23 +184,25 @@ Napi::Value GetBytes(const Napi::CallbackInfo& info) {
   return Result(info, err);
 }
 
-// openSocket(domain, type): a new socket, close-on-exec so that child processes never inherit it.
-// Returns the fd, or -errno.
+// openSocket(domain, type, protocol): a new socket, close-on-exec so that child processes never
+// inherit it (protocol 0 is the family's default; IPPROTO_MPTCP for multipath TCP). Returns the
+// fd, or -errno.
 Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  int32_t domain, type;
-  if (info.Length() < 2 || !ArgInt32(env, info, 0, &domain) || !ArgInt32(env, info, 1, &type)) {
-    return Fail(info, "openSocket(domain, type)");
+  int32_t domain, type, protocol;
+  if (info.Length() < 3 || !ArgInt32(env, info, 0, &domain) || !ArgInt32(env, info, 1, &type) ||
+      !ArgInt32(env, info, 2, &protocol)) {
+    return Fail(info, "openSocket(domain, type, protocol)");
   }
 #if defined(SOCK_CLOEXEC)
-  SocketHandle fd = socket(domain, type | SOCK_CLOEXEC, 0);
+  SocketHandle fd = socket(domain, type | SOCK_CLOEXEC, protocol);
   if (fd < 0) return Result(info, -LastSocketError());
 #elif defined(_WIN32)
-  SocketHandle fd = socket(domain, type, 0);
+  SocketHandle fd = socket(domain, type, protocol);
   if (fd == INVALID_SOCKET) return Result(info, -LastSocketError());
 #else
   // No SOCK_CLOEXEC (macOS): set FD_CLOEXEC at once; no exec can happen in between on this thread.
-  SocketHandle fd = socket(domain, type, 0);
+  SocketHandle fd = socket(domain, type, protocol);
   if (fd < 0) return Result(info, -LastSocketError());
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
     int err = LastSocketError();
@@ -271,7 +273,8 @@ Napi::Value CloseSocketFn(const Napi::CallbackInfo& info) {
 // nobody will see the exports (test/fuzz/worker-teardown.js terminates hundreds of loading workers).
 bool SetNumber(napi_env env, napi_value object, const char* name, int value) {
   napi_value number;
-  return napi_create_int32(env, value, &number) == napi_ok && napi_set_named_property(env, object, name, number) == napi_ok;
+  return napi_create_int32(env, value, &number) == napi_ok &&
+         napi_set_named_property(env, object, name, number) == napi_ok;
 }
 
 struct Export {
@@ -286,9 +289,8 @@ napi_value Wrap(napi_env env, napi_callback_info info) {
 }
 
 const Export kExports[] = {
-    {"setInts", Wrap<SetInts>},         {"getInts", Wrap<GetInts>},
-    {"setBytes", Wrap<SetBytes>},       {"getBytes", Wrap<GetBytes>},
-    {"openSocket", Wrap<OpenSocket>},   {"bindSocket", Wrap<BindSocket>},
+    {"setInts", Wrap<SetInts>},           {"getInts", Wrap<GetInts>},           {"setBytes", Wrap<SetBytes>},
+    {"getBytes", Wrap<GetBytes>},         {"openSocket", Wrap<OpenSocket>},     {"bindSocket", Wrap<BindSocket>},
     {"listenSocket", Wrap<ListenSocket>}, {"closeSocket", Wrap<CloseSocketFn>},
 };
 

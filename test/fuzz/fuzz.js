@@ -37,17 +37,99 @@ function random() {
 const pick = (list) => list[Math.floor(random() * list.length)];
 const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
 
-const NAMES = [...knobs.LEVELS, ...knobs.SOCKET_CONSTANTS, ...knobs.OPTIONS.map((r) => r.name), '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'TCP_KEEPIDEL', 'SO_RCVTIMEO'];
-const NUMBERS = [0, 1, -1, 2, 3, 60, 127, 128, 255, 256, 32767, 32768, 65535, 65536, 65537, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53, NaN, Infinity, -Infinity, -0, 0.5, 1.5, 1e308, Number.MIN_VALUE, Number.EPSILON];
+const NAMES = [
+  ...knobs.LEVELS,
+  ...knobs.SOCKET_CONSTANTS,
+  ...knobs.OPTIONS.map((r) => r.name),
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  '',
+  'TCP_KEEPIDEL',
+  'SO_RCVTIMEO',
+];
+const NUMBERS = [
+  0,
+  1,
+  -1,
+  2,
+  3,
+  60,
+  127,
+  128,
+  255,
+  256,
+  32767,
+  32768,
+  65535,
+  65536,
+  65537,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  2 ** 32,
+  2 ** 53,
+  NaN,
+  Infinity,
+  -Infinity,
+  -0,
+  0.5,
+  1.5,
+  1e308,
+  Number.MIN_VALUE,
+  Number.EPSILON,
+];
 
 function hostileObject() {
   return pick([
-    () => ({ get idle() { throw new Error('getter'); } }),
-    () => new Proxy({}, { ownKeys() { throw new Error('ownKeys'); } }),
-    () => new Proxy({}, { get() { throw new Error('get'); } }),
-    () => new Proxy({}, { getPrototypeOf() { throw new Error('getPrototypeOf'); } }),
-    () => new Proxy(new net.Socket(), { get() { throw new Error('socket get'); } }),
-    () => ({ valueOf() { throw new Error('valueOf'); }, toString() { throw new Error('toString'); } }),
+    () => ({
+      get idle() {
+        throw new Error('getter');
+      },
+    }),
+    () =>
+      new Proxy(
+        {},
+        {
+          ownKeys() {
+            throw new Error('ownKeys');
+          },
+        },
+      ),
+    () =>
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error('get');
+          },
+        },
+      ),
+    () =>
+      new Proxy(
+        {},
+        {
+          getPrototypeOf() {
+            throw new Error('getPrototypeOf');
+          },
+        },
+      ),
+    () =>
+      new Proxy(new net.Socket(), {
+        get() {
+          throw new Error('socket get');
+        },
+      }),
+    () => ({
+      valueOf() {
+        throw new Error('valueOf');
+      },
+      toString() {
+        throw new Error('toString');
+      },
+    }),
     () => Object.create(null),
     () => Object.freeze({ enable: true }),
     () => ({ __proto__: { idle: 5 } }),
@@ -66,7 +148,7 @@ function hostileObject() {
     // Huge keys and class names: errors must stay small.
     () => ({ [HUGE]: 1 }),
     () => new (class extends Object {})(),
-    () => new ({ [HUGE]: class {} })[HUGE](),
+    () => new { [HUGE]: class {} }[HUGE](),
   ])();
 }
 
@@ -260,8 +342,24 @@ const CALL_MAKERS = [
   () => [pick(['getReuseAddress', 'getReusePort', 'getNoDelay', 'getUserTimeout', 'getReceiveBufferSize', 'getSendBufferSize', 'getLinger']), [target()]],
   () => [pick(['setUserTimeout', 'setReceiveBufferSize', 'setSendBufferSize']), [target(), random() < 0.7 ? pick(NUMBERS) : value()]],
   () => ['setLinger', [target(), optionsObject(['enable', 'seconds'])]],
-  () => ['setsockopt', [target(), random() < 0.7 ? pick(NAMES) : value(), random() < 0.7 ? pick(NAMES) : random() < 0.5 ? int(0, 300) : value(), random() < 0.5 ? pick(NUMBERS) : value()]],
-  () => ['getsockopt', [target(), random() < 0.7 ? pick(NAMES) : value(), random() < 0.7 ? pick(NAMES) : random() < 0.5 ? int(0, 300) : value(), ...(random() < 0.5 ? [random() < 0.5 ? pick(NUMBERS) : value()] : [])]],
+  () => [
+    'setsockopt',
+    [
+      target(),
+      random() < 0.7 ? pick(NAMES) : value(),
+      random() < 0.7 ? pick(NAMES) : random() < 0.5 ? int(0, 300) : value(),
+      random() < 0.5 ? pick(NUMBERS) : value(),
+    ],
+  ],
+  () => [
+    'getsockopt',
+    [
+      target(),
+      random() < 0.7 ? pick(NAMES) : value(),
+      random() < 0.7 ? pick(NAMES) : random() < 0.5 ? int(0, 300) : value(),
+      ...(random() < 0.5 ? [random() < 0.5 ? pick(NUMBERS) : value()] : []),
+    ],
+  ],
   () => ['isSupported', [random() < 0.7 ? pick(NAMES) : value()]],
   () => ['createListeningSocket', [optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
   () => ['listen', [random() < 0.8 ? net.createServer() : value(), optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
@@ -306,7 +404,8 @@ function confine(name, callArgs) {
   const index = name === 'listen' ? 1 : 0;
   const options = callArgs[index];
   if ((name === 'createListeningSocket' || name === 'listen') && options && typeof options === 'object' && !isHostile(options)) {
-    if (!['127.0.0.1', '::1', 'localhost', 'not-an-ip', '::1%x'].includes(options.host)) options.host = pick(['127.0.0.1', '::1', 'localhost', 'not-an-ip', '::1%x']);
+    if (!['127.0.0.1', '::1', 'localhost', 'not-an-ip', '::1%x'].includes(options.host))
+      options.host = pick(['127.0.0.1', '::1', 'localhost', 'not-an-ip', '::1%x']);
     if (typeof options.port === 'number' && options.port < 1024 && options.port !== 0) options.port = 0;
   }
   return callArgs;
@@ -419,7 +518,12 @@ async function main() {
     global.gc();
     global.gc();
     const m = process.memoryUsage();
-    summary.memoryAfterGcMiB = { rss: Math.round(m.rss / 104857.6) / 10, heapUsed: Math.round(m.heapUsed / 104857.6) / 10, external: Math.round(m.external / 104857.6) / 10, arrayBuffers: Math.round(m.arrayBuffers / 104857.6) / 10 };
+    summary.memoryAfterGcMiB = {
+      rss: Math.round(m.rss / 104857.6) / 10,
+      heapUsed: Math.round(m.heapUsed / 104857.6) / 10,
+      external: Math.round(m.external / 104857.6) / 10,
+      arrayBuffers: Math.round(m.arrayBuffers / 104857.6) / 10,
+    };
   }
   console.log(JSON.stringify(summary));
   setImmediate(() => process.exit(0));

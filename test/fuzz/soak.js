@@ -23,7 +23,16 @@ async function main() {
     kinds[i % kinds.length](i);
     if (i % EVERY === 0) {
       const m = process.memoryUsage();
-      console.log(JSON.stringify({ calls: i, rssMiB: MiB(m.rss), heapUsedMiB: MiB(m.heapUsed), heapTotalMiB: MiB(m.heapTotal), externalMiB: MiB(m.external), s: Math.round((Date.now() - started) / 100) / 10 }));
+      console.log(
+        JSON.stringify({
+          calls: i,
+          rssMiB: MiB(m.rss),
+          heapUsedMiB: MiB(m.heapUsed),
+          heapTotalMiB: MiB(m.heapTotal),
+          externalMiB: MiB(m.external),
+          s: Math.round((Date.now() - started) / 100) / 10,
+        }),
+      );
       // Yield now and then, as a server does, so that Node's own work (and GC tasks) can run.
       await new Promise((resolve) => setImmediate(resolve));
     }

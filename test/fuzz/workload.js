@@ -41,10 +41,17 @@ async function workload() {
     (i) =>
       expectRefused(() => {
         switch (i & 3) {
-          case 0: knobs.setKeepAlive(client, { idle: 'x' }); break;
-          case 1: knobs.setsockopt(client, 'IPPROTO_TCP', 'TCP_KEEPCNT', 500); break;
-          case 2: knobs.getKeepAlive(dead); break;
-          default: knobs.getsockopt(client, 'IPPROTO_TCP', 'NO_SUCH_OPTION');
+          case 0:
+            knobs.setKeepAlive(client, { idle: 'x' });
+            break;
+          case 1:
+            knobs.setsockopt(client, 'IPPROTO_TCP', 'TCP_KEEPCNT', 500);
+            break;
+          case 2:
+            knobs.getKeepAlive(dead);
+            break;
+          default:
+            knobs.getsockopt(client, 'IPPROTO_TCP', 'NO_SUCH_OPTION');
         }
       }),
     () => knobs.tune(client, { keepAlive: { idle: 61 }, noDelay: true }),
@@ -55,9 +62,14 @@ async function workload() {
     (i) =>
       expectRefused(() => {
         switch (i % 3) {
-          case 0: knobs.getsockopt(client, 'IPPROTO_TCP', huge); break;
-          case 1: knobs.tune(client, { [huge]: 1 }); break;
-          default: knobs.setKeepAlive(client, revoked.proxy);
+          case 0:
+            knobs.getsockopt(client, 'IPPROTO_TCP', huge);
+            break;
+          case 1:
+            knobs.tune(client, { [huge]: 1 });
+            break;
+          default:
+            knobs.setKeepAlive(client, revoked.proxy);
         }
       }),
   ];

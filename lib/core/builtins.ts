@@ -1,0 +1,31 @@
+/**
+ * Node's built-in modules that cost time to load, loaded on first use. `require('socket-knobs')`
+ * loads none of node:net, dgram, os, http, https, tls, dns or cluster (test/unit/modules.test.js
+ * checks it): an application that passes a socket has loaded node:net already, so the first use
+ * costs nothing either, and one that only checks `isSupported()` never pays for them.
+ */
+import type netModule = require('node:net');
+import type dgramModule = require('node:dgram');
+import type osModule = require('node:os');
+import type httpModule = require('node:http');
+
+let netCache: typeof netModule | undefined;
+let dgramCache: typeof dgramModule | undefined;
+let osCache: typeof osModule | undefined;
+let httpCache: typeof httpModule | undefined;
+
+export function net(): typeof netModule {
+  return (netCache ??= require('node:net') as typeof netModule);
+}
+
+export function dgram(): typeof dgramModule {
+  return (dgramCache ??= require('node:dgram') as typeof dgramModule);
+}
+
+export function os(): typeof osModule {
+  return (osCache ??= require('node:os') as typeof osModule);
+}
+
+export function http(): typeof httpModule {
+  return (httpCache ??= require('node:http') as typeof httpModule);
+}

@@ -1,0 +1,119 @@
+/**
+ * Loads the addon: a local `build/Release` build when one exists, else the prebuild in
+ * `prebuilds/<platform>-<arch>/` for this libc (glibc or musl) and N-API. The exact path is tried
+ * first (a file read, no directory scan); node-gyp-build, which reads the same tags and honours
+ * its environment overrides, resolves anything else. (The `bindings` package looks only in build/
+ * and cannot tell glibc from musl prebuilds.)
+ *
+ * Where no binary matches (an unlisted platform, a source build that failed or never ran),
+ * require('socket-knobs') still succeeds: an application whose knobs only matter in production on
+ * Linux must still start on a developer's machine. Then `loadError()` says why, `constants` is
+ * empty, `isSupported()` answers false, and every call that needs the addon throws a
+ * SocketOptionError with code ERR_SOCKET_KNOBS_NO_ADDON saying how to build it. Never a no-op.
+ *
+ * Only lib/core/syscall.ts imports this module.
+ */
+import fs = require('node:fs');
+import path = require('node:path');
+import { SocketOptionError } from './errors';
+
+/** The whole native surface: syscalls and the #ifdef support table, nothing else. */
+export interface NativeBinding {
+  /** Names the platform headers define, with their numeric values. */
+  readonly constants: Record<string, number>;
+  /** setsockopt(int) for `count` operations laid out in `io` (lib/core/syscall.ts: BATCH). Returns errno or 0. */
+  setInts(fd: number, io: Int32Array, count: number): number;
+  /** getsockopt(int) for `count` operations; values are written into the operations' value slots. */
+  getInts(fd: number, io: Int32Array, count: number): number;
+  /** setsockopt with raw bytes. Returns errno or 0. */
+  setBytes(fd: number, level: number, option: number, bytes: Uint8Array): number;
+  /** getsockopt into `bytes`; `io[1]` receives the length the kernel wrote. Returns errno or 0. */
+  getBytes(fd: number, level: number, option: number, bytes: Uint8Array, io: Int32Array): number;
+  /** socket(domain, type | SOCK_CLOEXEC, protocol). Returns the fd, or -errno. */
+  openSocket(domain: number, type: number, protocol: number): number;
+  /** bind() to an IP literal (parsed with inet_pton). Returns errno or 0. */
+  bindSocket(fd: number, domain: number, address: string, port: number, scopeId: number): number;
+  /** listen(fd, backlog). Returns errno or 0. */
+  listenSocket(fd: number, backlog: number): number;
+  /** close(fd), for sockets the addon opened and nobody else owns yet. Returns errno or 0. */
+  closeSocket(fd: number): number;
+}
+
+// The package's folder: this file runs from dist/index.js (the bundle) or, in the tests that
+// import a module directly, from dist/modules/core/native.js.
+const root = __dirname.slice(0, __dirname.lastIndexOf(`${path.sep}dist`));
+
+/** Why the addon could not be loaded, or null when it was. */
+export let loadError: string | null = null;
+let loadedFrom: string | null = null;
+
+/** The error every call that needs the addon throws when there is none. */
+export function noAddonError(): SocketOptionError {
+  return new SocketOptionError(
+    'ERR_SOCKET_KNOBS_NO_ADDON',
+    `socket-knobs has no native addon for ${process.platform}-${process.arch} (${loadError}). ` +
+      'To build it from source (a C++ compiler, make and Python are needed): ' +
+      'npm install-scripts approve socket-knobs, then npm rebuild socket-knobs',
+  );
+}
+
+function unavailable(): NativeBinding {
+  const fail = (): never => {
+    throw noAddonError();
+  };
+  return {
+    constants: {},
+    setInts: fail,
+    getInts: fail,
+    setBytes: fail,
+    getBytes: fail,
+    openSocket: fail,
+    bindSocket: fail,
+    listenSocket: fail,
+    closeSocket: fail,
+  };
+}
+
+/**
+ * The path node-gyp-build would choose in the common cases, or null to let it search: no
+ * environment override is set, and the file is there. Prebuild names follow prebuildify's tags
+ * (`--napi --tag-libc`): `socket-knobs.glibc.node` / `.musl.node` on Linux, `socket-knobs.node` elsewhere.
+ */
+function exactPath(): string | null {
+  const env = process.env;
+  if (env.SOCKET_KNOBS_PREBUILD || env.npm_config_arch || env.npm_config_platform || env.LIBC) return null;
+  if (!env.PREBUILDS_ONLY) {
+    const local = path.join(root, 'build', 'Release', 'socket_knobs.node');
+    if (fs.existsSync(local)) return local;
+    // A Debug build would be node-gyp-build's next choice: let it decide.
+    if (fs.existsSync(path.join(root, 'build', 'Debug'))) return null;
+  }
+  const libc = process.platform === 'linux' ? (fs.existsSync('/etc/alpine-release') ? '.musl' : '.glibc') : '';
+  const prebuild = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, `socket-knobs${libc}.node`);
+  return fs.existsSync(prebuild) ? prebuild : null;
+}
+
+function load(): NativeBinding {
+  try {
+    const file = exactPath() ?? (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+    const binding = require(file) as NativeBinding;
+    loadedFrom = file;
+    return binding;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    loadError = message.length > 300 ? `${message.slice(0, 297)}...` : message;
+    return unavailable();
+  }
+}
+
+export const native: NativeBinding = load();
+
+/** Where the loaded addon comes from (a prebuild or a local build), or null when none loaded. */
+export function nativePath(): string | null {
+  return loadedFrom;
+}
+
+/** Throws ERR_SOCKET_KNOBS_NO_ADDON when no addon was loaded. */
+export function requireAddon(): void {
+  if (loadError !== null) throw noAddonError();
+}

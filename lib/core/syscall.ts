@@ -1,0 +1,259 @@
+/**
+ * The syscall layer, and the only importer of native.ts: the platform's constants, the table's
+ * rows as this platform spells them, one reusable Int32Array that carries a batch of operations
+ * into a single N-API crossing, and the one place where an errno becomes a SyscallError.
+ *
+ * Every function here takes values already validated (lib/core/validate.ts, lib/core/units.ts).
+ */
+import { loadError, native, nativePath, requireAddon } from './native';
+import { OPTIONS, OPTION_BY_NAME, type OptionName, type OptionRow } from './table';
+import { SyscallError, UnsupportedOptionError, errnoName, type SyscallDetails } from './errors';
+import { INT32_MAX, INT32_MIN } from './validate';
+
+export { requireAddon };
+
+/**
+ * The socket levels and options this platform's headers define, with their numeric values:
+ * `constants.TCP_KEEPIDLE === 4` on Linux, and `'TCP_KEEPALIVE' in constants` is false there
+ * (it is macOS's name for the same knob).
+ */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...native.constants });
+
+/** The path of the loaded addon, or null. */
+export function addonPath(): string | null {
+  return nativePath();
+}
+
+/** Why no addon could be loaded, or null. */
+export function addonLoadError(): string | null {
+  return loadError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows as this platform spells them.
+
+/** An option of the table as this platform spells it, with its numbers and its bounds here. */
+export interface Resolved {
+  readonly row: OptionRow;
+  /** The name the platform defines (the row's name, or its alias: TCP_KEEPALIVE on macOS). */
+  readonly name: string;
+  readonly level: number;
+  readonly option: number;
+  /** The range accepted on this platform (Linux's kernel limits, say); ints only. */
+  readonly min: number;
+  readonly max: number;
+}
+
+const resolvedCache = new Map<string, Resolved | null>();
+
+/** The row `name` as this platform defines it, or null where its headers do not. */
+export function lookup(rowName: OptionName): Resolved | null {
+  let hit = resolvedCache.get(rowName);
+  if (hit === undefined) {
+    const row = OPTION_BY_NAME.get(rowName)!;
+    const alias = 'alias' in row ? row.alias : undefined;
+    const name = Object.hasOwn(constants, row.name) ? row.name : alias && Object.hasOwn(constants, alias) ? alias : '';
+    const min = row.kind === 'int' ? (row.min ?? INT32_MIN) : 0;
+    const max = row.kind === 'int' ? (row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX) : row.kind === 'linger' ? row.max : INT32_MAX;
+    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name]!, min, max } : null;
+    resolvedCache.set(rowName, hit);
+  }
+  return hit;
+}
+
+/** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
+export function resolve(rowName: OptionName): Resolved {
+  requireAddon(); // without the addon no row is defined: say why, not 'unsupported'
+  const hit = lookup(rowName);
+  if (hit === null) throw new UnsupportedOptionError(rowName);
+  return hit;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: the one place an errno becomes a SyscallError.
+
+/** What the option's row says about an errno: the privilege an EPERM needs, an ENOENT's meaning. */
+function reasonFor(row: OptionRow | undefined, errno: number): string | undefined {
+  if (!row) return undefined;
+  const name = errnoName(errno);
+  if (name === 'EPERM' && row.privilege) return `${row.name} needs ${row.privilege}`;
+  const hints = 'errnoHints' in row ? (row.errnoHints as Readonly<Record<string, string>>) : undefined;
+  return hints?.[name];
+}
+
+/** The SyscallError for `errno` from `syscall`; an option's row adds what it knows about the errno. */
+export function syscallError(errno: number, syscall: string, details: SyscallDetails = {}, row?: OptionRow, reason?: string): SyscallError {
+  return new SyscallError(errno, syscall, details, reason ?? reasonFor(row, errno));
+}
+
+/** The row a name given by the user refers to, if it is one the table knows (for raw calls' messages). */
+export function rowNamed(name: unknown): OptionRow | undefined {
+  return typeof name === 'string' ? OPTION_BY_NAME.get(name) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches of int options: one Int32Array, laid out as src-native/socket_knobs.cc reads it.
+
+/** The layout of the batch array shared with the addon. */
+export const BATCH = Object.freeze({
+  /** io[0], out: the errno of the call that failed, 0 when all succeeded. */
+  ERRNO: 0,
+  /** io[1], out: how many operations succeeded before it (for getBytes: the length written). */
+  DONE: 1,
+  /** Operations start after the two header slots. */
+  HEADER: 2,
+  /** Each operation is three slots: level, option, value (in for set, out for get). */
+  OP_WIDTH: 3,
+  LEVEL: 0,
+  OPTION: 1,
+  VALUE: 2,
+  /**
+   * The largest batch: every int or bool option of the table at once. A Tuning or a listener's
+   * options are a subset, so a new Tuning field can never outgrow the array.
+   */
+  MAX_OPS: OPTIONS.filter((r) => r.kind === 'int' || r.kind === 'bool').length,
+});
+
+// Module-level, so no call allocates; each worker thread loads its own copy of this module.
+const io = new Int32Array(BATCH.HEADER + BATCH.OP_WIDTH * BATCH.MAX_OPS);
+/** The options queued in `io`, for error messages. */
+const queued: Resolved[] = [];
+
+function slot(index: number, field: number): number {
+  return BATCH.HEADER + BATCH.OP_WIDTH * index + field;
+}
+
+/** Puts operation `index` (its value validated) into the batch. */
+export function queue(index: number, option: Resolved, value: number): void {
+  io[slot(index, BATCH.LEVEL)] = option.level;
+  io[slot(index, BATCH.OPTION)] = option.option;
+  io[slot(index, BATCH.VALUE)] = value;
+  queued[index] = option;
+}
+
+/** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
+export function applyQueued(fd: number, count: number): void {
+  if (native.setInts(fd, io, count) === 0) return;
+  const failed = io[BATCH.DONE]!;
+  const option = queued[failed]!;
+  const applied = count > 1 ? queued.slice(0, failed).map((o) => o.name) : undefined;
+  throw syscallError(
+    io[BATCH.ERRNO]!,
+    'setsockopt',
+    { level: option.row.level, option: option.name, value: io[slot(failed, BATCH.VALUE)]!, applied },
+    option.row,
+  );
+}
+
+/** Reads the `count` queued operations in one crossing; values are then readValue(i). */
+export function readQueued(fd: number, count: number): void {
+  if (native.getInts(fd, io, count) === 0) return;
+  const option = queued[io[BATCH.DONE]!]!;
+  throw syscallError(io[BATCH.ERRNO]!, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
+}
+
+/** The value read by operation `index` of the last readQueued(). */
+export function readValue(index: number): number {
+  return io[slot(index, BATCH.VALUE)]!;
+}
+
+/** setsockopt of one int option (its value validated). */
+export function setIntOption(fd: number, option: Resolved, value: number): void {
+  queue(0, option, value);
+  applyQueued(fd, 1);
+}
+
+/** getsockopt of one int option. */
+export function getIntOption(fd: number, option: Resolved): number {
+  queue(0, option, 0);
+  readQueued(fd, 1);
+  return readValue(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte-valued options (structs, names).
+
+/** setsockopt with `bytes`; `shown` is the value as an error message shows it. */
+export function setBytesOption(fd: number, option: Resolved, bytes: Uint8Array, shown: string, applied?: string[]): void {
+  const err = native.setBytes(fd, option.level, option.option, bytes);
+  if (err !== 0) throw syscallError(err, 'setsockopt', { level: option.row.level, option: option.name, value: shown, applied }, option.row);
+}
+
+/** getsockopt into `bytes`; returns the length the kernel wrote. */
+export function getBytesOption(fd: number, option: Resolved, bytes: Uint8Array): number {
+  const err = native.getBytes(fd, option.level, option.option, bytes, io);
+  if (err !== 0) throw syscallError(err, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
+  return io[BATCH.DONE]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw access by number: the level and option are named in errors as the user gave them.
+
+/** The level and option as the caller named them, for errors. */
+export interface RawNames {
+  readonly level: string | number;
+  readonly option: string | number;
+}
+
+/** setsockopt(fd, level, option, int or bytes); `shown` is the value as errors show it. */
+export function setRaw(fd: number, level: number, option: number, value: number | Uint8Array, names: RawNames, shown: string | number): void {
+  let err: number;
+  if (typeof value === 'number') {
+    io[slot(0, BATCH.LEVEL)] = level;
+    io[slot(0, BATCH.OPTION)] = option;
+    io[slot(0, BATCH.VALUE)] = value;
+    err = native.setInts(fd, io, 1);
+  } else {
+    err = native.setBytes(fd, level, option, value);
+  }
+  if (err !== 0) throw syscallError(err, 'setsockopt', { ...names, value: shown }, rowNamed(names.option));
+}
+
+/** getsockopt(fd, level, option) of an int. */
+export function getRawInt(fd: number, level: number, option: number, names: RawNames): number {
+  io[slot(0, BATCH.LEVEL)] = level;
+  io[slot(0, BATCH.OPTION)] = option;
+  io[slot(0, BATCH.VALUE)] = 0;
+  const err = native.getInts(fd, io, 1);
+  if (err !== 0) throw syscallError(err, 'getsockopt', { ...names }, rowNamed(names.option));
+  return readValue(0);
+}
+
+/** getsockopt(fd, level, option) into `bytes`; returns the length the kernel wrote. */
+export function getRawBytes(fd: number, level: number, option: number, bytes: Uint8Array, names: RawNames): number {
+  const err = native.getBytes(fd, level, option, bytes, io);
+  if (err !== 0) throw syscallError(err, 'getsockopt', { ...names }, rowNamed(names.option));
+  return io[BATCH.DONE]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets socket-knobs creates itself (listeners, dialed connections, the probe).
+
+/** socket(domain, type, protocol), close-on-exec; returns the fd, or -errno (the caller decides what a failure means). */
+export function tryOpenSocket(domain: number, type: number, protocol = 0): number {
+  return native.openSocket(domain, type, protocol);
+}
+
+/** socket(domain, type, protocol), close-on-exec; throws SyscallError. */
+export function openSocket(domain: number, type: number, protocol = 0): number {
+  const fd = native.openSocket(domain, type, protocol);
+  if (fd < 0) throw syscallError(-fd, 'socket');
+  return fd;
+}
+
+/** bind() to an IP literal; `host` is the address as errors show it. */
+export function bindSocket(fd: number, domain: number, address: string, port: number, scopeId: number, host: string): void {
+  const err = native.bindSocket(fd, domain, address, port, scopeId);
+  if (err !== 0) throw syscallError(err, 'bind', { address: host, port });
+}
+
+/** listen(fd, backlog). */
+export function listenSocket(fd: number, backlog: number, host: string, port: number): void {
+  const err = native.listenSocket(fd, backlog);
+  if (err !== 0) throw syscallError(err, 'listen', { address: host, port });
+}
+
+/** close(fd) of a socket this package opened and nobody else owns yet. */
+export function closeSocket(fd: number): void {
+  native.closeSocket(fd);
+}

@@ -1,0 +1,128 @@
+/**
+ * Finds the file descriptor behind a target, at every call: never cached, because Node replaces a
+ * socket's handle during connection attempts (autoSelectFamily) and because a cached number could
+ * by now belong to another file.
+ */
+import type dgram = require('node:dgram');
+import type net = require('node:net');
+import { dgram as dgramModule, net as netModule } from './builtins';
+import { SocketOptionError, SocketStateError } from './errors';
+import { INT32_MAX, invalidType, invalidValue, outOfRange } from './validate';
+
+/** What socket-knobs can act on: a connected TCP (or TLS, or Unix) socket, a listening server, a bound UDP socket, or a raw fd. */
+export type Target = net.Socket | net.Server | dgram.Socket | number;
+
+interface HandleLike {
+  fd?: unknown;
+  /** A TLS socket's handle wraps the TCP handle that owns the fd. */
+  _parent?: HandleLike | null;
+}
+
+const IS_WINDOWS = process.platform === 'win32';
+
+const WINDOWS_MESSAGE =
+  "Node's sockets on Windows have no file descriptor (libuv uses SOCKET handles it does not expose), " +
+  'so socket-knobs cannot reach them: use the options Node itself offers there (socket.setKeepAlive, socket.setNoDelay)';
+
+/**
+ * The fd a Node handle holds: -1 where it has none yet. Whatever else is there (a fake or damaged
+ * handle: 18.7, 18 + 2**32, NaN) is refused, never rounded or wrapped onto another fd.
+ */
+function handleFd(handle: HandleLike | null | undefined, name: string): number {
+  if (!handle) return -1;
+  let fd = handle.fd;
+  if (typeof fd !== 'number' && handle._parent) fd = handle._parent.fd;
+  // libuv reports "no fd yet" as -1, or as a negative errno (-9, EBADF, for an unbound UDP socket).
+  if (typeof fd !== 'number' || (Number.isInteger(fd) && fd < 0)) return -1;
+  if (!Number.isInteger(fd) || fd > INT32_MAX || Object.is(fd, -0)) {
+    throw invalidValue(name, 'has a handle whose fd is not a file descriptor (not a Node socket, or a damaged one)', fd);
+  }
+  return fd;
+}
+
+/** The fd of `target`, or a typed error saying why there is none. */
+export function fdOf(target: unknown, name = 'target'): number {
+  if (typeof target === 'number') {
+    if (!Number.isInteger(target) || target < 0 || target > INT32_MAX || Object.is(target, -0)) {
+      throw outOfRange(name, `a file descriptor: an integer >= 0 && <= ${INT32_MAX}`, target);
+    }
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    return target;
+  }
+  try {
+    return objectFd(target, name);
+  } catch (err) {
+    // A Proxy (or an object with throwing getters) posing as a socket: its own error must not
+    // escape as if it came from socket-knobs, and nothing was done.
+    if (err instanceof SocketOptionError) throw err;
+    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
+}
+
+function objectFd(target: unknown, name: string): number {
+  const { Socket, Server } = netModule();
+  if (target instanceof Socket) {
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    if (target.destroyed) {
+      throw new SocketStateError(
+        'ERR_SOCKET_CLOSED',
+        'The socket is destroyed: its file descriptor is closed (and its number may already belong to another file)',
+      );
+    }
+    // A socket that is still connecting may already have an fd, but not the one it will keep:
+    // with autoSelectFamily Node closes it and opens a new socket (often with the same number) for
+    // the next address, and what was set on the first one is silently gone at 'connect'.
+    if (target.connecting) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The socket is still connecting: Node may replace its file descriptor while it tries each address, so options set now could be lost. Call this in its 'connect' handler (or use tuneOnConnect())",
+      );
+    }
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle, name);
+    if (fd < 0) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The socket is not connected and has no file descriptor: call this in its 'connect' handler (or, on a server, in the 'connection' handler)",
+      );
+    }
+    return fd;
+  }
+  if (target instanceof Server) {
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle, name);
+    if (fd < 0) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The server is not listening and has no file descriptor: call this in the listen() callback or its 'listening' handler",
+      );
+    }
+    return fd;
+  }
+  if (target instanceof dgramModule().Socket) {
+    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    const state = dgramState(target);
+    if (!state || !state.handle) {
+      throw new SocketStateError('ERR_SOCKET_CLOSED', 'The UDP socket is closed: its file descriptor is gone');
+    }
+    const fd = handleFd(state.handle, name);
+    if (fd < 0) {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The UDP socket is not bound and has no file descriptor yet: call this in the bind() callback or its 'listening' handler",
+      );
+    }
+    return fd;
+  }
+  throw invalidType(name, 'an instance of net.Socket, net.Server or dgram.Socket, or a file descriptor (integer)', target);
+}
+
+/**
+ * A dgram.Socket keeps its handle under a symbol-keyed state object (`Symbol(state symbol)`, Node
+ * 20 through 26; Node 26 removed the `_handle` alias). The symbol is looked up on each socket, not
+ * remembered from the first one seen: an object posing as a dgram.Socket with a symbol of its own
+ * must not decide how every real socket afterwards is read.
+ */
+function dgramState(socket: dgram.Socket): { handle?: HandleLike | null } | undefined {
+  const symbol = Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'state symbol');
+  return symbol ? (socket as unknown as Record<symbol, { handle?: HandleLike | null }>)[symbol] : undefined;
+}

@@ -1,0 +1,143 @@
+/**
+ * Argument checks, all in one place, each throwing InvalidArgumentError in Node's wording before
+ * any syscall is made.
+ */
+import { InvalidArgumentError, bounded, describeReceived } from './errors';
+
+export const INT32_MIN = -2147483648;
+export const INT32_MAX = 2147483647;
+
+export function invalidType(name: string, expected: string, value: unknown): InvalidArgumentError {
+  name = bounded(name);
+  return new InvalidArgumentError('ERR_INVALID_ARG_TYPE', name, `The "${name}" argument must be ${expected}. ${describeReceived(value)}`);
+}
+
+export function outOfRange(name: string, expected: string, value: unknown): InvalidArgumentError {
+  name = bounded(name);
+  return new InvalidArgumentError('ERR_OUT_OF_RANGE', name, `The value of "${name}" is out of range. It must be ${expected}. ${describeReceived(value)}`);
+}
+
+export function invalidValue(name: string, reason: string, value: unknown): InvalidArgumentError {
+  name = bounded(name);
+  return new InvalidArgumentError('ERR_INVALID_ARG_VALUE', name, `The argument '${name}' ${reason}. ${describeReceived(value)}`);
+}
+
+/** An integer number in [min, max]; `unit` only decorates the message. */
+export function validateInteger(value: unknown, name: string, min: number, max: number, unit?: string): number {
+  if (typeof value !== 'number') throw invalidType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max || Object.is(value, -0)) {
+    // -0 passes Number.isInteger and compares equal to 0; it is refused so that no caller relies on
+    // a sign the kernel cannot see.
+    const suffix = unit ? ` (${unit})` : '';
+    throw outOfRange(name, `an integer >= ${min} && <= ${max}${suffix}`, value);
+  }
+  return value;
+}
+
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
+  return value;
+}
+
+/**
+ * `value instanceof Class`, for an argument: false for a non-object, and a Proxy whose trap throws
+ * is an InvalidArgumentError instead of the trap's own error.
+ */
+export function isInstance(value: unknown, Class: abstract new (...args: never[]) => unknown, name: string): boolean {
+  try {
+    return value instanceof Class;
+  } catch {
+    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', undefined);
+  }
+}
+
+/** An options argument must be a non-null, non-array object. */
+export function ensureOptionsObject(value: unknown, name: string): asserts value is object {
+  if (value === null || typeof value !== 'object') throw invalidType(name, 'of type object', value);
+  let isArray: boolean;
+  try {
+    isArray = Array.isArray(value);
+  } catch {
+    // Array.isArray throws on a revoked Proxy.
+    throw invalidValue(name, 'could not be read (a revoked Proxy)', undefined);
+  }
+  if (isArray) throw invalidType(name, 'of type object', value);
+}
+
+/** The error for a field the options object may not have: a typo is never silently ignored. */
+export function unknownField(name: string, key: string, known: readonly string[]): InvalidArgumentError {
+  return invalidValue(`${name}.${key}`, `is not a known field (known: ${known.join(', ')})`, undefined);
+}
+
+/** What reading an options object threw, as an InvalidArgumentError (a getter or Proxy trap threw). */
+export function unreadable(err: unknown, name: string): InvalidArgumentError {
+  if (err instanceof InvalidArgumentError) return err;
+  return invalidValue(name, 'could not be read (a getter or Proxy trap threw)', undefined);
+}
+
+/**
+ * Calls `onField(key, value)` once for each own enumerable field of `options`, reading each value
+ * once; a key not in `known` throws. Only the fields given count: one inherited from the object's
+ * prototype is never applied. A getter or Proxy trap that throws becomes an InvalidArgumentError.
+ */
+export function eachField<K extends string>(options: object, name: string, known: readonly K[], onField: (key: K, value: unknown) => void): void {
+  try {
+    for (const key in options) {
+      if (!Object.hasOwn(options, key)) continue;
+      if (!(known as readonly string[]).includes(key)) throw unknownField(name, key, known);
+      onField(key as K, (options as Record<string, unknown>)[key]);
+    }
+  } catch (err) {
+    throw unreadable(err, name);
+  }
+}
+
+/**
+ * A plain options object (or undefined), read once into a snapshot: a getter is called once, so the
+ * value validated is the value applied. Unknown keys are refused; inherited fields are ignored.
+ */
+export function readOptions<K extends string>(value: unknown, name: string, known: readonly K[]): Partial<Record<K, unknown>> {
+  if (value === undefined) return {};
+  ensureOptionsObject(value, name);
+  const snapshot: Partial<Record<K, unknown>> = {};
+  eachField(value, name, known, (key, field) => {
+    if (field !== undefined) snapshot[key] = field;
+  });
+  return snapshot;
+}
+
+// The intrinsic accessors of views: a subclass (or an own property) may override `byteLength`,
+// `buffer` or `byteOffset` and lie; these cannot be overridden.
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const accessor = (proto: object, key: string) => Object.getOwnPropertyDescriptor(proto, key)!.get! as (this: unknown) => unknown;
+const TYPED_ARRAY = {
+  buffer: accessor(typedArrayProto, 'buffer'),
+  byteOffset: accessor(typedArrayProto, 'byteOffset'),
+  byteLength: accessor(typedArrayProto, 'byteLength'),
+};
+const DATA_VIEW = {
+  buffer: accessor(DataView.prototype, 'buffer'),
+  byteOffset: accessor(DataView.prototype, 'byteOffset'),
+  byteLength: accessor(DataView.prototype, 'byteLength'),
+};
+const typedArrayTag = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag)!.get! as (this: unknown) => unknown;
+
+/**
+ * A copy of the bytes of a Buffer, TypedArray or DataView, taken now through the intrinsic
+ * accessors: what was validated is exactly what reaches the kernel, whatever runs later (a getter
+ * that grows or shrinks a resizable buffer, a subclass lying about its length, another thread
+ * writing a SharedArrayBuffer). A view of a detached buffer is refused, never sent as zero bytes.
+ */
+export function copyBytes(value: unknown, name: string, maxLength: number): Uint8Array {
+  if (!ArrayBuffer.isView(value)) throw invalidType(name, 'an instance of Buffer, TypedArray or DataView', value);
+  const parts = typedArrayTag.call(value) === undefined ? DATA_VIEW : TYPED_ARRAY;
+  let source: Uint8Array;
+  try {
+    // Constructing a view over a detached buffer throws, even with length 0.
+    source = new Uint8Array(parts.buffer.call(value) as ArrayBuffer, parts.byteOffset.call(value) as number, parts.byteLength.call(value) as number);
+  } catch {
+    throw invalidValue(name, 'is a view of a detached (or shrunk) ArrayBuffer', undefined);
+  }
+  if (source.byteLength > maxLength) throw outOfRange(`${name}.byteLength`, `<= ${maxLength}`, source.byteLength);
+  return source.slice();
+}

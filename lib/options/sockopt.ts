@@ -1,0 +1,197 @@
+/**
+ * One documented setter and getter per option, as rust-lang/socket2 has them: each is a row of
+ * the table (lib/core/table.ts), validated before the first syscall.
+ */
+import { applyQueued, getIntOption, queue, readQueued, readValue, resolve, setIntOption } from '../core/syscall';
+import { fdOf, type Target } from '../core/target';
+import type { OptionName } from '../core/table';
+import type { Duration } from '../core/units';
+import { ensureOptionsObject, unknownField, unreadable, validateBoolean } from '../core/validate';
+import {
+  KEEPALIVE_FIELDS,
+  allKeepAliveRows,
+  checkKeepAlive,
+  checkValue,
+  keepAliveRows,
+  readLinger,
+  readName,
+  validateLinger,
+  validateName,
+  writeLinger,
+  writeName,
+  type KeepAlive,
+  type KeepAliveOptions,
+  type Linger,
+} from './values';
+
+/** Validates a boolean argument, then sets the boolean option `rowName`. */
+function setBool(target: Target, rowName: OptionName, on: unknown, argName: string): void {
+  validateBoolean(on, argName);
+  const option = resolve(rowName);
+  setIntOption(fdOf(target), option, on ? 1 : 0);
+}
+
+/** Validates a number against the row's range (and unit), then sets it. */
+function setRanged(target: Target, rowName: OptionName, value: unknown, argName: string): void {
+  const option = resolve(rowName);
+  const checked = checkValue(option, value, argName);
+  setIntOption(fdOf(target), option, checked);
+}
+
+function getInt(target: Target, rowName: OptionName): number {
+  const option = resolve(rowName);
+  return getIntOption(fdOf(target), option);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keepalive: the heart of the package.
+
+/**
+ * Sets SO_KEEPALIVE and, where given, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT, in one call into
+ * the addon. Only the fields given are set; `enable` defaults to true. Every value is validated
+ * before the first syscall; if the kernel still refuses one, the SyscallError's `applied` lists the
+ * options already set.
+ *
+ * Call it in or after 'connect' (or in a server's 'connection' handler): Node's own
+ * `socket.setKeepAlive(true, ms)` sets TCP_KEEPINTVL=1 and TCP_KEEPCNT=10 and so overwrites them.
+ */
+export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
+  // This is the call a server makes per accepted connection, so it avoids a snapshot object: fields
+  // are read once into locals (readOptions' rules).
+  let enable: unknown;
+  let idle: unknown;
+  let interval: unknown;
+  let count: unknown;
+  if (options !== undefined) {
+    ensureOptionsObject(options, 'options');
+    // eachField's rules (own enumerable fields, each read once, unknown keys refused), inlined:
+    // no closure per call on this path.
+    try {
+      for (const key in options) {
+        if (!Object.hasOwn(options, key)) continue;
+        const field = (options as Record<string, unknown>)[key];
+        if (key === 'enable') enable = field;
+        else if (key === 'idle') idle = field;
+        else if (key === 'interval') interval = field;
+        else if (key === 'count') count = field;
+        else throw unknownField('options', key, KEEPALIVE_FIELDS);
+      }
+    } catch (err) {
+      throw unreadable(err, 'options');
+    }
+  }
+  const rows = keepAliveRows();
+  const on = enable === undefined ? true : validateBoolean(enable, 'options.enable');
+  // Validate every field (and that the platform has it) before the first syscall.
+  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle, 'options.idle');
+  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval, 'options.interval');
+  if (count !== undefined) count = checkKeepAlive(rows, 3, count, 'options.count');
+  const fd = fdOf(target);
+  queue(0, rows[0], on ? 1 : 0);
+  let n = 1;
+  if (idle !== undefined) queue(n++, rows[1]!, idle as number);
+  if (interval !== undefined) queue(n++, rows[2]!, interval as number);
+  if (count !== undefined) queue(n++, rows[3]!, count as number);
+  applyQueued(fd, n);
+}
+
+/** Reads SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT back from the kernel (seconds). */
+export function getKeepAlive(target: Target): KeepAlive {
+  const rows = allKeepAliveRows();
+  const fd = fdOf(target);
+  for (let i = 0; i < 4; i++) queue(i, rows[i]!, 0);
+  readQueued(fd, 4);
+  return { enable: readValue(0) !== 0, idle: readValue(1), interval: readValue(2), count: readValue(3) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One pair per option.
+
+/**
+ * SO_REUSEADDR: lets bind() take an address whose old connections are in TIME_WAIT. It matters
+ * only before bind(); Node's listening servers already have it (libuv sets it).
+ */
+export function setReuseAddress(target: Target, on: boolean): void {
+  setBool(target, 'SO_REUSEADDR', on, 'on');
+}
+/** Reads SO_REUSEADDR back from the kernel. */
+export function getReuseAddress(target: Target): boolean {
+  return getInt(target, 'SO_REUSEADDR') !== 0;
+}
+
+/** SO_REUSEPORT: several sockets may bind one address and port; the kernel spreads connections. */
+export function setReusePort(target: Target, on: boolean): void {
+  setBool(target, 'SO_REUSEPORT', on, 'on');
+}
+/** Reads SO_REUSEPORT back from the kernel. */
+export function getReusePort(target: Target): boolean {
+  return getInt(target, 'SO_REUSEPORT') !== 0;
+}
+
+/** TCP_NODELAY: send small segments at once (Nagle's algorithm off). */
+export function setNoDelay(target: Target, on: boolean): void {
+  setBool(target, 'TCP_NODELAY', on, 'on');
+}
+/** Reads TCP_NODELAY back from the kernel. */
+export function getNoDelay(target: Target): boolean {
+  return getInt(target, 'TCP_NODELAY') !== 0;
+}
+
+/**
+ * TCP_USER_TIMEOUT (Linux): how long sent data may stay unacknowledged before the kernel drops the
+ * connection with ETIMEDOUT, in milliseconds (or a string with its unit: '90s'). 0 restores the
+ * system default.
+ */
+export function setUserTimeout(target: Target, ms: Duration): void {
+  setRanged(target, 'TCP_USER_TIMEOUT', ms, 'ms');
+}
+/** Reads TCP_USER_TIMEOUT (milliseconds) back from the kernel. */
+export function getUserTimeout(target: Target): number {
+  return getInt(target, 'TCP_USER_TIMEOUT');
+}
+
+/** SO_RCVBUF in bytes. Linux doubles the value (for its bookkeeping) and reports the doubled size. */
+export function setReceiveBufferSize(target: Target, bytes: number): void {
+  setRanged(target, 'SO_RCVBUF', bytes, 'bytes');
+}
+/** Reads SO_RCVBUF back from the kernel (on Linux, twice what was set). */
+export function getReceiveBufferSize(target: Target): number {
+  return getInt(target, 'SO_RCVBUF');
+}
+
+/** SO_SNDBUF in bytes. Linux doubles the value (for its bookkeeping) and reports the doubled size. */
+export function setSendBufferSize(target: Target, bytes: number): void {
+  setRanged(target, 'SO_SNDBUF', bytes, 'bytes');
+}
+/** Reads SO_SNDBUF back from the kernel (on Linux, twice what was set). */
+export function getSendBufferSize(target: Target): number {
+  return getInt(target, 'SO_SNDBUF');
+}
+
+/** SO_LINGER: `{ enable: true, seconds: 0 }` makes close() send a reset instead of a FIN. */
+export function setLinger(target: Target, linger: Linger): void {
+  const value = validateLinger(linger, 'linger');
+  writeLinger(fdOf(target), value);
+}
+/** Reads SO_LINGER back from the kernel. */
+export function getLinger(target: Target): Linger {
+  resolve('SO_LINGER');
+  return readLinger(fdOf(target));
+}
+
+/**
+ * TCP_CONGESTION (Linux, FreeBSD): the congestion-control algorithm of this connection (or, on a
+ * listener, of the connections it accepts). The algorithms available are listed in
+ * /proc/sys/net/ipv4/tcp_available_congestion_control; without CAP_NET_ADMIN only those in
+ * tcp_allowed_congestion_control may be chosen (EPERM). An unknown name is the kernel's ENOENT.
+ */
+export function setCongestionControl(target: Target, name: string): void {
+  const option = resolve('TCP_CONGESTION');
+  const value = validateName(option, name, 'name');
+  writeName(fdOf(target), option, value);
+}
+/** Reads TCP_CONGESTION back from the kernel: the algorithm's name, e.g. `'bbr'` or `'cubic'`. */
+export function getCongestionControl(target: Target): string {
+  const option = resolve('TCP_CONGESTION');
+  return readName(fdOf(target), option);
+}

@@ -1,0 +1,48 @@
+/**
+ * getTcpInfo(): the kernel's view of a TCP connection, decoded from `struct tcp_info`
+ * (getsockopt TCP_INFO), in one crossing.
+ *
+ * The buffer is larger than any struct known (512 bytes); the kernel copies min(buffer, its own
+ * size) and says how much it wrote. A field is present only where it fits in that length: an older
+ * kernel gives fewer fields, never zeros posing as data. The layout and the decoding code are
+ * tcpinfo-layout.ts and, generated from it at build time, tcpinfo.gen.ts.
+ */
+import { getBytesOption, resolve } from '../core/syscall';
+import { SocketOptionError } from '../core/errors';
+import { fdOf, type Target } from '../core/target';
+import { TCP_INFO_KNOWN_LENGTH, type TcpInfo } from './tcpinfo-layout';
+import { decodePart, decodeWhole } from './tcpinfo.gen';
+
+export type { TcpInfo } from './tcpinfo-layout';
+
+const BUFFER_SIZE = 512;
+const buffer = new Uint8Array(BUFFER_SIZE);
+// The kernel writes the struct in the host's byte order, which is what typed arrays read.
+const u16 = new Uint16Array(buffer.buffer);
+const u32 = new Uint32Array(buffer.buffer);
+
+/** Decodes the `length` bytes the kernel wrote into the module buffer. */
+function decode(length: number): TcpInfo {
+  if (length === 0) {
+    // Not even tcpi_state: nothing to report, and a state of '0' would pose as one.
+    throw new SocketOptionError(
+      'ERR_SOCKET_KNOBS_TCP_INFO_EMPTY',
+      'getsockopt(TCP_INFO) returned 0 bytes: this kernel (or emulator) reports no TCP_INFO for the socket',
+    );
+  }
+  return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length) : decodePart(buffer, u16, u32, length);
+}
+
+/** Decodes the first `length` bytes of `bytes` (for fixed inputs: the tests' shorter kernels). */
+export function decodeTcpInfo(bytes: Uint8Array, length: number): TcpInfo {
+  const n = Math.min(length, bytes.byteLength, BUFFER_SIZE);
+  buffer.fill(0);
+  buffer.set(bytes.subarray(0, n));
+  return decode(n);
+}
+
+/** Reads TCP_INFO from `target` (a connected TCP socket, or a listener) in one crossing and decodes it. */
+export function getTcpInfo(target: Target): TcpInfo {
+  const option = resolve('TCP_INFO');
+  return decode(getBytesOption(fdOf(target), option, buffer));
+}

@@ -1,0 +1,336 @@
+/**
+ * One hook registry per object socket-knobs reaches into: a socket, an http(s).Agent, a connector,
+ * a server. Each keeps its state under a module-private symbol and is installed once, however many
+ * features use it (tuneOnConnect, tuneAgent, tuneConnector, tuneServer, observe, dial...): features
+ * register into it and unregister, and never chain wrappers around each other. When the last
+ * registration goes, what was installed on the object is removed.
+ *
+ * Nothing here makes a syscall; it decides when the features' callbacks run.
+ */
+import type net = require('node:net');
+import { net as netModule } from '../core/builtins';
+import { SocketOptionError } from '../core/errors';
+import { applyPlan, type Plan } from './tuning';
+
+const HOOKS = Symbol('socket-knobs.hooks');
+
+type Holder<T> = { [HOOKS]?: T };
+
+/** `object[HOOKS]`, created by `make` the first time. */
+function registryOf<T>(object: object, make: () => T): T {
+  const holder = object as Holder<T>;
+  if (!Object.hasOwn(holder, HOOKS)) Object.defineProperty(holder, HOOKS, { value: make(), configurable: true, enumerable: false, writable: false });
+  return holder[HOOKS]!;
+}
+
+/** The registry of `object` if it has one. */
+function existing<T>(object: object): T | undefined {
+  return Object.hasOwn(object, HOOKS) ? (object as Holder<T>)[HOOKS] : undefined;
+}
+
+/** Calls `fn`, and turns what it throws into a process warning: a feature's callback never breaks Node's own code path. */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.emitWarning(err instanceof Error ? err : new Error(String(err)), { type: 'SocketKnobsWarning', code: 'SOCKET_KNOBS_HOOK' });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets.
+
+/** Whether a socket has connected and still owns its fd. */
+export function isConnected(socket: net.Socket): boolean {
+  return !socket.connecting && !socket.destroyed && !socket.pending;
+}
+
+/** A tuning waiting for a socket's 'connect': a plan, or where to read the current one (an agent's). */
+type PendingPlan = Plan | (() => Plan | null);
+
+interface SocketHooks {
+  /** One pending tuning per socket, whoever left it: the last call wins, whole. */
+  pending: PendingPlan | null;
+  /** The 'connect' listener, while one is installed. */
+  onConnect: (() => void) | null;
+  /** Called from the socket's `_destroy`, while its fd is still open (observe's final sample). */
+  readonly closing: Set<(socket: net.Socket) => void>;
+  /** The `_destroy` own property the socket had before ours (undefined: it used its prototype's). */
+  ownDestroy: PropertyDescriptor | undefined;
+  destroyWrapped: boolean;
+}
+
+function socketHooks(socket: net.Socket): SocketHooks {
+  return registryOf<SocketHooks>(socket, () => ({ pending: null, onConnect: null, closing: new Set(), ownDestroy: undefined, destroyWrapped: false }));
+}
+
+/**
+ * Leaves `plan` to be applied when `socket` connects, replacing any tuning already pending on it.
+ * Node's own `keepAlive: true` handling runs just before 'connect', so the listener runs after it.
+ * A socket still connecting is not touched: with autoSelectFamily its fd is replaced for each
+ * address tried, and 'connect' is only emitted for the one that finally connected. If the kernel
+ * refuses the tuning there, the socket is destroyed with the SyscallError ('error', or a failed
+ * request): never lost.
+ */
+export function tuneWhenConnected(socket: net.Socket, plan: PendingPlan): void {
+  const hooks = socketHooks(socket);
+  hooks.pending = plan;
+  if (hooks.onConnect) return;
+  const onConnect = (): void => {
+    hooks.onConnect = null;
+    const pending = hooks.pending;
+    hooks.pending = null;
+    const current = typeof pending === 'function' ? pending() : pending;
+    if (!current) return;
+    try {
+      applyPlan(socket, current);
+    } catch (err) {
+      socket.destroy(err as Error);
+    }
+  };
+  hooks.onConnect = onConnect;
+  socket.once('connect', onConnect);
+}
+
+/** Whether a tuning is waiting for `socket`'s 'connect' (for tests and the fuzzer). */
+export function hasPendingTuning(socket: net.Socket): boolean {
+  return existing<SocketHooks>(socket)?.pending != null;
+}
+
+/**
+ * Registers `fn` to run in `socket`'s `_destroy`, before Node closes the fd, on every close path
+ * (peer FIN, end(), destroy(), destroy(err), RST, timeout). Returns the unregistration.
+ */
+export function onSocketClosing(socket: net.Socket, fn: (socket: net.Socket) => void): () => void {
+  const hooks = socketHooks(socket);
+  hooks.closing.add(fn);
+  if (!hooks.destroyWrapped) {
+    hooks.destroyWrapped = true;
+    hooks.ownDestroy = Object.getOwnPropertyDescriptor(socket, '_destroy');
+    const original = (socket as unknown as { _destroy: (err: Error | null, cb: (err?: Error | null) => void) => void })._destroy;
+    Object.defineProperty(socket, '_destroy', {
+      configurable: true,
+      writable: true,
+      value: function destroyWithHooks(this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) {
+        for (const each of [...hooks.closing]) guarded(() => each(this));
+        return original.call(this, err, cb);
+      },
+    });
+  }
+  return () => {
+    hooks.closing.delete(fn);
+    if (hooks.closing.size > 0 || !hooks.destroyWrapped) return;
+    hooks.destroyWrapped = false;
+    if (hooks.ownDestroy) Object.defineProperty(socket, '_destroy', hooks.ownDestroy);
+    else delete (socket as unknown as { _destroy?: unknown })._destroy;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents (http.Agent, https.Agent and their subclasses).
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+/** What creates an agent's connections: Node's createConnection, or dialAgent's. */
+export type CreateConnection = (this: unknown, ...args: unknown[]) => unknown;
+
+interface AgentHooks {
+  /** The tuning of every socket (tuneAgent, dialAgent): at 'connect' and on each return to the pool. */
+  tuning: Plan | null;
+  /** A replacement for the agent's own createConnection (dialAgent). */
+  create: CreateConnection | null;
+  /** Called once for each socket the agent has or creates (observe). */
+  readonly sockets: Set<(socket: net.Socket) => void>;
+  /** Sockets already handed to the features, across createConnection's return value and callback. */
+  seen: WeakSet<net.Socket>;
+  installed: { createConnection?: PropertyDescriptor; keepSocketAlive?: PropertyDescriptor } | null;
+}
+
+interface AgentLike {
+  createConnection: AnyFunction;
+  keepSocketAlive: (socket: net.Socket) => boolean;
+  sockets?: Record<string, net.Socket[] | undefined>;
+  freeSockets?: Record<string, net.Socket[] | undefined>;
+}
+
+function agentHooks(agent: object): AgentHooks {
+  const hooks = registryOf<AgentHooks>(agent, () => ({ tuning: null, create: null, sockets: new Set(), seen: new WeakSet(), installed: null }));
+  if (!hooks.installed) install(agent as AgentLike, hooks);
+  return hooks;
+}
+
+/** A new socket of the agent: tuned at 'connect' (if the agent has a tuning), shown to the observers. */
+function adoptAgentSocket(hooks: AgentHooks, socket: unknown): void {
+  if (!(socket instanceof netModule().Socket) || hooks.seen.has(socket)) return;
+  hooks.seen.add(socket);
+  // The agent's current tuning, read at 'connect': a tuneAgent() meanwhile replaces it whole.
+  if (hooks.tuning) tuneWhenConnected(socket, () => hooks.tuning);
+  for (const fn of [...hooks.sockets]) guarded(() => fn(socket));
+}
+
+function install(agent: AgentLike, hooks: AgentHooks): void {
+  hooks.installed = {
+    createConnection: Object.getOwnPropertyDescriptor(agent, 'createConnection'),
+    keepSocketAlive: Object.getOwnPropertyDescriptor(agent, 'keepSocketAlive'),
+  };
+  const createConnection = agent.createConnection;
+  const keepSocketAlive = agent.keepSocketAlive;
+  // Every argument is forwarded as given: (options, oncreate) from the Agent itself, and
+  // (port, host, listener) or https's (port, host, options) from a caller. A function argument is
+  // wrapped only to see a socket passed to it (the Agent's oncreate(err, socket)); it is called
+  // with the same `this` and arguments.
+  agent.createConnection = function createConnectionWithHooks(this: unknown, ...args: unknown[]) {
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = function callbackWithHooks(this: unknown, ...results: unknown[]) {
+        adoptAgentSocket(hooks, results[1]);
+        return (callback as AnyFunction).apply(this, results);
+      };
+    }
+    const returned = (hooks.create ?? createConnection).apply(this, args);
+    adoptAgentSocket(hooks, returned);
+    return returned;
+  };
+  // On Node 20 and 22 an https.Agent with keepAlive calls socket.setKeepAlive(true, keepAliveMsecs)
+  // here, which resets interval and count: the tuning is applied again after it.
+  agent.keepSocketAlive = function keepSocketAliveWithHooks(this: unknown, socket: net.Socket): boolean {
+    if (!keepSocketAlive.call(this, socket)) return false;
+    if (!hooks.tuning) return true;
+    try {
+      applyPlan(socket, hooks.tuning);
+      return true;
+    } catch (err) {
+      // The socket cannot be tuned (it closed meanwhile): do not keep it in the pool.
+      if (err instanceof SocketOptionError) return false;
+      throw err;
+    }
+  };
+}
+
+/** Removes what install() put on the agent once nothing is registered. */
+function uninstallIfIdle(agent: object, hooks: AgentHooks): void {
+  if (hooks.tuning || hooks.create || hooks.sockets.size > 0 || !hooks.installed) return;
+  const target = agent as Record<string, unknown>;
+  for (const key of ['createConnection', 'keepSocketAlive'] as const) {
+    const before = hooks.installed[key];
+    if (before) Object.defineProperty(target, key, before);
+    else delete target[key];
+  }
+  hooks.installed = null;
+  hooks.seen = new WeakSet();
+}
+
+/** The sockets an agent holds now: in use (`sockets`) and pooled (`freeSockets`). */
+export function agentSockets(agent: object): net.Socket[] {
+  const out: net.Socket[] = [];
+  for (const group of [(agent as AgentLike).sockets, (agent as AgentLike).freeSockets]) {
+    if (!group) continue;
+    for (const list of Object.values(group)) if (list) for (const socket of list) if (socket instanceof netModule().Socket) out.push(socket);
+  }
+  return out;
+}
+
+/**
+ * Sets the agent's tuning (null removes it): every socket it creates is tuned at 'connect' and
+ * again on each return to the pool; the sockets it already has are tuned now (connected ones at
+ * once, connecting ones at 'connect'). A socket the kernel refuses the tuning for is destroyed
+ * with the SyscallError.
+ */
+export function setAgentTuning(agent: object, plan: Plan | null): void {
+  const hooks = agentHooks(agent);
+  hooks.tuning = plan;
+  if (plan) {
+    for (const socket of agentSockets(agent)) {
+      hooks.seen.add(socket);
+      if (socket.destroyed) continue;
+      if (isConnected(socket)) {
+        try {
+          applyPlan(socket, plan);
+        } catch (err) {
+          socket.destroy(err as Error);
+        }
+      } else tuneWhenConnected(socket, () => hooks.tuning);
+    }
+  }
+  uninstallIfIdle(agent, hooks);
+}
+
+/** Replaces how the agent creates its connections (dialAgent); null restores the agent's own. */
+export function setAgentCreate(agent: object, create: CreateConnection | null): void {
+  const hooks = agentHooks(agent);
+  hooks.create = create;
+  uninstallIfIdle(agent, hooks);
+}
+
+/**
+ * Calls `fn` for each socket the agent has now and each it creates from now on. Returns the
+ * unregistration.
+ */
+export function watchAgentSockets(agent: object, fn: (socket: net.Socket) => void): () => void {
+  const hooks = agentHooks(agent);
+  hooks.sockets.add(fn);
+  for (const socket of agentSockets(agent)) if (!socket.destroyed) guarded(() => fn(socket));
+  return () => {
+    hooks.sockets.delete(fn);
+    uninstallIfIdle(agent, hooks);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connectors (undici-style: (options, callback) calling back with a connected socket).
+
+/** An undici-style connector: `(options, callback)` calling back with a connected socket. */
+export type Connector<O = unknown, S extends net.Socket = net.Socket> = (options: O, callback: (err: Error | null, socket: S | null) => void) => unknown;
+
+interface ConnectorHooks {
+  tuning: Plan | null;
+  /** Called with each socket the connector hands to its caller (observe). */
+  readonly sockets: Set<(socket: net.Socket) => void>;
+  /** The connector this one wraps. */
+  readonly inner: Connector;
+}
+
+/**
+ * A connector that calls `inner` and, before handing a socket to its caller, applies the tuning
+ * and shows it to the observers. If the kernel refuses the tuning, the socket is destroyed and
+ * the callback gets the SyscallError (the request fails with it).
+ */
+export function hookedConnector<O, S extends net.Socket>(inner: Connector<O, S>, plan: Plan | null): Connector<O, S> {
+  // A connector made here already: wrap what it wraps, so a socket is tuned once.
+  const base = (existing<ConnectorHooks>(inner)?.inner ?? inner) as Connector<O, S>;
+  const hooks: ConnectorHooks = { tuning: plan, sockets: new Set(), inner: base as Connector };
+  const connector: Connector<O, S> = function connectorWithHooks(this: unknown, options, callback) {
+    return base.call(this, options, (err, socket) => {
+      if (err || !socket) {
+        callback(err, socket);
+        return;
+      }
+      if (hooks.tuning) {
+        try {
+          applyPlan(socket, hooks.tuning);
+        } catch (error) {
+          socket.destroy();
+          callback(error as Error, null);
+          return;
+        }
+      }
+      for (const fn of [...hooks.sockets]) guarded(() => fn(socket));
+      callback(null, socket);
+    });
+  };
+  Object.defineProperty(connector, HOOKS, { value: hooks, enumerable: false });
+  return connector;
+}
+
+/** Whether `connector` was made by tuneConnector or dialConnector (it can be observed). */
+export function isHookedConnector(connector: unknown): boolean {
+  return typeof connector === 'function' && existing<ConnectorHooks>(connector) !== undefined;
+}
+
+/** Calls `fn` with each socket `connector` hands out from now on. Returns the unregistration. */
+export function watchConnectorSockets(connector: object, fn: (socket: net.Socket) => void): () => void {
+  const hooks = existing<ConnectorHooks>(connector)!;
+  hooks.sockets.add(fn);
+  return () => hooks.sockets.delete(fn);
+}

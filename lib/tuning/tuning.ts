@@ -1,0 +1,326 @@
+/**
+ * Tunings: the knobs a user sets together, as one plain object, validated as a whole before the
+ * first syscall and applied in one crossing into the addon (SO_LINGER and TCP_CONGESTION, which
+ * are not ints, take one more each).
+ *
+ *   knobs.tune(socket, { keepAlive: { idle: '60s', interval: '10s', count: 3 }, userTimeout: '90s', noDelay: true });
+ *
+ * Which option backs each field, its unit and whether an accepted socket inherits it are the rows
+ * of the option table (`tuning` column): this module has no list of its own.
+ */
+import type net = require('node:net');
+import { net as netModule } from '../core/builtins';
+import { applyQueued, lookup, queue, readQueued, readValue, requireAddon, resolve, type Resolved } from '../core/syscall';
+import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
+import { SyscallError, errnoName } from '../core/errors';
+import { fdOf, type Target } from '../core/target';
+import type { Duration } from '../core/units';
+import { invalidType, invalidValue, readOptions, validateBoolean } from '../core/validate';
+import {
+  KEEPALIVE_FIELDS,
+  checkValue,
+  readLinger,
+  readName,
+  validateLinger,
+  validateName,
+  writeLinger,
+  writeName,
+  type KeepAlive,
+  type KeepAliveOptions,
+  type Linger,
+} from '../options/values';
+
+/** The knobs of one connection (or listener), set together. Every field is optional. */
+export interface Tuning {
+  /**
+   * Keepalive (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT): times in seconds, or strings with their unit
+   * ('45s'); `false` turns SO_KEEPALIVE off.
+   */
+  keepAlive?: KeepAliveOptions | false;
+  /** TCP_USER_TIMEOUT in milliseconds, or a string with its unit ('90s') (Linux); 0 restores the system default. */
+  userTimeout?: Duration;
+  /** TCP_NODELAY. */
+  noDelay?: boolean;
+  /** SO_LINGER. */
+  linger?: Linger;
+  /** SO_RCVBUF in bytes (Linux reports twice the value). */
+  receiveBufferSize?: number;
+  /** SO_SNDBUF in bytes (Linux reports twice the value). */
+  sendBufferSize?: number;
+  /** TCP_CONGESTION: the congestion-control algorithm, e.g. `'bbr'` (Linux). */
+  congestionControl?: string;
+  /** TCP_NOTSENT_LOWAT in bytes: unsent data the write queue may hold (Linux, macOS). */
+  notSentLowWatermark?: number;
+  /** SO_MARK: the firewall / routing mark of outgoing packets (Linux; CAP_NET_ADMIN or CAP_NET_RAW). */
+  mark?: number;
+  /** SO_PRIORITY: queueing priority (Linux; 0..6 unprivileged). Not inherited by accepted sockets. */
+  priority?: number;
+}
+
+/**
+ * Every field of a Tuning as the kernel reports it (times in the kernel's units: keepalive in
+ * seconds, userTimeout in milliseconds). A field is absent where the platform lacks its option, or
+ * where the socket is not TCP (a UDP or Unix socket has only the socket-level fields).
+ */
+export interface TuningState {
+  keepAlive: Partial<KeepAlive> & { enable: boolean };
+  userTimeout?: number;
+  noDelay?: boolean;
+  linger: Linger;
+  receiveBufferSize: number;
+  sendBufferSize: number;
+  congestionControl?: string;
+  notSentLowWatermark?: number;
+  mark?: number;
+  priority?: number;
+}
+
+/** The top-level Tuning fields, in the table's order. */
+export const TUNING_FIELDS = [...new Set(TUNING_ROWS.map((r) => r.tuning.split('.')[0]!))] as readonly (keyof Tuning)[];
+
+// The table and the Tuning interface name the same fields (a compile error otherwise).
+type TopField<P extends string> = P extends `${infer Head}.${string}` ? Head : P;
+const sameFields: Record<TopField<TuningPath>, true> & Record<keyof Tuning, true> = {
+  keepAlive: true,
+  userTimeout: true,
+  noDelay: true,
+  linger: true,
+  receiveBufferSize: true,
+  sendBufferSize: true,
+  congestionControl: true,
+  notSentLowWatermark: true,
+  mark: true,
+  priority: true,
+};
+void sameFields;
+
+/** One validated field: its row as resolved here, its path, and its value. */
+export interface PlannedField {
+  readonly option: Resolved;
+  readonly path: TuningPath;
+  readonly value: number | string | Linger;
+}
+
+/** A validated tuning. */
+export interface Plan {
+  /** The fields given, in the order they are set: ints first (one crossing), then linger, then names. */
+  readonly fields: readonly PlannedField[];
+  /** How many of `fields` are ints, batched together. */
+  readonly intCount: number;
+  /** The tuning as validated (a frozen copy, times in the kernel's units), for Tuner.tuning. */
+  readonly tuning: Readonly<Tuning>;
+}
+
+/** Validates a whole tuning; throws InvalidArgumentError or UnsupportedOptionError before any syscall. */
+export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
+  requireAddon(); // even an empty tuning: without the addon nothing would be applied, so say so
+  if (tuning === undefined) throw invalidType(name, 'of type object', tuning);
+  const given = readOptions(tuning, name, TUNING_FIELDS);
+  // keepAlive: false is { enable: false }; an object's enable defaults to true.
+  let keepAlive: Partial<Record<(typeof KEEPALIVE_FIELDS)[number], unknown>> = {};
+  if (given.keepAlive === false) keepAlive = { enable: false };
+  else if (given.keepAlive !== undefined) keepAlive = { enable: true, ...readOptions(given.keepAlive, `${name}.keepAlive`, KEEPALIVE_FIELDS) };
+
+  const ints: PlannedField[] = [];
+  const others: PlannedField[] = [];
+  const copy: Record<string, unknown> = {};
+  const copyKeepAlive: Record<string, unknown> = {};
+  for (const row of TUNING_ROWS) {
+    const [head, sub] = row.tuning.split('.') as [keyof Tuning, (typeof KEEPALIVE_FIELDS)[number] | undefined];
+    const raw = sub ? keepAlive[sub] : given[head];
+    if (raw === undefined) continue;
+    const argName = `${name}.${row.tuning}`;
+    const option = resolve(row.name);
+    const value = checkField(option, raw, argName);
+    (row.kind === 'bool' || row.kind === 'int' ? ints : others).push({ option, path: row.tuning, value });
+    const shown = row.kind === 'bool' ? value === 1 : value;
+    if (sub) copyKeepAlive[sub] = shown;
+    else copy[head] = shown;
+  }
+  if (given.keepAlive === false) copy.keepAlive = false;
+  else if (given.keepAlive !== undefined) copy.keepAlive = Object.freeze(copyKeepAlive);
+  return { fields: [...ints, ...others], intCount: ints.length, tuning: Object.freeze(copy) as Readonly<Tuning> };
+}
+
+/** A field's value checked by its row's kind: 1/0 for a bool, a number in the kernel's unit, a linger, a name. */
+function checkField(option: Resolved, value: unknown, argName: string): number | string | Linger {
+  switch (option.row.kind) {
+    case 'bool':
+      return validateBoolean(value, argName) ? 1 : 0;
+    case 'int':
+      return checkValue(option, value, argName);
+    case 'linger':
+      return Object.freeze(validateLinger(value, argName));
+    case 'string':
+      return validateName(option, value, argName);
+    default:
+      throw invalidValue(argName, 'is not a settable field', value);
+  }
+}
+
+/** The part of `plan` whose rows satisfy `keep` (tuneServer: the inherited fields, or the others). */
+export function subPlan(plan: Plan, keep: (row: OptionRow) => boolean): Plan {
+  const fields = plan.fields.filter((f) => keep(f.option.row));
+  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: plan.tuning };
+}
+
+/**
+ * Node resets some options on every socket a server accepts: `keepAlive: true` with a
+ * `keepAliveInitialDelay` (net and http servers) sets idle to the delay, interval 1 and count 10,
+ * and `noDelay: true` (http's default) sets TCP_NODELAY. A listener tuned otherwise would be
+ * overridden on every connection: refused here, rather than lost silently.
+ */
+function checkServerOverrides(server: net.Server, tuning: Readonly<Tuning>): void {
+  // net.Server keeps these as given to its constructor (keepAliveInitialDelay in whole seconds).
+  const own = server as unknown as { keepAlive?: unknown; keepAliveInitialDelay?: unknown; noDelay?: unknown };
+  if (tuning.keepAlive !== undefined && own.keepAlive === true && (tuning.keepAlive === false || Number(own.keepAliveInitialDelay) > 0)) {
+    throw invalidValue(
+      'tuning.keepAlive',
+      `cannot hold on this server: it was created with keepAlive: true and a keepAliveInitialDelay (${Number(own.keepAliveInitialDelay)} s), so Node resets keepalive (idle, interval 1, count 10) on every socket it accepts. Create the server without them and let the listener's tuning be inherited`,
+      undefined,
+    );
+  }
+  if (tuning.noDelay === false && own.noDelay === true) {
+    throw invalidValue(
+      'tuning.noDelay',
+      'cannot hold on this server: it was created with noDelay: true (the default of http.createServer), so Node sets TCP_NODELAY on every socket it accepts',
+      undefined,
+    );
+  }
+}
+
+/** Applies a validated tuning to an fd: one crossing for the ints, one for each struct or name. */
+export function applyPlanToFd(fd: number, plan: Plan): void {
+  const { fields, intCount } = plan;
+  for (let i = 0; i < intCount; i++) queue(i, fields[i]!.option, fields[i]!.value as number);
+  if (intCount > 0) applyQueued(fd, intCount);
+  if (fields.length === intCount) return;
+  const applied = fields.slice(0, intCount).map((f) => f.option.name);
+  for (let i = intCount; i < fields.length; i++) {
+    const { option, value } = fields[i]!;
+    const already = applied.length > 0 ? applied : undefined;
+    if (option.row.kind === 'linger') writeLinger(fd, value as Linger, already);
+    else writeName(fd, option, value as string, already);
+    applied.push(option.name);
+  }
+}
+
+/** Applies a validated tuning to `target`. */
+export function applyPlan(target: Target, plan: Plan): void {
+  const fd = fdOf(target); // recognises (and vets) the target; no syscall yet
+  if (target instanceof netModule().Server) checkServerOverrides(target, plan.tuning);
+  applyPlanToFd(fd, plan);
+}
+
+/**
+ * Applies `tuning` to `target` (a connected socket, a listening server, or an fd). An unknown field
+ * (a typo such as `keepalive`) is ERR_INVALID_ARG_VALUE; any invalid value throws
+ * InvalidArgumentError and nothing is changed. If the kernel refuses an option, the SyscallError's
+ * `applied` lists the options already set.
+ */
+export function tune(target: Target, tuning: Tuning): void {
+  applyPlan(target, compileTuning(tuning));
+}
+
+/** A tuning validated once, for applying to many sockets (a server's connections, a pool's). */
+export interface Tuner {
+  /** The tuning as validated (frozen; times in the kernel's units). */
+  readonly tuning: Readonly<Tuning>;
+  /** Applies it to `target`: the fd lookup and one crossing, no validation. */
+  apply(target: Target): void;
+}
+
+/** Validates `tuning` now and returns a Tuner whose `apply(target)` only makes the syscalls. */
+export function createTuner(tuning: Tuning): Tuner {
+  const plan = compileTuning(tuning);
+  return Object.freeze({ tuning: plan.tuning, apply: (target: Target) => applyPlan(target, plan) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a tuning back.
+
+/** getsockopt errnos that mean "this option is not for this kind of socket" (TCP options on UDP or Unix). */
+const NOT_THIS_SOCKET = new Set(['EOPNOTSUPP', 'ENOPROTOOPT']);
+
+/** The int rows of the tuning that this platform defines, grouped by level (socket level first). */
+function readableIntRows(): { socket: Resolved[]; tcp: Resolved[] } {
+  const socket: Resolved[] = [];
+  const tcp: Resolved[] = [];
+  for (const row of TUNING_ROWS) {
+    if (row.kind !== 'int' && row.kind !== 'bool') continue;
+    const option = lookup(row.name);
+    if (option) (row.level === 'IPPROTO_TCP' ? tcp : socket).push(option);
+  }
+  return { socket, tcp };
+}
+let intRows: ReturnType<typeof readableIntRows> | undefined;
+
+/** Reads `options` in one crossing into `out` by path; false when the socket has no such level (TCP options on UDP). */
+function readInts(fd: number, options: readonly Resolved[], out: Map<TuningPath, number>, optional: boolean): boolean {
+  options.forEach((option, i) => queue(i, option, 0));
+  try {
+    readQueued(fd, options.length);
+  } catch (err) {
+    if (optional && err instanceof SyscallError && NOT_THIS_SOCKET.has(errnoName(err.errno))) return false;
+    throw err;
+  }
+  options.forEach((option, i) => out.set(option.row.tuning!, readValue(i)));
+  return true;
+}
+
+/**
+ * Reads every field of a Tuning back from the kernel, in the same shape and in the kernel's units.
+ * On a UDP or Unix socket only the socket-level fields are present.
+ */
+export function getTuning(target: Target): TuningState {
+  requireAddon();
+  intRows ??= readableIntRows();
+  const fd = fdOf(target);
+  const values = new Map<TuningPath, number>();
+  readInts(fd, intRows.socket, values, false);
+  const isTcp = intRows.tcp.length > 0 && readInts(fd, intRows.tcp, values, true);
+  const keepAlive: TuningState['keepAlive'] = { enable: values.get('keepAlive.enable') !== 0 };
+  for (const key of ['idle', 'interval', 'count'] as const) {
+    const value = values.get(`keepAlive.${key}`);
+    if (value !== undefined) keepAlive[key] = value;
+  }
+  const state: TuningState = {
+    keepAlive,
+    linger: readLinger(fd),
+    receiveBufferSize: values.get('receiveBufferSize')!,
+    sendBufferSize: values.get('sendBufferSize')!,
+  };
+  if (values.has('noDelay')) state.noDelay = values.get('noDelay') !== 0;
+  for (const key of ['userTimeout', 'notSentLowWatermark', 'mark', 'priority'] as const) {
+    const value = values.get(key);
+    if (value !== undefined) state[key] = value;
+  }
+  const congestion = lookup('TCP_CONGESTION');
+  if (congestion && isTcp) state.congestionControl = readName(fd, congestion);
+  return state;
+}
+
+/** The value at `path` of a TuningState. */
+function stateValue(state: TuningState, path: TuningPath): unknown {
+  const [head, sub] = path.split('.') as [keyof TuningState, keyof KeepAlive | undefined];
+  return sub ? state.keepAlive[sub] : state[head];
+}
+
+/**
+ * The Tuning paths of `plan` whose kernel value in `state` differs from what was set: a bool as
+ * on/off, a buffer size against the doubled value Linux reports, a linger by both fields.
+ */
+export function driftOf(plan: Plan, state: TuningState): TuningPath[] {
+  const drift: TuningPath[] = [];
+  for (const { option, path, value } of plan.fields) {
+    const now = stateValue(state, path);
+    let same: boolean;
+    if (option.row.kind === 'bool') same = (now === true || now === 1) === (value === 1);
+    else if (option.row.kind === 'linger')
+      same = now !== undefined && (now as Linger).enable === (value as Linger).enable && (now as Linger).seconds === (value as Linger).seconds;
+    else if ((path === 'receiveBufferSize' || path === 'sendBufferSize') && process.platform === 'linux') same = now === (value as number) * 2;
+    else same = now === value;
+    if (!same) drift.push(path);
+  }
+  return drift;
+}

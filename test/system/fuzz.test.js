@@ -1,0 +1,28 @@
+'use strict';
+// A short seeded fuzz run of the whole public API (test/fuzz/fuzz.js), in its own process so that
+// a crash is seen as a crash: it must exit normally with nothing escaping but SocketOptionErrors.
+// The long run is `npm run fuzz` (a million calls).
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+test.each([1, 2, 3])(
+  'seed %i: 20000 random calls, every one returns or throws a SocketOptionError',
+  (seed) => {
+    const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'fuzz', 'fuzz.js'), '--seed', String(seed), '--calls', '20000'], {
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.escapes).toEqual([]);
+    expect(summary.escaped).toBe(0);
+    expect(summary.calls).toBe(20000);
+    // The run reached every kind of outcome, so the inputs were not all refused at the door.
+    expect(summary.returned).toBeGreaterThan(1000);
+    for (const kind of ['InvalidArgumentError', 'SocketStateError', 'SyscallError', 'UnsupportedOptionError']) {
+      expect(summary.threw[kind]).toBeGreaterThan(50);
+    }
+  },
+  120000,
+);

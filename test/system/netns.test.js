@@ -1,0 +1,167 @@
+'use strict';
+// Proof that the kernel obeys: real TCP between two test hosts (network namespaces joined by a
+// veth pair), a peer that goes silent, and the kernel's own verdict. Needs root, iproute2 and
+// nftables (CI runs as root and installs them); elsewhere the suite is skipped with the reason.
+const path = require('node:path');
+const { HostPair, messages, unavailableReason } = require('../fixtures/netns/hosts');
+const { runDeadPeer } = require('../fixtures/netns/dead-peer');
+const { emulated, noCommand, testIf, describeIf } = require('../helpers');
+
+const reason = unavailableReason();
+const noTcpdump = noCommand('tcpdump', ['--version'], 'apt-get install tcpdump');
+const describeNetns = (name, fn) => describeIf(reason, name, fn);
+
+// Each scenario's connection is watched this long after the path goes silent: long enough that
+// the tuned connections are dead (about 3 s) and the untuned ones demonstrably are not.
+const WATCH_MS = 6500;
+
+describeNetns('between two hosts whose path goes silent', () => {
+  let run;
+  beforeAll(async () => {
+    run = await runDeadPeer({
+      scenarios: ['keepalive', 'defaults-idle', 'user-timeout', 'defaults-writing'],
+      watchMs: WATCH_MS,
+      capture: !noTcpdump,
+    });
+  }, 60000);
+
+  const result = (name) => run.results.find((r) => r.name === name);
+  const ready = (name) => run.ready.find((r) => r.name === name);
+  /** Packets the client sent on `name`'s connection after the path went silent, within the watch. */
+  const sentAfterCut = (name) => run.packets.filter((p) => p.fromPort === result(name).localPort && p.at >= run.silencedAt && p.at <= run.cutAt + WATCH_MS);
+
+  test('1. keepalive { idle: 1, interval: 1, count: 2 }: ETIMEDOUT about idle + interval × count seconds after the last data', () => {
+    expect(ready('keepalive').readBack.keepAlive).toEqual({ enable: true, idle: 1, interval: 1, count: 2 });
+    const r = result('keepalive');
+    expect(r.error).toBe('ETIMEDOUT');
+    const afterLastData = r.diedAt - r.lastDataAt;
+    console.log(`keepalive 1/1/2: ETIMEDOUT ${afterLastData} ms after the last data`);
+    expect(afterLastData).toBeGreaterThanOrEqual(2000);
+    expect(afterLastData).toBeLessThanOrEqual(6000);
+  });
+
+  test('1. TCP_INFO tells the truth: probes rise with each unanswered keepalive probe', () => {
+    const probes = result('keepalive').samples.map((s) => s.probes);
+    console.log(`keepalive 1/1/2: tcpi_probes sampled every 100 ms after the cut: ${[...new Set(probes)].join(' -> ')}`);
+    expect(Math.max(...probes)).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < probes.length; i++) expect(probes[i]).toBeGreaterThanOrEqual(probes[i - 1]);
+    // The idle connection with the defaults sends no probe at all.
+    expect(Math.max(...result('defaults-idle').samples.map((s) => s.probes))).toBe(0);
+  });
+
+  testIf(emulated('TCP_INFO'), 'TCP_INFO on the healthy connection: the round trip acknowledged, a positive RTT', () => {
+    for (const name of ['keepalive', 'defaults-idle', 'user-timeout', 'defaults-writing']) {
+      const info = ready(name).readBack.tcpInfo;
+      expect(info.state).toBe('ESTABLISHED');
+      expect(info.bytesAcked).toBeGreaterThanOrEqual(5); // 'hello'
+      expect(info.bytesReceived).toBeGreaterThanOrEqual(5);
+      expect(info.rtt).toBeGreaterThan(0);
+    }
+  });
+
+  test('1. the same idle connection with the kernel defaults is still open after that window', () => {
+    expect(ready('defaults-idle').readBack.keepAlive.enable).toBe(false);
+    expect(result('defaults-idle')).toMatchObject({ alive: true, error: null });
+  });
+
+  test('2. TCP_USER_TIMEOUT 2000 ms with data in flight: ETIMEDOUT within the window', () => {
+    expect(ready('user-timeout').readBack.userTimeout).toBe(2000);
+    const r = result('user-timeout');
+    expect(r.error).toBe('ETIMEDOUT');
+    const afterWrite = r.diedAt - run.cutAt;
+    console.log(`TCP_USER_TIMEOUT 2000: ETIMEDOUT ${afterWrite} ms after the unacknowledged write`);
+    expect(afterWrite).toBeGreaterThanOrEqual(1800);
+    expect(afterWrite).toBeLessThanOrEqual(4500);
+  });
+
+  testIf(emulated('TCP_INFO'), '2. TCP_INFO tells the truth: retransmits and totalRetrans rise while the peer is silent', () => {
+    for (const name of ['user-timeout', 'defaults-writing']) {
+      const samples = result(name).samples;
+      const last = samples[samples.length - 1];
+      console.log(`${name}: tcpi_retransmits ${[...new Set(samples.map((s) => s.retransmits))].join(' -> ')}, tcpi_total_retrans up to ${last.totalRetrans}`);
+      expect(last.retransmits).toBeGreaterThanOrEqual(1);
+      expect(last.totalRetrans).toBeGreaterThanOrEqual(1);
+      expect(samples[0].totalRetrans).toBeLessThanOrEqual(last.totalRetrans);
+    }
+  });
+
+  test('2. without it the writer is still retrying at the end of the window', () => {
+    expect(ready('defaults-writing').readBack.userTimeout).toBe(0);
+    expect(result('defaults-writing')).toMatchObject({ alive: true, error: null });
+  });
+
+  const captureTest = (name, fn) => testIf(noTcpdump, name, fn);
+
+  captureTest('5. tcpdump on the client side sees exactly `count` keepalive probes one interval apart, then the reset', () => {
+    const sent = sentAfterCut('keepalive');
+    const probes = sent.filter((p) => p.flags === '.' && p.length <= 1);
+    const resets = sent.filter((p) => p.flags.includes('R'));
+    expect(probes).toHaveLength(2);
+    const gap = probes[1].at - probes[0].at;
+    expect(gap).toBeGreaterThanOrEqual(700);
+    expect(gap).toBeLessThanOrEqual(1500);
+    expect(probes[0].at - result('keepalive').lastDataAt).toBeGreaterThanOrEqual(700);
+    expect(resets).toHaveLength(1);
+    expect(resets[0].at).toBeGreaterThan(probes[1].at);
+  });
+
+  captureTest('5. with the defaults nothing at all is sent on the idle connection; the writer retransmits and never resets', () => {
+    expect(sentAfterCut('defaults-idle')).toEqual([]);
+    const writer = sentAfterCut('defaults-writing');
+    expect(writer.filter((p) => p.length === 1000).length).toBeGreaterThanOrEqual(3);
+    expect(writer.filter((p) => p.flags.includes('R'))).toEqual([]);
+  });
+});
+
+describeNetns('address and port reuse between two hosts', () => {
+  let pair;
+  beforeEach(() => {
+    pair = new HostPair().create();
+  });
+  afterEach(() => pair.destroy());
+
+  function connectClient(port, count, parallel) {
+    return messages(
+      pair.node(pair.client, path.join(__dirname, '..', 'fixtures', 'netns', 'connect-client.js'), [
+        pair.server.ip,
+        String(port),
+        String(count),
+        String(parallel),
+      ]),
+    );
+  }
+
+  // Linux lets a new socket bind over TIME_WAIT only when both have SO_REUSEADDR: the new one, and
+  // the old connection (which inherits it from the listener that accepted it). Node's servers
+  // always set it, so a restarted Node server binds at once; a listener without it blocks the port.
+  test.each([
+    ['with SO_REUSEADDR (like every Node server)', true, { withoutReuseAddress: 'EADDRINUSE', withReuseAddress: 'bound' }],
+    ['without SO_REUSEADDR', false, { withoutReuseAddress: 'EADDRINUSE', withReuseAddress: 'EADDRINUSE' }],
+  ])(
+    '3. the old listener %s left a connection in TIME_WAIT: binding the port again without / with SO_REUSEADDR',
+    async (_, oldReuse, expected) => {
+      const server = messages(
+        pair.node(pair.server, path.join(__dirname, '..', 'fixtures', 'netns', 'reuse-server.js'), ['timewait', pair.server.ip, String(oldReuse)]),
+      );
+      const { ready: port, reuseAddress } = await server.next((m) => m.ready);
+      expect(reuseAddress).toBe(oldReuse);
+      await connectClient(port, 1, 1).next((m) => m.tally, 10000);
+      const verdict = await server.next((m) => 'timeWait' in m, 10000);
+      expect(verdict).toEqual({ timeWait: 1, ...expected });
+    },
+    30000,
+  );
+
+  test('4. SO_REUSEPORT: two listeners on one port both receive a share of 200 connections', async () => {
+    const server = messages(pair.node(pair.server, path.join(__dirname, '..', 'fixtures', 'netns', 'reuse-server.js'), ['reuseport', pair.server.ip]));
+    const { ready: port, reusePort } = await server.next((m) => m.ready);
+    expect(reusePort).toEqual([true, true]);
+    const { tally } = await connectClient(port, 200, 10).next((m) => m.tally, 30000);
+    console.log(`SO_REUSEPORT: listener 0 served ${tally['0']}, listener 1 served ${tally['1']} of 200`);
+    expect(Object.keys(tally).sort()).toEqual(['0', '1']);
+    expect(tally['0'] + tally['1']).toBe(200);
+    // The kernel hashes each connection's addresses and ports: an even split is expected, a share
+    // under 20 of 200 would be a one-in-10^20 event.
+    expect(Math.min(tally['0'], tally['1'])).toBeGreaterThanOrEqual(20);
+  }, 40000);
+});

@@ -1,0 +1,68 @@
+'use strict';
+// The layering CONTRIBUTING.md draws, checked on the sources: lib/core <- lib/options <- lib/tuning
+// <- the capabilities in lib/*.ts <- lib/index.ts. A module imports only from its own layer or the
+// layers below; nothing imports in a cycle; only lib/core/syscall.ts imports lib/core/native.ts.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const lib = path.join(__dirname, '..', '..', 'lib');
+const files = fs.readdirSync(lib, { recursive: true }).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+
+/** The layer of a module, by folder: 0 core, 1 options, 2 tuning, 3 capabilities, 4 the index. */
+function layer(file) {
+  if (file === 'index.ts') return 4;
+  const folder = file.includes(path.sep) ? file.split(path.sep)[0] : '';
+  return { core: 0, options: 1, tuning: 2, '': 3 }[folder];
+}
+
+/** The package modules `file` imports (type-only imports count: they are edges of the design too). */
+function importsOf(file) {
+  const source = fs.readFileSync(path.join(lib, file), 'utf8');
+  const specifiers = [...source.matchAll(/(?:from|require\()\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]);
+  return specifiers.map((s) => path.relative(lib, path.resolve(path.dirname(path.join(lib, file)), s)) + '.ts');
+}
+
+const graph = Object.fromEntries(files.map((f) => [f, importsOf(f)]));
+
+test('every import points at an existing module of the same layer or a lower one', () => {
+  const backEdges = [];
+  for (const [file, imports] of Object.entries(graph)) {
+    for (const target of imports) {
+      expect({ file, target, exists: files.includes(target) }).toEqual({ file, target, exists: true });
+      if (layer(target) > layer(file)) backEdges.push(`${file} -> ${target}`);
+    }
+  }
+  expect(backEdges).toEqual([]);
+});
+
+test('no import cycles', () => {
+  const cycles = [];
+  const state = {};
+  const visit = (file, trail) => {
+    if (state[file] === 'done') return;
+    if (state[file] === 'open') {
+      cycles.push([...trail.slice(trail.indexOf(file)), file].join(' -> '));
+      return;
+    }
+    state[file] = 'open';
+    for (const next of graph[file]) visit(next, [...trail, file]);
+    state[file] = 'done';
+  };
+  for (const file of files) visit(file, []);
+  expect(cycles).toEqual([]);
+});
+
+test('only the syscall module imports native.ts', () => {
+  const importers = files.filter((f) => graph[f].includes(path.join('core', 'native.ts')));
+  expect(importers).toEqual([path.join('core', 'syscall.ts')]);
+});
+
+test('lib/index.ts is a list: it only re-exports', () => {
+  const code = fs
+    .readFileSync(path.join(lib, 'index.ts'), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/export (type )?\{[^}]*\} from '[^']+';/g, '')
+    .trim();
+  expect(code).toBe('');
+});

@@ -1,0 +1,90 @@
+'use strict';
+// The package loads the way users load it: CommonJS require, ESM import, and inside worker threads
+// (the addon is context-aware: each thread gets its own instance).
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const { Worker } = require('node:worker_threads');
+
+const root = path.join(__dirname, '..', '..');
+
+// Each script connects a loopback pair, sets keepalive through socket-knobs, reads it back from the
+// kernel and prints the result as JSON.
+const probeBody = `
+  const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1', () => {
+    const c = net.connect(server.address().port, '127.0.0.1', () => {
+      knobs.setKeepAlive(c, { idle: 11, interval: 3, count: 2 });
+      const result = { ka: knobs.getKeepAlive(c), idle: knobs.constants.TCP_KEEPIDLE, error: typeof knobs.SyscallError };
+      c.destroy(); server.close();
+      report(result);
+    });
+  });`;
+
+function runNode(args, input) {
+  const out = spawnSync(process.execPath, args, { cwd: root, input, encoding: 'utf8', timeout: 20000 });
+  expect(out.stderr).toBe('');
+  expect(out.status).toBe(0);
+  return JSON.parse(out.stdout);
+}
+
+const expected = { ka: { enable: true, idle: 11, interval: 3, count: 2 }, idle: 4, error: 'function' };
+if (process.platform !== 'linux') expected.idle = expect.any(Number);
+
+test('CommonJS require', () => {
+  const script = `const knobs = require(${JSON.stringify(root)}); const net = require('net'); const report = (r) => console.log(JSON.stringify(r));${probeBody}`;
+  expect(runNode(['-e', script])).toEqual(expected);
+});
+
+test('ESM import by package name resolves the ESM entry with named exports', () => {
+  const script = `import * as knobs from 'socket-knobs'; import net from 'node:net'; const report = (r) => console.log(JSON.stringify(r));${probeBody}`;
+  // Resolve 'socket-knobs' through the package's own "exports" (self-reference).
+  expect(runNode(['--input-type=module', '-e', script])).toEqual(expected);
+  const defaults = `import { setKeepAlive, constants, SocketOptionError } from 'socket-knobs'; console.log(JSON.stringify([typeof setKeepAlive, Object.isFrozen(constants), typeof SocketOptionError]));`;
+  expect(runNode(['--input-type=module', '-e', defaults])).toEqual(['function', true, 'function']);
+});
+
+test('ESM and CommonJS share one instance (no dual-package hazard for instanceof)', () => {
+  const script = `import { createRequire } from 'node:module'; import * as esm from 'socket-knobs';
+    const cjs = createRequire(import.meta.url)('socket-knobs');
+    console.log(JSON.stringify([esm.SocketOptionError === cjs.SocketOptionError, esm.constants === cjs.constants]));`;
+  expect(runNode(['--input-type=module', '-e', script])).toEqual([true, true]);
+});
+
+test('worker threads: four workers at once, each with its own addon instance, each sees the kernel', async () => {
+  const script = `const knobs = require(${JSON.stringify(root)}); const net = require('net'); const { parentPort } = require('worker_threads'); const report = (r) => parentPort.postMessage(r);${probeBody}`;
+  const results = await Promise.all(
+    [1, 2, 3, 4].map(
+      () =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(script, { eval: true });
+          worker.once('message', (m) => {
+            resolve(m);
+            worker.terminate();
+          });
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  for (const result of results) expect(result).toEqual(expected);
+});
+
+test("require() loads none of Node's networking modules: each feature loads what it needs when first used", () => {
+  // Checked in a fresh process, against what a bare `node -e` has loaded.
+  const script = `
+    const before = new Set(process.moduleLoadList);
+    const knobs = require(${JSON.stringify(root)});
+    const loaded = process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice(13));
+    console.log(JSON.stringify({ loaded, addon: knobs.addonPath() !== null }));`;
+  const { loaded, addon } = runNode(['-e', script]);
+  expect(addon).toBe(true);
+  for (const name of ['http', 'https', 'tls', 'dns', 'cluster', 'http2', 'net', 'dgram', 'os', 'diagnostics_channel'])
+    expect({ name, loaded: loaded.includes(name) }).toEqual({ name, loaded: false });
+});
+
+test('the package entry is one bundled file (npm run build writes it from dist/modules)', () => {
+  const pkg = require('../../package.json');
+  const main = require.resolve(root);
+  expect(path.relative(root, main)).toBe(pkg.main);
+  const source = require('node:fs').readFileSync(main, 'utf8');
+  // No require() of another file of the package: one file to resolve and compile.
+  expect(source.match(/require\("\.\.?\/[^"]+"\)/g)).toBeNull();
+});
