@@ -3,10 +3,10 @@
 // `npm run bench`: what socket-knobs costs, against the physical limit (a C loop of the same
 // syscalls) and against what a user would pick instead, all in one run. Rounds alternate between
 // the C loop and every JS row, so a noisy neighbour slows all of them alike; each figure is the
-// median over the rounds. Writes the table to stdout and into README.md (between the bench
-// markers) with the machine, the Node version and the command.
+// median over the rounds. Writes the table to stdout and into docs/evidence/performance.md
+// (between the bench markers) with the machine, the Node version and the command.
 //   options: --rounds N (default 7), --iterations N (default 50000), --server-rounds N (15),
-//            --connections N (1000 per server round), --no-readme
+//            --connections N (1000 per server round), --no-write
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -312,16 +312,16 @@ async function main() {
   const text = lines.join('\n');
   console.log(`\n${text}`);
 
-  if (!args.includes('--no-readme')) {
-    const readmePath = path.join(root, 'README.md');
-    const readme = fs.readFileSync(readmePath, 'utf8');
+  if (!args.includes('--no-write')) {
+    const page = path.join(root, 'docs', 'evidence', 'performance.md');
+    const doc = fs.readFileSync(page, 'utf8');
     const BEGIN = '<!-- bench:begin (written by npm run bench) -->';
     const END = '<!-- bench:end -->';
-    const start = readme.indexOf(BEGIN);
-    const end = readme.indexOf(END);
+    const start = doc.indexOf(BEGIN);
+    const end = doc.indexOf(END);
     if (start >= 0 && end > start) {
-      fs.writeFileSync(readmePath, `${readme.slice(0, start + BEGIN.length)}\n${text}\n${readme.slice(end)}`);
-      progress('README.md updated');
+      fs.writeFileSync(page, `${doc.slice(0, start + BEGIN.length)}\n${text}\n${doc.slice(end)}`);
+      progress('docs/evidence/performance.md updated');
     }
   }
 }

@@ -12,7 +12,7 @@ const knobs = require('../..');
 const { openSocket, bindSocket, listenSocket, closeSocket } = require('../../dist/modules/core/syscall.js');
 const { decodeTcpInfo } = require('../../dist/modules/options/tcpinfo.js');
 const { TCP_INFO_MEMBERS, cName } = require('../../dist/modules/options/tcpinfo-layout.js');
-const { closeAll, track, tcpPair, thrown, EMULATED, emulated, firstReason, notRoot, noCommand, testIf, eachIf, waitFor } = require('../helpers');
+const { closeAll, track, tcpPair, thrown, toolEnv, EMULATED, emulated, firstReason, notRoot, noCommand, testIf, eachIf, waitFor } = require('../helpers');
 
 afterEach(closeAll);
 
@@ -327,8 +327,8 @@ describeLinux('TCP_INFO', () => {
           '}',
         ].join('\n');
         fs.writeFileSync(path.join(dir, 't.c'), source);
-        execFileSync('cc', ['-o', path.join(dir, 't'), path.join(dir, 't.c')]);
-        const lines = execFileSync(path.join(dir, 't'), { encoding: 'utf8' })
+        execFileSync('cc', ['-o', path.join(dir, 't'), path.join(dir, 't.c')], { env: toolEnv() });
+        const lines = execFileSync(path.join(dir, 't'), { encoding: 'utf8', env: toolEnv() })
           .trim()
           .split('\n')
           .map((l) => l.split(' '));

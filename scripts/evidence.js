@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+'use strict';
+// npm run evidence (root: network namespaces, nftables, tcpdump): runs the kernel proofs of
+// test/system/netns.test.js once more, with the same fixtures, and writes what they measured into
+// docs/evidence/kernel-proofs.md between its generated markers, with the machine and the date.
+// The tests assert bounds; this page records the figures of one run, so no number there is typed
+// by hand.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { runDeadPeer } = require('../test/fixtures/netns/dead-peer');
+const { HostPair, messages, unavailableReason } = require('../test/fixtures/netns/hosts');
+
+const root = path.join(__dirname, '..');
+const page = path.join(root, 'docs', 'evidence', 'kernel-proofs.md');
+const fixtures = path.join(root, 'test', 'fixtures', 'netns');
+const WATCH_MS = 6500;
+
+async function deadPeer() {
+  const capture = !spawnSync('tcpdump', ['--version']).error;
+  const run = await runDeadPeer({ scenarios: ['keepalive', 'defaults-idle', 'user-timeout', 'defaults-writing'], watchMs: WATCH_MS, capture });
+  const result = (name) => run.results.find((r) => r.name === name);
+  const sent = (name) => run.packets.filter((p) => p.fromPort === result(name).localPort && p.at >= run.silencedAt && p.at <= run.cutAt + WATCH_MS);
+  const keepalive = result('keepalive');
+  const probes = sent('keepalive').filter((p) => p.flags === '.' && p.length <= 1);
+  const writer = result('user-timeout');
+  const writing = result('defaults-writing');
+  const retrans = (r) => Math.max(...r.samples.map((s) => s.totalRetrans));
+  return [
+    [
+      '`setKeepAlive({ idle: 1, interval: 1, count: 2 })`, idle connection, silent peer',
+      `\`${keepalive.error}\` ${keepalive.diedAt - keepalive.lastDataAt} ms after the last data; tcpi_probes ${[...new Set(keepalive.samples.map((s) => s.probes))].join(' → ')}` +
+        (capture
+          ? `; tcpdump: ${probes.length} probes at ${probes.map((p) => `${((p.at - keepalive.lastDataAt) / 1000).toFixed(2)} s`).join(' and ')}, then ${sent('keepalive').filter((p) => p.flags.includes('R')).length} reset`
+          : ''),
+    ],
+    [
+      'kernel defaults, the same idle connection',
+      `${result('defaults-idle').alive ? 'still open' : `died: ${result('defaults-idle').error}`} after ${WATCH_MS / 1000} s${capture ? `; ${sent('defaults-idle').length} packets sent` : ''}`,
+    ],
+    [
+      '`setUserTimeout(socket, 2000)`, data unacknowledged',
+      `\`${writer.error}\` ${writer.diedAt - writer.lastDataAt} ms after the write; tcpi_total_retrans up to ${retrans(writer)}`,
+    ],
+    [
+      'no user timeout, data unacknowledged',
+      `${writing.alive ? 'still retransmitting' : `died: ${writing.error}`} after ${WATCH_MS / 1000} s; tcpi_total_retrans up to ${retrans(writing)}${capture ? `; ${sent('defaults-writing').filter((p) => p.flags.includes('R')).length} resets` : ''}`,
+    ],
+  ];
+}
+
+async function reusePort() {
+  const pair = new HostPair().create();
+  try {
+    const server = messages(pair.node(pair.server, path.join(fixtures, 'reuse-server.js'), ['reuseport', pair.server.ip]));
+    const { ready: port } = await server.next((m) => m.ready);
+    const client = messages(pair.node(pair.client, path.join(fixtures, 'connect-client.js'), [pair.server.ip, String(port), '200', '10']));
+    const { tally } = await client.next((m) => m.tally, 30000);
+    return [['`listen({ reusePort: true })` in two processes, 200 connections', `listener 0 served ${tally['0']}, listener 1 served ${tally['1']}`]];
+  } finally {
+    pair.destroy();
+  }
+}
+
+async function main() {
+  const reason = unavailableReason();
+  if (reason) {
+    console.error(`evidence: the kernel proofs cannot run here: ${reason}`);
+    process.exit(1);
+  }
+  const rows = [...(await deadPeer()), ...(await reusePort())];
+  const cpu = os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? os.arch();
+  const text = [
+    `Measured by \`npm run evidence\` on ${cpu}, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| scenario | what the kernel did |',
+    '| --- | --- |',
+    ...rows.map(([what, result]) => `| ${what} | ${result} |`),
+  ].join('\n');
+  console.log(text);
+  const doc = fs.readFileSync(page, 'utf8');
+  const BEGIN = '<!-- evidence:begin (written by npm run evidence) -->';
+  const END = '<!-- evidence:end -->';
+  const start = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${page} lacks the evidence markers`);
+  fs.writeFileSync(page, `${doc.slice(0, start + BEGIN.length)}\n${text}\n${doc.slice(end)}`);
+  console.error('docs/evidence/kernel-proofs.md updated');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
