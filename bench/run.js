@@ -193,18 +193,27 @@ async function serverRounds(rounds) {
   };
 }
 
-/** Time to require socket-knobs in a fresh process, and the RSS it adds. */
+/**
+ * Time to require socket-knobs in a fresh process and the RSS it adds, beside the same for an empty
+ * module (the floor any package pays: the module loader's first use), alternating, medians.
+ */
 function loadCost(rounds) {
-  const script = `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); require(${JSON.stringify(root)});
+  const empty = path.join(__dirname, 'out', 'empty-module.js');
+  fs.writeFileSync(empty, 'module.exports = {};\n');
+  const script = (target) => `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); require(${JSON.stringify(target)});
     const t1 = process.hrtime.bigint(); console.log(JSON.stringify({ ms: Number(t1 - t0) / 1e6, rss: process.memoryUsage().rss - m0 }));`;
-  const ms = [];
-  const rss = [];
-  for (let i = 0; i < rounds * 2; i++) {
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
-    ms.push(out.ms);
-    rss.push(out.rss);
+  const samples = { package: { ms: [], rss: [] }, floor: { ms: [], rss: [] } };
+  for (let i = 0; i < rounds * 4; i++) {
+    for (const [kind, target] of [
+      ['package', root],
+      ['floor', empty],
+    ]) {
+      const out = JSON.parse(execFileSync(process.execPath, ['-e', script(target)], { encoding: 'utf8' }));
+      samples[kind].ms.push(out.ms);
+      samples[kind].rss.push(out.rss);
+    }
   }
-  return { ms: median(ms), rssKiB: median(rss) / 1024 };
+  return { ms: median(samples.package.ms), rssKiB: median(samples.package.rss) / 1024, floorMs: median(samples.floor.ms), runs: rounds * 4 };
 }
 
 function machine() {
@@ -306,7 +315,7 @@ async function main() {
     `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster per call; cost above the C loop's syscalls: ${(ka.ns - cMedian.setKeepAlive).toFixed(0)} ns vs ${(nk.ns - cMedian.setKeepAlive).toFixed(0)} ns (${((nk.ns - cMedian.setKeepAlive) / (ka.ns - cMedian.setKeepAlive)).toFixed(0)}× less)` : `not measured: ${skipped['net-keepalive']}`} |`,
     `| server accepting loopback connections, tuning each (setKeepAlive + setUserTimeout), ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.perConnection.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${serverRates.perConnection.q1.toFixed(1)}% to ${serverRates.perConnection.q3.toFixed(1)}%). The five syscalls alone, at the C loop's cost, are ${((((cMedian.setKeepAlive + cMedian.setsockopt) * serverRates.plain) / 1e9) * 100).toFixed(1)}% of an untuned connection's time |`,
     `| the same server tuned once through its listener (tune(server); accepted sockets inherit, no syscall per connection), same rounds | ${serverRates.inherited.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.viaListener.overhead.toFixed(1)}% (quartiles ${serverRates.viaListener.q1.toFixed(1)}% to ${serverRates.viaListener.q3.toFixed(1)}%) |`,
-    `| \`require('socket-knobs')\` in a fresh process | ${load.ms.toFixed(1)} ms, ${load.rssKiB.toFixed(0)} KiB RSS added |`,
+    `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
   ];
   const text = lines.join('\n');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// npx socket-knobs [--json] [host:port]
+// npx socket-knobs [--json] [--] [host:port]
 //
 // For the people who run the servers: what this machine offers, and what a path really does.
 // Without an address it prints the support table (defined in the headers the addon was built with,
@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const knobs = require('../dist/index.js');
 
-const USAGE = 'usage: socket-knobs [--json] [host:port]   (an IPv6 address in brackets: [::1]:443)';
+const USAGE = 'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)';
 
 const SYSCTLS = [
   ['net.ipv4.tcp_keepalive_time', 'seconds idle before the first keepalive probe (TCP_KEEPIDLE)'],
@@ -62,21 +62,27 @@ function supportTable() {
   };
 }
 
+/** The longest argument echoed back in an error: a 100 KB argument gives a short message. */
+const SHOWN = 64;
+const shown = (text) => JSON.stringify(text.length > SHOWN ? `${text.slice(0, SHOWN - 3)}...` : text);
+
+/**
+ * `host:port` or `[v6]:port`; null when it is not one. The host is a name or an address: letters,
+ * digits and . - _ : % only (no space, newline or other control character), at most 253.
+ */
 function parseAddress(text) {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) || /^([^:]+):(\d+)$/.exec(text);
+  const m = /^\[([0-9A-Fa-f:.%a-zA-Z0-9]{1,253})\]:(\d{1,5})$/.exec(text) || /^([A-Za-z0-9._-]{1,253}):(\d{1,5})$/.exec(text);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return null;
   return { host: m[1], port: Number(m[2]) };
 }
 
+/** Whole-command limit for host mode: the name lookup, the connection and the read. */
+const LIMIT_MS = 10000;
+
 function connect({ host, port }) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no connection to ${host}:${port} within 10 s`));
-    }, 10000);
     socket.once('connect', () => {
-      clearTimeout(timer);
       try {
         const result = {
           local: `${socket.localAddress}:${socket.localPort}`,
@@ -91,22 +97,19 @@ function connect({ host, port }) {
         socket.destroy();
       }
     });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    socket.once('error', reject);
   });
 }
 
-function printTable(rows) {
+/** Rows as aligned lines of text. */
+function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  for (const r of rows)
-    console.log(
-      r
-        .map((cell, i) => String(cell).padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    );
+  return rows.map((r) =>
+    r
+      .map((cell, i) => String(cell).padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function show(value) {
@@ -117,66 +120,155 @@ function show(value) {
   return String(value);
 }
 
-async function main(argv) {
-  const json = argv.includes('--json');
-  const rest = argv.filter((a) => a !== '--json');
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(USAGE);
-    return 0;
+/** A CLI failure: the exit code, a code and a message (printed as JSON under --json). */
+class Failure extends Error {
+  constructor(exit, code, message) {
+    super(message);
+    this.exit = exit;
+    this.code = code;
   }
-  if (rest.length > 1 || (rest.length === 1 && !parseAddress(rest[0]))) {
-    console.error(`socket-knobs: ${rest.length > 1 ? 'one address at most' : `not a host:port: ${rest[0]}`}\n${USAGE}`);
-    return 2;
+}
+
+/** Splits argv into flags and positional arguments; `--` ends the flags. */
+function parseArgs(argv) {
+  const flags = new Set();
+  const rest = [];
+  let flagsDone = false;
+  for (const arg of argv) {
+    if (!flagsDone && arg === '--') flagsDone = true;
+    else if (!flagsDone && arg.startsWith('-') && arg !== '-') flags.add(arg);
+    else rest.push(arg);
   }
+  return { flags, rest };
+}
+
+const KNOWN_FLAGS = new Set(['--json', '--help', '-h']);
+
+/** Writes `text` to stdout and resolves once it is written; rejects when it cannot be (a closed pipe, /dev/full). */
+function out(text) {
+  return new Promise((resolve, reject) => {
+    process.stdout.once('error', reject);
+    process.stdout.write(`${text}\n`, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+async function run(argv, json) {
+  const { flags, rest } = parseArgs(argv);
+  const unknown = [...flags].filter((f) => !KNOWN_FLAGS.has(f));
+  if (unknown.length) throw new Failure(2, 'ERR_USAGE', `unknown option ${shown(unknown[0])}\n${USAGE}`);
+  if (flags.has('--help') || flags.has('-h')) return out(USAGE);
+  if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
     const address = parseAddress(rest[0]);
-    let result;
-    try {
-      result = await connect(address);
-    } catch (err) {
-      console.error(`socket-knobs: ${err.code ? `${err.code}: ` : ''}${err.message}`);
-      return 1;
-    }
-    if (json) {
-      console.log(JSON.stringify({ connection: result }, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
-      return 0;
-    }
-    console.log(`connection ${result.local} -> ${result.remote} (nothing applied: what the kernel chose)\n`);
-    console.log('options');
-    printTable(Object.entries(result.tuning).map(([k, v]) => [`  ${k}`, show(v)]));
-    console.log('\nTCP_INFO (times: rto, ato, rtt, rttvar, minRtt in µs; lastData*/lastAck* in ms)');
-    printTable(Object.entries(result.tcpInfo).map(([k, v]) => [`  ${k}`, show(v === Infinity ? 'unlimited' : v)]));
-    return 0;
+    if (!address) throw new Failure(2, 'ERR_USAGE', `not a host:port: ${shown(rest[0])}\n${USAGE}`);
+    // Nothing to read without the addon: say so before connecting anywhere.
+    if (knobs.loadError() !== null) throw new Failure(1, 'ERR_SOCKET_KNOBS_NO_ADDON', `no native addon here: ${knobs.loadError()}`);
+    const result = await connectInChild(address);
+    if (json) return out(JSON.stringify({ connection: result }, (k, v) => (v === 'Infinity' ? 'unlimited' : v), 2));
+    const lines = [`connection ${result.local} -> ${result.remote} (nothing applied: what the kernel chose)`, '', 'options'];
+    lines.push(...table(Object.entries(result.tuning).map(([k, v]) => [`  ${k}`, show(v)])));
+    lines.push('', 'TCP_INFO (times: rto, ato, rtt, rttvar, minRtt in µs; lastData*/lastAck* in ms)');
+    lines.push(...table(Object.entries(result.tcpInfo).map(([k, v]) => [`  ${k}`, show(v === 'Infinity' ? 'unlimited' : v)])));
+    return out(lines.join('\n'));
   }
-  const table = supportTable();
+  const support = supportTable();
   const defaults = sysctls();
   if (json) {
-    console.log(
+    return out(
       JSON.stringify(
-        { platform: process.platform, node: process.version, addon: knobs.addonPath(), loadError: knobs.loadError(), ...table, sysctls: defaults },
+        { platform: process.platform, node: process.version, addon: knobs.addonPath(), loadError: knobs.loadError(), ...support, sysctls: defaults },
         null,
         2,
       ),
     );
-    return 0;
   }
-  console.log(`socket-knobs on ${process.platform} (Node ${process.version}), addon ${knobs.addonPath() ?? `none: ${knobs.loadError()}`}\n`);
-  console.log('options (defined: in the headers the addon was built with; accepted: by the running kernel)');
-  printTable([
-    ['  option', 'level', 'defined', 'accepted'],
-    ...table.options.map((o) => [
-      `  ${o.name}`,
-      o.level,
-      o.defined ? 'yes' : 'no',
-      o.accepted === null ? '?' : o.accepted ? 'yes' : `no${o.refused ? ` (${o.refused})` : ''}`,
+  const lines = [`socket-knobs on ${process.platform} (Node ${process.version}), addon ${knobs.addonPath() ?? `none: ${knobs.loadError()}`}`, ''];
+  lines.push('options (defined: in the headers the addon was built with; accepted: by the running kernel)');
+  lines.push(
+    ...table([
+      ['  option', 'level', 'defined', 'accepted'],
+      ...support.options.map((o) => [
+        `  ${o.name}`,
+        o.level,
+        o.defined ? 'yes' : 'no',
+        o.accepted === null ? '?' : o.accepted ? 'yes' : `no${o.refused ? ` (${o.refused})` : ''}`,
+      ]),
     ]),
-  ]);
-  if (table.probeError) console.log(`  (the kernel could not be asked: ${table.probeError})`);
-  console.log('\nkernel defaults the knobs override (/proc/sys)');
-  printTable(Object.entries(defaults).map(([name, { value, meaning }]) => [`  ${name}`, value === null ? '-' : value, meaning]));
-  return 0;
+  );
+  if (support.probeError) lines.push(`  (the kernel could not be asked: ${support.probeError})`);
+  lines.push('', 'kernel defaults the knobs override (/proc/sys)');
+  lines.push(...table(Object.entries(defaults).map(([name, { value, meaning }]) => [`  ${name}`, value === null ? '-' : value, meaning])));
+  return out(lines.join('\n'));
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+/**
+ * The connection, made in a child process that is killed at the limit. getaddrinfo() runs on
+ * libuv's thread pool and cannot be cancelled: a name lookup that never answers would keep this
+ * process alive past any timer (even process.exit() waits for the pool's threads to finish).
+ */
+function connectInChild(address) {
+  return new Promise((resolve, reject) => {
+    const { execFile } = require('node:child_process');
+    const child = execFile(process.execPath, [__filename, CHILD_FLAG, address.host, String(address.port)], { encoding: 'utf8' }, (err, stdout) => {
+      clearTimeout(limit);
+      let message;
+      try {
+        message = JSON.parse(stdout);
+      } catch {
+        reject(new Failure(1, 'ERR_CONNECT', err ? err.message : 'the connection helper printed nothing'));
+        return;
+      }
+      if (message.error) reject(new Failure(1, message.error.code || 'ERR_CONNECT', message.error.message));
+      else resolve(message.connection);
+    });
+    const limit = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Failure(1, 'ETIMEDOUT', `no connection within ${LIMIT_MS / 1000} s (name lookup included)`));
+    }, LIMIT_MS);
+  });
+}
+
+/** The child's side: connect, read, print one JSON line, exit. */
+const CHILD_FLAG = '--connect-child';
+async function child([host, port]) {
+  try {
+    const connection = await connect({ host, port: Number(port) });
+    process.stdout.write(JSON.stringify({ connection }, (k, v) => (v === Infinity ? 'Infinity' : v)));
+  } catch (err) {
+    process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message } }));
+  }
+}
+
+async function main(argv) {
+  const json = parseArgs(argv).flags.has('--json');
+  try {
+    await run(argv, json);
+    return 0;
+  } catch (err) {
+    return report(json, err);
+  }
+}
+
+/** Prints a failure (JSON on stdout under --json, text on stderr) and returns its exit code. */
+function report(json, err) {
+  const exit = err instanceof Failure ? err.exit : 1;
+  const code = err.code || 'ERR_OUTPUT';
+  if (json && code !== 'ERR_OUTPUT' && !['EPIPE', 'ENOSPC', 'EBADF'].includes(code)) {
+    try {
+      process.stdout.write(`${JSON.stringify({ error: { code, message: err.message } })}\n`);
+    } catch {
+      // stdout is gone: the exit code says it
+    }
+  } else {
+    process.stderr.write(`socket-knobs: ${code}: ${err.message}\n`);
+  }
+  return exit;
+}
+
+if (process.argv[2] === CHILD_FLAG) {
+  child(process.argv.slice(3));
+} else {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

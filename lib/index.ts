@@ -50,7 +50,7 @@ export type { Tuning, TuningState, Tuner } from './tuning/tuning';
 
 // Clients: sockets the application does not create itself.
 export { tuneOnConnect, tuneAgent, tuneConnector } from './clients';
-export type { Connector } from './clients';
+export type { Connector, ConnectorCallback } from './clients';
 
 // Listening sockets with options set before bind().
 export { listen, createListeningSocket } from './listen';

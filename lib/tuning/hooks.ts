@@ -280,8 +280,12 @@ export function watchAgentSockets(agent: object, fn: (socket: net.Socket) => voi
 // ---------------------------------------------------------------------------------------------
 // Connectors (undici-style: (options, callback) calling back with a connected socket).
 
+/** How a connector calls back: `(null, socket)` or `(error, null)` (undici's `buildConnector.Callback`). */
+export type ConnectorCallback<S extends net.Socket = net.Socket> = (...args: [null, S] | [Error, null]) => void;
+
 /** An undici-style connector: `(options, callback)` calling back with a connected socket. */
-export type Connector<O = unknown, S extends net.Socket = net.Socket> = (options: O, callback: (err: Error | null, socket: S | null) => void) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a connector's options are its own business
+export type Connector<O = any, S extends net.Socket = net.Socket> = (options: O, callback: ConnectorCallback<S>) => unknown;
 
 interface ConnectorHooks {
   tuning: Plan | null;
@@ -296,14 +300,15 @@ interface ConnectorHooks {
  * and shows it to the observers. If the kernel refuses the tuning, the socket is destroyed and
  * the callback gets the SyscallError (the request fails with it).
  */
-export function hookedConnector<O, S extends net.Socket>(inner: Connector<O, S>, plan: Plan | null): Connector<O, S> {
+export function hookedConnector<C extends Connector>(inner: C, plan: Plan | null): C {
   // A connector made here already: wrap what it wraps, so a socket is tuned once.
-  const base = (existing<ConnectorHooks>(inner)?.inner ?? inner) as Connector<O, S>;
-  const hooks: ConnectorHooks = { tuning: plan, sockets: new Set(), inner: base as Connector };
-  const connector: Connector<O, S> = function connectorWithHooks(this: unknown, options, callback) {
-    return base.call(this, options, (err, socket) => {
+  const base = existing<ConnectorHooks>(inner)?.inner ?? (inner as Connector);
+  const hooks: ConnectorHooks = { tuning: plan, sockets: new Set(), inner: base };
+  const connector: Connector = function connectorWithHooks(this: unknown, options, callback) {
+    return base.call(this, options, (...args: [null, net.Socket] | [Error, null]) => {
+      const [err, socket] = args;
       if (err || !socket) {
-        callback(err, socket);
+        callback(err ?? new Error('the connector called back with neither an error nor a socket'), null);
         return;
       }
       if (hooks.tuning) {
@@ -320,7 +325,7 @@ export function hookedConnector<O, S extends net.Socket>(inner: Connector<O, S>,
     });
   };
   Object.defineProperty(connector, HOOKS, { value: hooks, enumerable: false });
-  return connector;
+  return connector as C;
 }
 
 /** Whether `connector` was made by tuneConnector or dialConnector (it can be observed). */

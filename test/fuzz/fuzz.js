@@ -2,26 +2,33 @@
 'use strict';
 // Seeded fuzzing of socket-knobs' whole public API, on real sockets.
 //
-//   node test/fuzz/fuzz.js [--seed N] [--calls N] [--json]
+//   node test/fuzz/fuzz.js [--seed N] [--calls N] [--package DIR]
+//
+// --package runs the same calls against another copy of the package (an older build, to count
+// what the fixes closed).
 //
 // Every exported function is called with random arguments of every JS type (numbers at and past
 // every limit, NaN, ±Infinity, -0, BigInt, Symbol, strings, constant names, '__proto__', Proxies
 // and objects whose getters or traps throw, Buffers/typed arrays/DataViews of every length,
-// detached buffers) against connected, accepted, listening, pending, destroyed, UDP and
-// Unix-domain sockets and raw fds. The contract: each call returns, or throws (or, for listen(),
+// detached buffers, values from another realm, duration strings) against connected, accepted,
+// listening, pending, destroyed, UDP and Unix-domain sockets, http2 sessions and their socket
+// Proxies, and raw fds; calls repeated on one connecting socket, and re-entrant ones (a getter
+// that calls socket-knobs while socket-knobs reads its options). The contract: each call returns, or throws (or, for listen(),
 // rejects with) a SocketOptionError. Anything else "escapes" and is reported; a crash ends the
 // process, which the test that spawns this script sees. Raw fds are only ever the fuzzer's own
 // sockets (or closed/invalid numbers): it never touches stdio or Node's internal fds.
 const dgram = require('node:dgram');
 const fs = require('node:fs');
 const http = require('node:http');
+const http2 = require('node:http2');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const knobs = require('../..');
+const vm = require('node:vm');
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const knobs = require(args.includes('--package') ? path.resolve(args[args.indexOf('--package') + 1]) : '../..');
 const SEED = arg('--seed', 1);
 const CALLS = arg('--calls', 20000);
 
@@ -49,6 +56,41 @@ const NAMES = [
   'TCP_KEEPIDEL',
   'SO_RCVTIMEO',
 ];
+// Time fields take a number or a string with its unit: well-formed, not whole, out of range, odd.
+const DURATIONS = [
+  '45s',
+  '1.5s',
+  '1500ms',
+  '90000ms',
+  '2m',
+  '1h',
+  '250us',
+  '0s',
+  '60',
+  's',
+  '1e3s',
+  '-5s',
+  ' 5s',
+  '5 s',
+  '99999999999999s',
+  '1.0000000001s',
+  '５s',
+  `${'9'.repeat(20)}ms`,
+];
+
+// Values made in another realm (a vm context): their prototypes are not this realm's.
+const realm = vm.createContext({});
+const FOREIGN = [
+  () => vm.runInContext('({ idle: 5, interval: 2, count: 3 })', realm),
+  () => vm.runInContext('({ keepAlive: { idle: 61 }, userTimeout: 5000, noDelay: true })', realm),
+  () => vm.runInContext('({ enable: true, seconds: 3 })', realm),
+  () => vm.runInContext('new Uint8Array(8)', realm),
+  () => vm.runInContext('new DataView(new ArrayBuffer(4))', realm),
+  () => vm.runInContext('[1, 2]', realm),
+  () => vm.runInContext('new Proxy({}, { get() { throw new Error("foreign trap") } })', realm),
+  () => vm.runInContext('(() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy })()', realm),
+];
+
 const NUMBERS = [
   0,
   1,
@@ -213,21 +255,24 @@ function value() {
     () => pick([{}, [], [1, 2], () => 1, new Date(), /re/, new Map()]),
     hostileObject,
     bytes,
+    () => pick(DURATIONS),
+    () => pick(FOREIGN)(),
   ])();
 }
 
 function optionsObject(fields) {
   if (random() < 0.15) return value();
   const out = {};
-  for (const field of fields) if (random() < 0.6) out[field] = random() < 0.6 ? pick(NUMBERS.concat([true, false, 1, 5, 60])) : value();
+  for (const field of fields) if (random() < 0.6) out[field] = random() < 0.6 ? pick(NUMBERS.concat([true, false, 1, 5, 60], DURATIONS)) : value();
   if (random() < 0.1) out[pick(['intervall', 'idel', 'foo'])] = 1;
   return random() < 0.1 ? hostileObject() : out;
 }
 
 // --- targets ------------------------------------------------------------------------------------
 
-const owned = { sockets: [], fds: new Set() };
+const owned = { sockets: [], fds: new Set(), sessions: [] };
 let tcpServer;
+let h2Server;
 let unixServer;
 let unixDir;
 
@@ -258,6 +303,13 @@ async function setup() {
   unixServer = net.createServer((s) => remember(s));
   await new Promise((resolve) => unixServer.listen(path.join(unixDir, 's'), resolve));
   fdOf(unixServer);
+  h2Server = http2.createServer();
+  h2Server.on('session', (session) => {
+    session.on('error', () => {});
+    owned.sessions.push(session);
+  });
+  h2Server.on('stream', (stream) => stream.respond() || stream.end());
+  await new Promise((resolve) => h2Server.listen(0, '127.0.0.1', resolve));
   await refillTargets();
 }
 
@@ -276,6 +328,23 @@ async function refillTargets() {
   const unixClient = remember(net.connect(unixServer.address()));
   await new Promise((resolve) => unixClient.once('connect', resolve).once('error', resolve));
   fdOf(unixClient);
+  const session = http2.connect(`http://127.0.0.1:${h2Server.address().port}`);
+  session.on('error', () => {});
+  owned.sessions.push(session);
+  await new Promise((resolve) => session.once('connect', resolve).once('error', resolve));
+}
+
+/** An http2 session (client or server side, maybe still connecting or destroyed), or its socket Proxy. */
+function h2Target() {
+  if (random() < 0.2) {
+    const session = http2.connect(`http://127.0.0.1:${h2Server.address().port}`);
+    session.on('error', () => {});
+    owned.sessions.push(session);
+    return session; // still connecting
+  }
+  const session = pick(owned.sessions);
+  if (random() < 0.05) session.destroy();
+  return random() < 0.4 ? session.socket : session;
 }
 
 function target() {
@@ -295,6 +364,7 @@ function target() {
     },
     () => (owned.fds.size ? pick([...owned.fds]) : 2 ** 31 - 1),
     fakeTarget,
+    h2Target,
     () => pick([2 ** 31 - 1, 1 << 20, -1, 3.5, NaN, '5', 5n]),
     value,
   ])();
@@ -371,6 +441,46 @@ const CALL_MAKERS = [
   () => ['tuneAgent', [random() < 0.7 ? new http.Agent() : value(), tuningObject()]],
   () => ['tuneConnector', [random() < 0.7 ? (options, callback) => callback(null, null) : value(), tuningObject()]],
   () => ['getTcpInfo', [target()]],
+  // Every row of the table read without a length, on any target.
+  () => {
+    const row = pick(knobs.OPTIONS);
+    return ['getsockopt', [target(), row.level, row.name]];
+  },
+  // tuneOnConnect on an http2 session or its socket Proxy.
+  () => ['tuneOnConnect', [h2Target(), tuningObject()]],
+  // The same, with a tuning the kernel refuses at 'connect' (an unknown algorithm): what a session's
+  // refusal turns into must never be an uncaught exception.
+  () => ['tuneOnConnect', [h2Target(), { congestionControl: pick(['nosuch', 'reno']), noDelay: true }]],
+  // Repeated calls on one connecting socket: one pending tuning, the last one.
+  () => {
+    const socket = remember(net.connect(tcpServer.address().port, '127.0.0.1'));
+    for (let n = int(1, 50); n > 0; n--) {
+      try {
+        knobs.tuneOnConnect(socket, random() < 0.8 ? { keepAlive: { idle: int(1, 100) }, noDelay: pick([true, false]) } : tuningObject());
+      } catch {
+        // validation errors are counted by the final call below
+      }
+    }
+    return ['tuneOnConnect', [socket, tuningObject()]];
+  },
+  // Re-entrant: reading the tuning calls socket-knobs on the same socket.
+  () => {
+    const socket = pick(owned.sockets);
+    const reentrant = {
+      get userTimeout() {
+        try {
+          knobs.tune(socket, { noDelay: true });
+          knobs.getTuning(socket);
+          knobs.tuneOnConnect(socket, { userTimeout: 1000 });
+        } catch {
+          // the outer call's outcome is what is checked
+        }
+        return pick([1000, 'x', -1]);
+      },
+    };
+    const name = pick(['tune', 'tuneOnConnect', 'createTuner']);
+    return [name, name === 'createTuner' ? [reentrant] : [socket, reentrant]];
+  },
   () => ['setCongestionControl', [target(), random() < 0.6 ? pick(['reno', 'bbr', 'cubic', 'nosuch', '', 'x'.repeat(16)]) : value()]],
   () => ['getCongestionControl', [target()]],
   // A value whose buffer a target's getter resizes after the value was validated.
@@ -429,9 +539,29 @@ function describe(error) {
   }
 }
 
+/**
+ * What a call returned, checked where the contract says more than "returns": a string or struct
+ * option read without a length must not come back as a number (four bytes read as an int).
+ */
+function wrongResult(name, callArgs, result) {
+  if (name !== 'getsockopt' || callArgs.length !== 3 || typeof result !== 'number') return null;
+  const row = K.OPTIONS.find((r) => r.name === callArgs[2] || (K.constants[r.name] === callArgs[2] && K.constants[r.level] === callArgs[1]));
+  return row && (row.kind === 'string' || row.kind === 'struct' || row.kind === 'linger') ? `${row.name} (${row.kind}) read as the int ${result}` : null;
+}
+
 async function main() {
   await setup();
   const summary = { seed: SEED, calls: 0, returned: 0, threw: {}, escaped: 0, escapes: [] };
+  const escape = (call, error) => {
+    summary.escaped++;
+    if (summary.escapes.length < 20) summary.escapes.push({ call, error });
+  };
+  // An exception nobody can catch (thrown from inside Node's own events) or a listener pile-up
+  // warning is an escape too: the process survives here only so that the run can count them.
+  process.on('uncaughtException', (error) => escape('(uncaught)', describe(error)));
+  process.on('warning', (warning) => {
+    if (warning.name === 'MaxListenersExceededWarning') escape('(warning)', `${warning.name}: ${String(warning.message).slice(0, 120)}`);
+  });
   const record = (name, error) => {
     if (error instanceof K.SocketOptionError) {
       summary.threw[error.constructor.name] = (summary.threw[error.constructor.name] || 0) + 1;
@@ -454,6 +584,8 @@ async function main() {
     summary.calls++;
     try {
       const result = K[name](...callArgs);
+      const wrong = wrongResult(name, callArgs, result);
+      if (wrong) escape(name, wrong);
       if (name === 'createListeningSocket') fs.closeSync(result);
       if (name === 'listen') {
         pending.push(
@@ -510,6 +642,8 @@ async function main() {
       // already closed
     }
   }
+  for (const session of owned.sessions) session.destroy();
+  h2Server.close();
   tcpServer.close();
   unixServer.close();
   fs.rmSync(unixDir, { recursive: true, force: true });

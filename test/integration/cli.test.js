@@ -64,3 +64,76 @@ test('a bad address is a usage error (exit 2); a refused connection says so (exi
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/ECONNREFUSED/);
 });
+
+describe('the command line contract (issue 16 item 11)', () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const { spawnSync } = require('node:child_process');
+
+  test('`--` ends the options; an unknown option is a usage error (exit 2)', async () => {
+    const server = await listen();
+    const ok = await run('--json', '--', `127.0.0.1:${server.address().port}`);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).connection.tcpInfo.state).toBe('ESTABLISHED');
+    const bad = await run('--jsn');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown option "--jsn"/);
+  });
+
+  test('a 100 KB host is echoed back cut short; a newline or space inside the host is not a host:port', async () => {
+    const long = await run(`${'a'.repeat(100000)}:80`);
+    expect(long.code).toBe(2);
+    expect(long.stderr.length).toBeLessThan(400);
+    for (const bad of ['a\nb:80', 'a b:80', 'a\tb:80', '[::1\n]:80', 'host:80\n']) {
+      const r = await run(bad);
+      expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
+    }
+  });
+
+  test('--json reports failures as JSON on stdout, with the exit code', async () => {
+    const usage = await run('--json', 'nonsense');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout).error.code).toBe('ERR_USAGE');
+    const server = await listen();
+    const port = server.address().port;
+    await new Promise((resolve) => server.close(resolve));
+    const refused = await run('--json', `127.0.0.1:${port}`);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  test('output that cannot be written (/dev/full) is a failure, not exit 0', () => {
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [BIN, '--json'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 30000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/ENOSPC/);
+    } finally {
+      fs.closeSync(full);
+    }
+  });
+
+  test('with no addon, host mode fails before connecting anywhere', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-cli-noaddon-'));
+    try {
+      const root = path.join(__dirname, '..', '..');
+      fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+      fs.cpSync(path.join(root, 'bin'), path.join(dir, 'bin'), { recursive: true });
+      fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+      let connections = 0;
+      const server = track(net.createServer((s) => (connections++, s.destroy())));
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'socket-knobs.js'), '--json', `127.0.0.1:${server.address().port}`], {
+        encoding: 'utf8',
+        env: { ...process.env, PREBUILDS_ONLY: '1', NODE_PATH: path.join(root, 'node_modules') },
+        timeout: 30000,
+      });
+      expect(r.status).toBe(1);
+      expect(JSON.parse(r.stdout).error.code).toBe('ERR_SOCKET_KNOBS_NO_ADDON');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(connections).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

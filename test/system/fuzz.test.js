@@ -5,10 +5,16 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-test.each([1, 2, 3])(
-  'seed %i: 20000 random calls, every one returns or throws a SocketOptionError',
-  (seed) => {
-    const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'fuzz', 'fuzz.js'), '--seed', String(seed), '--calls', '20000'], {
+test.each([
+  [1, []],
+  [2, []],
+  [3, []],
+  // Under a common hardening flag: nothing may compile code from strings, at load or later.
+  [4, ['--disallow-code-generation-from-strings']],
+])(
+  'seed %i %j: 20000 random calls, every one returns or throws a SocketOptionError',
+  (seed, flags) => {
+    const run = spawnSync(process.execPath, [...flags, path.join(__dirname, '..', 'fuzz', 'fuzz.js'), '--seed', String(seed), '--calls', '20000'], {
       encoding: 'utf8',
       timeout: 120000,
     });

@@ -170,3 +170,196 @@ describe('http2 sessions (item 2): tuneOnConnect(session) instead of its socket 
     expect(() => knobs.tuneOnConnect(session, TUNING)).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
   });
 });
+
+describe('agents (items 4 and 5)', () => {
+  const http = require('node:http');
+  const https = require('node:https');
+  const knobs = require('../..');
+  const { track, selfSignedCert, noOpenssl, testIf } = require('../helpers');
+  const TUNING = { keepAlive: { idle: 61, interval: 11, count: 4 }, userTimeout: 45000 };
+  const get = (agent, port) =>
+    new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(req.socket));
+      });
+      req.on('error', reject);
+    });
+
+  test('4. tuneAgent tunes the sockets already pooled: the next request runs on a tuned socket', async () => {
+    const server = track(http.createServer((req, res) => res.end('ok')));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const first = await get(agent, server.address().port);
+    await new Promise((resolve) => setImmediate(resolve)); // back in the pool
+    expect(Object.values(agent.freeSockets).flat()).toContain(first);
+    expect(knobs.getTuning(first).userTimeout).toBe(0);
+    knobs.tuneAgent(agent, TUNING);
+    expect(knobs.getTuning(first)).toMatchObject({ keepAlive: { enable: true, idle: 61, interval: 11, count: 4 }, userTimeout: 45000 });
+    const second = await get(agent, server.address().port);
+    expect(second).toBe(first);
+    expect(knobs.getTuning(second).userTimeout).toBe(45000);
+    agent.destroy();
+  });
+
+  test('5. agent.createConnection(port, host, listener): the listener is called, the socket tuned', async () => {
+    const server = track(http.createServer((req, res) => res.end('ok')));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = knobs.tuneAgent(new http.Agent(), TUNING);
+    const socket = await new Promise((resolve) => {
+      const s = agent.createConnection(server.address().port, '127.0.0.1', () => resolve(s));
+    });
+    track(socket);
+    expect(knobs.getTuning(socket).userTimeout).toBe(45000);
+  });
+
+  testIf(noOpenssl(), '5. https agent.createConnection(port, host, options): the TLS options in the third argument are kept', async () => {
+    const { key, cert } = selfSignedCert();
+    const server = track(https.createServer({ key, cert }, (req, res) => res.end('ok')));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = knobs.tuneAgent(new https.Agent(), TUNING);
+    // Without `ca` and `servername` the self-signed certificate is refused: they must arrive.
+    const socket = track(agent.createConnection(server.address().port, '127.0.0.1', { ca: cert, servername: 'localhost' }));
+    await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    expect(socket.authorized).toBe(true);
+    expect(knobs.getTuning(socket).userTimeout).toBe(45000);
+  });
+});
+
+describe('tuneOnConnect on sockets (items 6 and 7)', () => {
+  const net = require('node:net');
+  const knobs = require('../..');
+  const { listen, track } = require('../helpers');
+
+  test('6. a destroyed socket: ERR_SOCKET_CLOSED, like every other call', async () => {
+    const server = await listen();
+    const socket = track(net.connect(server.address().port, '127.0.0.1'));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.destroy();
+    expect(() => knobs.tuneOnConnect(socket, { noDelay: true })).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
+    const never = track(new net.Socket());
+    never.destroy();
+    expect(() => knobs.tuneOnConnect(never, { noDelay: true })).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
+  });
+
+  test('7. 10,000 calls on a connecting socket: one listener (no MaxListenersExceededWarning), and the last tuning applied whole', async () => {
+    {
+      const server = await listen();
+      const socket = track(net.connect(server.address().port, '127.0.0.1'));
+      const before = socket.listenerCount('connect');
+      for (let i = 1; i <= 10000; i++) knobs.tuneOnConnect(socket, { keepAlive: { idle: 1000 + (i % 5000) }, userTimeout: 5000 + i });
+      // The last call wins whole: its fields, and none of an earlier call's it does not name.
+      knobs.tuneOnConnect(socket, { keepAlive: { idle: 77 } });
+      expect(socket.listenerCount('connect')).toBe(before + 1);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      const state = knobs.getTuning(socket);
+      expect(state.keepAlive.idle).toBe(77);
+      expect(state.userTimeout).toBe(0);
+      expect(socket.listenerCount('connect')).toBeLessThanOrEqual(socket.getMaxListeners());
+    }
+  });
+
+  test("7. a socket of a tuned agent: a tuneOnConnect made before 'connect' replaces the agent's tuning for it, whole", async () => {
+    const http = require('node:http');
+    const server = track(http.createServer((req, res) => res.end('ok')));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = knobs.tuneAgent(new http.Agent(), { userTimeout: 45000, keepAlive: { idle: 61 } });
+    const socket = await new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: server.address().port, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(req.socket));
+      });
+      req.on('socket', (s) => knobs.tuneOnConnect(s, { noDelay: true }));
+      req.on('error', reject);
+    });
+    const state = knobs.getTuning(socket);
+    expect(state.noDelay).toBe(true);
+    expect(state.userTimeout).toBe(0);
+    expect(state.keepAlive.idle).not.toBe(61);
+  });
+});
+
+describe('raw reads by kind, getTuning beyond TCP, TCP_INFO edges (items 8, 9, 10)', () => {
+  const knobs = require('../..');
+  const { tcpPair, udpSocket, unixServer, track, thrown, emulated, testIf } = require('../helpers');
+  const { decodeTcpInfo } = require('../../dist/modules/options/tcpinfo.js');
+
+  testIf(
+    emulated('TCP_CONGESTION', 'SO_BINDTODEVICE'),
+    '8. getsockopt without a length reads a string option as its name, SO_LINGER as a Linger, by name or number',
+    async () => {
+      const { client } = await tcpPair();
+      const cc = knobs.getsockopt(client, 'IPPROTO_TCP', 'TCP_CONGESTION');
+      expect(cc).toBe(knobs.getCongestionControl(client));
+      expect(cc).toMatch(/^[a-z0-9_]+$/);
+      expect(knobs.getsockopt(client, knobs.constants.IPPROTO_TCP, knobs.constants.TCP_CONGESTION)).toBe(cc);
+      expect(knobs.getsockopt(client, 'SOL_SOCKET', 'SO_BINDTODEVICE')).toBe('');
+      knobs.setLinger(client, { enable: true, seconds: 9 });
+      expect(knobs.getsockopt(client, 'SOL_SOCKET', 'SO_LINGER')).toEqual({ enable: true, seconds: 9 });
+      knobs.setsockopt(client, 'SOL_SOCKET', 'SO_LINGER', { enable: false, seconds: 0 });
+      expect(knobs.getLinger(client).enable).toBe(false); // (Linux keeps the old l_linger when l_onoff is 0)
+      knobs.setsockopt(client, 'IPPROTO_TCP', 'TCP_CONGESTION', cc);
+      expect(knobs.getCongestionControl(client)).toBe(cc);
+    },
+  );
+
+  test('8. a struct without a length is refused, typed, pointing to getTcpInfo; with a length, its bytes', async () => {
+    const { client } = await tcpPair();
+    const err = thrown(() => knobs.getsockopt(client, 'IPPROTO_TCP', 'TCP_INFO'));
+    expect(err).toBeInstanceOf(knobs.InvalidArgumentError);
+    expect(err.message).toMatch(/getTcpInfo\(\)/);
+    expect(knobs.getsockopt(client, 'IPPROTO_TCP', 'TCP_INFO', 512).length).toBeGreaterThanOrEqual(104);
+  });
+
+  test('9. getTuning on UDP and Unix sockets: the socket-level fields, no TCP ones, no error', async () => {
+    const udp = await udpSocket();
+    knobs.tune(udp, { receiveBufferSize: 65536 });
+    const state = knobs.getTuning(udp);
+    expect(state.receiveBufferSize).toBe(131072);
+    expect(state.keepAlive).toEqual({ enable: false });
+    expect('noDelay' in state || 'userTimeout' in state || 'congestionControl' in state).toBe(false);
+    const server = await unixServer();
+    const client = track(require('node:net').connect(server.address()));
+    await new Promise((resolve) => client.once('connect', resolve));
+    const unix = knobs.getTuning(client);
+    expect(unix.sendBufferSize).toBeGreaterThan(0);
+    expect('noDelay' in unix).toBe(false);
+  });
+
+  test('10. TCP_INFO of 0 bytes is a typed error; only the pacing rates read ~0 as Infinity; counters stay numbers', () => {
+    expect(thrown(() => decodeTcpInfo(new Uint8Array(0), 0)).code).toBe('ERR_SOCKET_KNOBS_TCP_INFO_EMPTY');
+    const bytes = new Uint8Array(280).fill(0xff);
+    bytes[0] = 1;
+    const info = decodeTcpInfo(bytes, 280);
+    expect(info.pacingRate).toBe(Infinity);
+    expect(info.maxPacingRate).toBe(Infinity);
+    expect(info.bytesAcked).toBe(2 ** 64); // exact to 2^53, documented
+    expect(info.deliveryRate).toBe(2 ** 64);
+    expect(Number.isFinite(info.bytesReceived)).toBe(true);
+  });
+});
+
+describe('units (item 12)', () => {
+  const knobs = require('../..');
+  const { tcpPair } = require('../helpers');
+
+  test('strings with units convert exactly; an implausible number is applied, with one warning per field naming the unit and the string form', async () => {
+    const { client } = await tcpPair();
+    // Jest gives each test file its own `process` object: the warnings are read from the calls.
+    const spy = jest.spyOn(process, 'emitWarning');
+    try {
+      knobs.tune(client, { keepAlive: { idle: '45s', interval: '1m' }, userTimeout: '1.5s' });
+      expect(knobs.getTuning(client)).toMatchObject({ keepAlive: { idle: 45, interval: 60 }, userTimeout: 1500 });
+      knobs.tune(client, { keepAlive: { idle: 30000 }, userTimeout: 90 });
+      knobs.tune(client, { keepAlive: { idle: 30000 }, userTimeout: 90 }); // warned once per field
+      expect(knobs.getTuning(client)).toMatchObject({ keepAlive: { idle: 30000 }, userTimeout: 90 });
+      const warnings = spy.mock.calls.filter(([, options]) => options && options.code === 'SOCKET_KNOBS_UNIT').map(([message]) => message);
+      expect(warnings).toHaveLength(2);
+      expect(warnings.find((w) => /keepAlive\.idle/.test(w))).toMatch(/30000 seconds \(8\.3 hours\).*'30000s'.*'30000ms'/);
+      expect(warnings.find((w) => /userTimeout/.test(w))).toMatch(/90 milliseconds.*'90ms'.*'90s'/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
