@@ -155,9 +155,9 @@ async function serverRounds(rounds) {
     server.stdout.once('data', (d) => resolve(JSON.parse(d)));
     server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
   });
-  const KINDS = ['tuned', 'inherited', 'plain'];
-  const rates = { tuned: [], inherited: [], plain: [] };
-  const overheads = { tuned: [], inherited: [] };
+  const KINDS = Object.keys(ports);
+  const rates = Object.fromEntries(KINDS.map((k) => [k, []]));
+  const overheads = Object.fromEntries(KINDS.filter((k) => k !== 'plain').map((k) => [k, []]));
   try {
     for (let r = 0; r < rounds; r++) {
       const round = {};
@@ -171,10 +171,8 @@ async function serverRounds(rounds) {
         round[kind] = JSON.parse(out.stdout).perSecond;
         rates[kind].push(round[kind]);
       }
-      for (const kind of ['tuned', 'inherited']) overheads[kind].push((1 - round[kind] / round.plain) * 100);
-      progress(
-        `  server round ${r + 1}/${rounds}: per connection ${round.tuned.toFixed(0)}/s, inherited ${round.inherited.toFixed(0)}/s, plain ${round.plain.toFixed(0)}/s`,
-      );
+      for (const kind of Object.keys(overheads)) overheads[kind].push((1 - round[kind] / round.plain) * 100);
+      progress(`  server round ${r + 1}/${rounds}: ${KINDS.map((k) => `${k} ${round[k].toFixed(0)}/s`).join(', ')}`);
     }
   } finally {
     server.kill();
@@ -185,12 +183,40 @@ async function serverRounds(rounds) {
     return { overhead: median(values), q1: quartile(0.25), q3: quartile(0.75) };
   };
   return {
-    tuned: median(rates.tuned),
-    inherited: median(rates.inherited),
-    plain: median(rates.plain),
-    perConnection: spread(overheads.tuned),
-    viaListener: spread(overheads.inherited),
+    rate: Object.fromEntries(KINDS.map((k) => [k, median(rates[k])])),
+    overhead: Object.fromEntries(Object.entries(overheads).map(([k, v]) => [k, spread(v)])),
   };
+}
+
+/** The server rows of the figure table. */
+function serverLines(rates, cMedian, syscalls) {
+  const row = (kind, what) => {
+    const o = rates.overhead[kind];
+    return `| ${what}, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${rates.rate[kind].toFixed(0)}/s vs ${rates.rate.plain.toFixed(0)}/s untuned; overhead ${o.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${o.q1.toFixed(1)}% to ${o.q3.toFixed(1)}%) |`;
+  };
+  const lines = [
+    row('handler', 'server accepting loopback connections, tuning each in its handler (setKeepAlive + setUserTimeout)'),
+    row('listener', "the same server with tuneServer() (mode 'listener': accepted sockets inherit the tuning)"),
+    row('per-connection', "the same server made with keepAlive, with tuneServer() (mode 'both': the keepalive fields on each socket)"),
+    `| the five syscalls of the handler row alone, at the C loop's cost | ${((((cMedian.setKeepAlive + cMedian.setsockopt) * rates.rate.plain) / 1e9) * 100).toFixed(1)}% of an untuned connection's time |`,
+  ];
+  if (syscalls) {
+    lines.push(
+      `| setsockopt per http connection (strace, 200 connections) | untuned ${syscalls.untuned}; tuneServer, mode 'listener' ${syscalls.listener}; tuneServer on a keepAlive server, mode 'both' ${syscalls['per-connection']} |`,
+    );
+  } else {
+    lines.push('| setsockopt per http connection | not measured: no strace command |');
+  }
+  return lines;
+}
+
+/** setsockopt calls per http connection, counted with strace, for each tuneServer mode (null without strace). */
+async function syscallsPerConnection() {
+  if (spawnSync('strace', ['-V']).error) return null;
+  const { countSetsockopt } = require('../test/fixtures/syscall-count');
+  const out = {};
+  for (const mode of ['untuned', 'listener', 'per-connection']) out[mode] = (await countSetsockopt(mode, 200)).perConnection;
+  return out;
 }
 
 /**
@@ -298,6 +324,8 @@ async function main() {
 
   progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
   const serverRates = await serverRounds(SERVER_ROUNDS);
+  progress('setsockopt per connection: strace over 200 http connections per mode');
+  const syscalls = await syscallsPerConnection();
   progress('load cost: require() in a fresh process');
   const load = loadCost(5);
 
@@ -313,8 +341,7 @@ async function main() {
     '| figure | value |',
     '| --- | --- |',
     `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster per call; cost above the C loop's syscalls: ${(ka.ns - cMedian.setKeepAlive).toFixed(0)} ns vs ${(nk.ns - cMedian.setKeepAlive).toFixed(0)} ns (${((nk.ns - cMedian.setKeepAlive) / (ka.ns - cMedian.setKeepAlive)).toFixed(0)}× less)` : `not measured: ${skipped['net-keepalive']}`} |`,
-    `| server accepting loopback connections, tuning each (setKeepAlive + setUserTimeout), ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${serverRates.tuned.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.perConnection.overhead.toFixed(1)}% (median of the rounds' ratios; quartiles ${serverRates.perConnection.q1.toFixed(1)}% to ${serverRates.perConnection.q3.toFixed(1)}%). The five syscalls alone, at the C loop's cost, are ${((((cMedian.setKeepAlive + cMedian.setsockopt) * serverRates.plain) / 1e9) * 100).toFixed(1)}% of an untuned connection's time |`,
-    `| the same server tuned once through its listener (tune(server); accepted sockets inherit, no syscall per connection), same rounds | ${serverRates.inherited.toFixed(0)}/s vs ${serverRates.plain.toFixed(0)}/s untuned; overhead ${serverRates.viaListener.overhead.toFixed(1)}% (quartiles ${serverRates.viaListener.q1.toFixed(1)}% to ${serverRates.viaListener.q3.toFixed(1)}%) |`,
+    ...serverLines(serverRates, cMedian, syscalls),
     `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
   ];

@@ -7,7 +7,7 @@
 import type net = require('node:net');
 import { http as httpModule, net as netModule } from './core/builtins';
 import { SocketStateError } from './core/errors';
-import { invalidType, invalidValue, isInstance } from './core/validate';
+import { NOT_SHOWN, invalidType, invalidValue, isInstance } from './core/validate';
 import { applyPlan, compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import { hookedConnector, isConnected, setAgentTuning, tuneWhenConnected, type Connector } from './tuning/hooks';
 import type http = require('node:http');
@@ -89,7 +89,7 @@ export function tuneOnConnect<S extends net.Socket | Http2SessionLike>(socket: S
   try {
     session = isHttp2Session(socket);
   } catch {
-    throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+    throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', NOT_SHOWN);
   }
   if (session) {
     tuneSession(socket as Http2SessionLike, plan);
@@ -101,7 +101,7 @@ export function tuneOnConnect<S extends net.Socket | Http2SessionLike>(socket: S
     throw invalidValue(
       'socket',
       "is an http2 session's socket, a Proxy that refuses destroy(): pass the session itself, tuneOnConnect(session, tuning)",
-      undefined,
+      NOT_SHOWN,
     );
   }
   let connected: boolean;
@@ -115,7 +115,7 @@ export function tuneOnConnect<S extends net.Socket | Http2SessionLike>(socket: S
   } catch (err) {
     if (err instanceof SocketStateError) throw err;
     // A Proxy posing as a socket, whose traps throw: its own error must not escape as ours.
-    throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+    throw invalidValue('socket', 'could not be inspected (a Proxy trap or getter threw)', NOT_SHOWN);
   }
   // Connected already: apply now, and a failure is thrown to the caller like any other call's.
   if (connected) applyPlan(tcp, plan);

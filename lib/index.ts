@@ -52,6 +52,10 @@ export type { Tuning, TuningState, Tuner } from './tuning/tuning';
 export { tuneOnConnect, tuneAgent, tuneConnector } from './clients';
 export type { Connector, ConnectorCallback } from './clients';
 
+// Servers: a tuning that holds on every accepted socket, whatever the arrangement.
+export { tuneServer, tuneServers } from './servers';
+export type { ServerTuner, ServerTuningMode, ServersTuner, TuneServersOptions } from './servers';
+
 // Listening sockets with options set before bind().
 export { listen, createListeningSocket } from './listen';
 export type { ListenOptions } from './listen';

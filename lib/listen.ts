@@ -10,7 +10,7 @@ import { net as netModule, os } from './core/builtins';
 import { applyQueued, bindSocket, closeSocket, constants, listenSocket, queue, requireAddon, resolve, syscallError, tryOpenSocket } from './core/syscall';
 import { checkValue, validateName, writeName } from './options/values';
 import { SocketStateError, UnsupportedOptionError } from './core/errors';
-import { INT32_MAX, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
+import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import type { Duration } from './core/units';
 
 export interface ListenOptions {
@@ -177,7 +177,7 @@ function checkServer(server: net.Server): void {
     isServer = server instanceof netModule().Server;
     listening = isServer && server.listening;
   } catch {
-    throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', undefined);
+    throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', NOT_SHOWN);
   }
   if (!isServer) throw invalidType('server', 'an instance of net.Server', server);
   if (listening) throw invalidValue('server', 'is already listening', 'a listening net.Server');

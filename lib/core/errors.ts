@@ -173,3 +173,17 @@ export function describeReceived(value: unknown): string {
     return 'Received an object that could not be inspected';
   }
 }
+
+/**
+ * A process warning from socket-knobs (type `SocketKnobsWarning`): for what cannot be thrown to the
+ * caller any more and has no listener to go to. Sent as text, which every realm accepts.
+ */
+export function warn(what: unknown, code: string): void {
+  let text: string;
+  try {
+    text = String(what);
+  } catch {
+    text = 'an error that could not be printed';
+  }
+  process.emitWarning(bounded(text, 1000), { type: 'SocketKnobsWarning', code });
+}

@@ -7,7 +7,7 @@ import type dgram = require('node:dgram');
 import type net = require('node:net');
 import { dgram as dgramModule, net as netModule } from './builtins';
 import { SocketOptionError, SocketStateError } from './errors';
-import { INT32_MAX, invalidType, invalidValue, outOfRange } from './validate';
+import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, outOfRange } from './validate';
 
 /** What socket-knobs can act on: a connected TCP (or TLS, or Unix) socket, a listening server, a bound UDP socket, or a raw fd. */
 export type Target = net.Socket | net.Server | dgram.Socket | number;
@@ -55,7 +55,7 @@ export function fdOf(target: unknown, name = 'target'): number {
     // A Proxy (or an object with throwing getters) posing as a socket: its own error must not
     // escape as if it came from socket-knobs, and nothing was done.
     if (err instanceof SocketOptionError) throw err;
-    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', undefined);
+    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', NOT_SHOWN);
   }
 }
 
@@ -89,11 +89,19 @@ function objectFd(target: unknown, name: string): number {
   }
   if (target instanceof Server) {
     if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
-    const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle, name);
+    const fd = listenerFd(target, name);
+    if (fd === 'primary') {
+      throw new SocketStateError(
+        'ERR_SOCKET_NO_FD',
+        "The server's listening socket belongs to the cluster primary (round-robin scheduling): this worker has no file descriptor for it. " +
+          'Use tuneServer(server, tuning), which tunes each accepted socket, or listen with knobs.listen(server, { reusePort: true }) so that the worker owns its socket (or set cluster.schedulingPolicy = cluster.SCHED_NONE)',
+      );
+    }
     if (fd < 0) {
       throw new SocketStateError(
         'ERR_SOCKET_NO_FD',
-        "The server is not listening and has no file descriptor: call this in the listen() callback or its 'listening' handler",
+        'The server is not listening (yet: listen() with a host resolves it first; or listen() failed, say EADDRINUSE): ' +
+          "call this in the listen() callback or its 'listening' handler, or use tuneServer(server, tuning), which waits for 'listening'",
       );
     }
     return fd;
@@ -114,6 +122,20 @@ function objectFd(target: unknown, name: string): number {
     return fd;
   }
   throw invalidType(name, 'an instance of net.Socket, net.Server or dgram.Socket, or a file descriptor (integer)', target);
+}
+
+/**
+ * The fd of a server's listening socket; -1 when it is not listening; 'primary' in a cluster worker
+ * under round-robin scheduling, where the worker listens through a handle of the primary's that
+ * has no fd (measured on Node 20-26: a plain object with close/listen/ref/unref/getsockname).
+ */
+export function listenerFd(server: net.Server, name = 'server'): number | 'primary' {
+  const handle = (server as unknown as { _handle?: HandleLike | null })._handle;
+  const fd = handleFd(handle, name);
+  if (fd >= 0) return fd;
+  if (!server.listening || !handle || typeof handle.fd === 'number') return -1;
+  // Only a worker listens without an fd; node:cluster is loaded already in one.
+  return (require('node:cluster') as import('node:cluster').Cluster).isWorker ? 'primary' : -1;
 }
 
 /**

@@ -11,6 +11,7 @@
  * names the unit and the string form that says what was meant.
  */
 import { invalidType, invalidValue, validateInteger } from './validate';
+import { warn } from './errors';
 import type { TimeUnit } from './table';
 
 /** A field's unit in microseconds (BigInt: the conversion is exact). */
@@ -69,10 +70,10 @@ function warnImplausible(name: string, value: number, unit: TimeUnit): void {
   if (warned.has(name)) return;
   warned.add(name);
   const other: TimeUnit = unit === 'seconds' ? 'milliseconds' : 'seconds';
-  process.emitWarning(
+  warn(
     `${name} is ${value} ${unit} (${humanize(value, unit)}): this field is in ${unit}. It was applied as given; ` +
       `to say what you mean, pass a string with its unit: '${value}${UNIT_SUFFIX[unit]}', or '${value}${UNIT_SUFFIX[other]}' if you meant ${other}.`,
-    { type: 'SocketKnobsWarning', code: 'SOCKET_KNOBS_UNIT' },
+    'SOCKET_KNOBS_UNIT',
   );
 }
 

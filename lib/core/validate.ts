@@ -17,9 +17,14 @@ export function outOfRange(name: string, expected: string, value: unknown): Inva
   return new InvalidArgumentError('ERR_OUT_OF_RANGE', name, `The value of "${name}" is out of range. It must be ${expected}. ${describeReceived(value)}`);
 }
 
+/** For invalidValue: the refusal is about the argument's context, not its value (nothing to show). */
+export const NOT_SHOWN: unique symbol = Symbol('not shown');
+
+/** A refused value; `value` is described after the reason unless it is `NOT_SHOWN`. */
 export function invalidValue(name: string, reason: string, value: unknown): InvalidArgumentError {
   name = bounded(name);
-  return new InvalidArgumentError('ERR_INVALID_ARG_VALUE', name, `The argument '${name}' ${reason}. ${describeReceived(value)}`);
+  const received = value === NOT_SHOWN ? '' : ` ${describeReceived(value)}`;
+  return new InvalidArgumentError('ERR_INVALID_ARG_VALUE', name, `The argument '${name}' ${reason}.${received}`);
 }
 
 /** An integer number in [min, max]; `unit` only decorates the message. */
@@ -47,7 +52,7 @@ export function isInstance(value: unknown, Class: abstract new (...args: never[]
   try {
     return value instanceof Class;
   } catch {
-    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', undefined);
+    throw invalidValue(name, 'could not be inspected (a Proxy trap or getter threw)', NOT_SHOWN);
   }
 }
 
@@ -59,7 +64,7 @@ export function ensureOptionsObject(value: unknown, name: string): asserts value
     isArray = Array.isArray(value);
   } catch {
     // Array.isArray throws on a revoked Proxy.
-    throw invalidValue(name, 'could not be read (a revoked Proxy)', undefined);
+    throw invalidValue(name, 'could not be read (a revoked Proxy)', NOT_SHOWN);
   }
   if (isArray) throw invalidType(name, 'of type object', value);
 }
@@ -72,7 +77,7 @@ export function unknownField(name: string, key: string, known: readonly string[]
 /** What reading an options object threw, as an InvalidArgumentError (a getter or Proxy trap threw). */
 export function unreadable(err: unknown, name: string): InvalidArgumentError {
   if (err instanceof InvalidArgumentError) return err;
-  return invalidValue(name, 'could not be read (a getter or Proxy trap threw)', undefined);
+  return invalidValue(name, 'could not be read (a getter or Proxy trap threw)', NOT_SHOWN);
 }
 
 /**
@@ -136,7 +141,7 @@ export function copyBytes(value: unknown, name: string, maxLength: number): Uint
     // Constructing a view over a detached buffer throws, even with length 0.
     source = new Uint8Array(parts.buffer.call(value) as ArrayBuffer, parts.byteOffset.call(value) as number, parts.byteLength.call(value) as number);
   } catch {
-    throw invalidValue(name, 'is a view of a detached (or shrunk) ArrayBuffer', undefined);
+    throw invalidValue(name, 'is a view of a detached (or shrunk) ArrayBuffer', NOT_SHOWN);
   }
   if (source.byteLength > maxLength) throw outOfRange(`${name}.byteLength`, `<= ${maxLength}`, source.byteLength);
   return source.slice();

@@ -9,7 +9,7 @@
  */
 import type net = require('node:net');
 import { net as netModule } from '../core/builtins';
-import { SocketOptionError } from '../core/errors';
+import { SocketOptionError, warn } from '../core/errors';
 import { applyPlan, type Plan } from './tuning';
 
 const HOOKS = Symbol('socket-knobs.hooks');
@@ -33,7 +33,7 @@ function guarded(fn: () => void): void {
   try {
     fn();
   } catch (err) {
-    process.emitWarning(err instanceof Error ? err : new Error(String(err)), { type: 'SocketKnobsWarning', code: 'SOCKET_KNOBS_HOOK' });
+    warn(err, 'SOCKET_KNOBS_HOOK');
   }
 }
 
@@ -338,4 +338,79 @@ export function watchConnectorSockets(connector: object, fn: (socket: net.Socket
   const hooks = existing<ConnectorHooks>(connector)!;
   hooks.sockets.add(fn);
   return () => hooks.sockets.delete(fn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers (net.Server and everything built on it).
+
+interface ServerHooks {
+  /** Called for each accepted socket, before the server's own 'connection' handlers (prepended). */
+  readonly connection: Set<(socket: net.Socket) => void>;
+  /** Called for each http2 session, before the server's own 'session' handlers. */
+  readonly session: Set<(session: { socket: net.Socket; destroy(err?: Error): void }) => void>;
+  onConnection: ((socket: net.Socket) => void) | null;
+  onSession: ((session: { socket: net.Socket; destroy(err?: Error): void }) => void) | null;
+  /** The tuneServer() registration now in force (a second call replaces the first). */
+  owner: { stop(): void } | null;
+}
+
+function serverHooks(server: net.Server): ServerHooks {
+  return registryOf<ServerHooks>(server, () => ({ connection: new Set(), session: new Set(), onConnection: null, onSession: null, owner: null }));
+}
+
+/**
+ * Calls `fn` with each socket `server` accepts, before the server's own 'connection' handlers (a
+ * prepended listener: after Node's own per-connection keepAlive and noDelay, before a
+ * `createServer(handler)` handler, so that handler already sees what `fn` did). Returns the
+ * unregistration.
+ */
+export function onServerConnection(server: net.Server, fn: (socket: net.Socket) => void): () => void {
+  const hooks = serverHooks(server);
+  hooks.connection.add(fn);
+  if (!hooks.onConnection) {
+    hooks.onConnection = (socket) => {
+      for (const each of [...hooks.connection]) guarded(() => each(socket));
+    };
+    server.prependListener('connection', hooks.onConnection);
+  }
+  return () => {
+    hooks.connection.delete(fn);
+    if (hooks.connection.size === 0 && hooks.onConnection) {
+      server.removeListener('connection', hooks.onConnection);
+      hooks.onConnection = null;
+    }
+  };
+}
+
+/** Calls `fn` with each http2 session of `server`, before the server's own 'session' handlers. Returns the unregistration. */
+export function onServerSession(server: net.Server, fn: (session: { socket: net.Socket; destroy(err?: Error): void }) => void): () => void {
+  const hooks = serverHooks(server);
+  hooks.session.add(fn);
+  if (!hooks.onSession) {
+    hooks.onSession = (session) => {
+      for (const each of [...hooks.session]) guarded(() => each(session));
+    };
+    server.prependListener('session', hooks.onSession);
+  }
+  return () => {
+    hooks.session.delete(fn);
+    if (hooks.session.size === 0 && hooks.onSession) {
+      server.removeListener('session', hooks.onSession);
+      hooks.onSession = null;
+    }
+  };
+}
+
+/** Makes `owner` the server's tuneServer() registration, stopping the one before it. */
+export function claimServer(server: net.Server, owner: { stop(): void }): void {
+  const hooks = serverHooks(server);
+  const previous = hooks.owner;
+  hooks.owner = owner;
+  if (previous && previous !== owner) previous.stop();
+}
+
+/** Releases `owner`'s claim (if it still holds it). */
+export function releaseServer(server: net.Server, owner: { stop(): void }): void {
+  const hooks = existing<ServerHooks>(server);
+  if (hooks && hooks.owner === owner) hooks.owner = null;
 }

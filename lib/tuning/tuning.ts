@@ -15,7 +15,7 @@ import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import type { Duration } from '../core/units';
-import { invalidType, invalidValue, readOptions, validateBoolean } from '../core/validate';
+import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean } from '../core/validate';
 import {
   KEEPALIVE_FIELDS,
   checkValue,
@@ -164,29 +164,61 @@ export function subPlan(plan: Plan, keep: (row: OptionRow) => boolean): Plan {
   return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: plan.tuning };
 }
 
+/** A field of a plan that a listener cannot hold for the sockets it accepts, and why. */
+export interface ListenerConflict {
+  readonly path: TuningPath;
+  readonly reason: string;
+}
+
 /**
- * Node resets some options on every socket a server accepts: `keepAlive: true` with a
- * `keepAliveInitialDelay` (net and http servers) sets idle to the delay, interval 1 and count 10,
- * and `noDelay: true` (http's default) sets TCP_NODELAY. A listener tuned otherwise would be
- * overridden on every connection: refused here, rather than lost silently.
+ * The fields of `plan` that a socket accepted from `server`'s listener would not start with, even
+ * though the listener holds them: the table's non-inherited options (SO_PRIORITY), and what Node
+ * itself sets on each accepted socket or session: a server made with `keepAlive: true` re-enables
+ * keepalive (and with a delay sets idle, interval 1 and count 10), `noDelay: true` (http's
+ * default) sets TCP_NODELAY, and an http2 server sets TCP_NODELAY when each session starts.
  */
-function checkServerOverrides(server: net.Server, tuning: Readonly<Tuning>): void {
+export function listenerConflicts(server: net.Server, plan: Plan): ListenerConflict[] {
   // net.Server keeps these as given to its constructor (keepAliveInitialDelay in whole seconds).
-  const own = server as unknown as { keepAlive?: unknown; keepAliveInitialDelay?: unknown; noDelay?: unknown };
-  if (tuning.keepAlive !== undefined && own.keepAlive === true && (tuning.keepAlive === false || Number(own.keepAliveInitialDelay) > 0)) {
-    throw invalidValue(
-      'tuning.keepAlive',
-      `cannot hold on this server: it was created with keepAlive: true and a keepAliveInitialDelay (${Number(own.keepAliveInitialDelay)} s), so Node resets keepalive (idle, interval 1, count 10) on every socket it accepts. Create the server without them and let the listener's tuning be inherited`,
-      undefined,
-    );
+  const own = server as unknown as { keepAlive?: unknown; keepAliveInitialDelay?: unknown; noDelay?: unknown; updateSettings?: unknown };
+  const http2 = typeof own.updateSettings === 'function';
+  const conflicts: ListenerConflict[] = [];
+  for (const { option, path, value } of plan.fields) {
+    if (option.row.inherited === false) {
+      conflicts.push({ path, reason: `${option.name} is not inherited by the sockets a listener accepts (they start with the kernel's default)` });
+    } else if (path.startsWith('keepAlive.') && own.keepAlive === true) {
+      const delay = Number(own.keepAliveInitialDelay);
+      const overwritten = path === 'keepAlive.enable' ? value === 0 : delay > 0;
+      if (overwritten) {
+        conflicts.push({
+          path,
+          reason: `the server was created with keepAlive: true${delay > 0 ? ` and keepAliveInitialDelay (${delay} s)` : ''}, so Node sets keepalive on every socket it accepts${delay > 0 ? ' (idle, interval 1, count 10)' : ''}`,
+        });
+      }
+    } else if (path === 'noDelay' && value === 0 && (own.noDelay === true || http2)) {
+      conflicts.push({
+        path,
+        reason: http2
+          ? 'an http2 server sets TCP_NODELAY on each connection when its session starts'
+          : 'the server was created with noDelay: true (the default of http.createServer), so Node sets TCP_NODELAY on every socket it accepts',
+      });
+    }
   }
-  if (tuning.noDelay === false && own.noDelay === true) {
-    throw invalidValue(
-      'tuning.noDelay',
-      'cannot hold on this server: it was created with noDelay: true (the default of http.createServer), so Node sets TCP_NODELAY on every socket it accepts',
-      undefined,
-    );
-  }
+  return conflicts;
+}
+
+/**
+ * tune(server) is strict and exact: a tuning that could not hold on every accepted socket is
+ * refused, naming the cause and the fix, rather than lost silently.
+ */
+function checkServer(server: net.Server, plan: Plan): void {
+  const conflicts = listenerConflicts(server, plan);
+  if (conflicts.length === 0) return;
+  const first = conflicts[0]!;
+  throw invalidValue(
+    `tuning.${first.path}`,
+    `cannot hold on this server's accepted sockets: ${first.reason}. Use tuneServer(server, tuning), which sets such fields on each accepted socket after Node's own, or drop the server option`,
+    NOT_SHOWN,
+  );
 }
 
 /** Applies a validated tuning to an fd: one crossing for the ints, one for each struct or name. */
@@ -208,7 +240,7 @@ export function applyPlanToFd(fd: number, plan: Plan): void {
 /** Applies a validated tuning to `target`. */
 export function applyPlan(target: Target, plan: Plan): void {
   const fd = fdOf(target); // recognises (and vets) the target; no syscall yet
-  if (target instanceof netModule().Server) checkServerOverrides(target, plan.tuning);
+  if (target instanceof netModule().Server) checkServer(target, plan);
   applyPlanToFd(fd, plan);
 }
 

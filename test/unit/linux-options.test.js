@@ -223,10 +223,10 @@ describeLinux('privileges', () => {
       const net = require('net');
       const server = net.createServer().listen(0, '127.0.0.1', () => {
         const out = {};
-        for (const [name, call] of [['mark', () => knobs.tune(server, { mark: 42 })], ['priority', () => knobs.tune(server, { priority: 7 })], ['raw', () => knobs.setsockopt(server, 'SOL_SOCKET', 'SO_MARK', 1)]]) {
+        for (const [name, call] of [['mark', () => knobs.tune(server, { mark: 42 })], ['priority', () => knobs.tune(server._handle.fd, { priority: 7 })], ['raw', () => knobs.setsockopt(server, 'SOL_SOCKET', 'SO_MARK', 1)]]) {
           try { call(); out[name] = 'no error'; } catch (e) { out[name] = { name: e.name, code: e.code, errno: e.errno, message: e.message }; }
         }
-        out.priorityLow = (knobs.tune(server, { priority: 6 }), knobs.getTuning(server).priority);
+        out.priorityLow = (knobs.tune(server._handle.fd, { priority: 6 }), knobs.getTuning(server).priority);
         // Congestion control: only the allowed algorithms without CAP_NET_ADMIN.
         const allowed = require('fs').readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').trim().split(/\\s+/);
         const available = require('fs').readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\\s+/);

@@ -1,0 +1,263 @@
+/**
+ * Servers: a tuning that holds on every socket a server accepts, in every arrangement a server
+ * really runs in, or an error that says why.
+ *
+ * Where the kernel's inheritance holds, the listener is tuned once and accepted sockets inherit it:
+ * no syscall per connection. Where it cannot hold, those fields are set on each accepted socket:
+ * - a cluster worker under round-robin scheduling listens through a handle of the primary's that has
+ *   no fd: every field, per connection;
+ * - a field the option table marks as not inherited (SO_PRIORITY);
+ * - a field Node sets itself on each accepted socket or session (a server's keepAlive and noDelay
+ *   options; http2's TCP_NODELAY at session start): set after Node's, in a prepended 'connection'
+ *   (or 'session') listener, so the application's own handlers already see the tuning.
+ */
+import { EventEmitter } from 'node:events';
+import type net = require('node:net');
+import { net as netModule } from './core/builtins';
+import { SocketOptionError, UnsupportedOptionError, warn } from './core/errors';
+import { listenerFd } from './core/target';
+import type { TuningPath } from './core/table';
+import { NOT_SHOWN, invalidType, invalidValue, isInstance, readOptions } from './core/validate';
+import { applyPlan, applyPlanToFd, compileTuning, listenerConflicts, subPlan, type Plan, type Tuning } from './tuning/tuning';
+import { claimServer, onServerConnection, onServerSession, releaseServer } from './tuning/hooks';
+
+/** How a server's tuning holds, once it listens. */
+export interface ServerTuningMode {
+  /** `'listener'`: tuned once; `'per-connection'`: on each accepted socket; `'both'`: some fields each way. */
+  readonly mode: 'listener' | 'per-connection' | 'both';
+  /** The fields set on each accepted socket (or http2 session), if any. */
+  readonly perConnection: readonly TuningPath[];
+  /** Why those fields cannot be left to the listener. */
+  readonly reasons: readonly string[];
+}
+
+/**
+ * What tuneServer() returns: `ready` resolves with the mode once the server listens (rejects if the
+ * kernel refuses the listener's tuning), `stop()` tunes no further socket. `'error'` reports a
+ * refusal (the listener's at 'listening', or the first one on an accepted socket, which is then
+ * destroyed with it); the server keeps running. Without an 'error' listener, a refusal is a process
+ * warning instead.
+ */
+export interface ServerTuner extends EventEmitter {
+  readonly ready: Promise<ServerTuningMode>;
+  /** The tuning as validated (frozen; times in the kernel's units). */
+  readonly tuning: Readonly<Tuning>;
+  stop(): void;
+}
+
+function ignore(): void {}
+
+/** Whether `value` is a net.Server (http, https, http2, tls and frameworks' servers all are). */
+function checkServer(server: unknown): asserts server is net.Server {
+  if (!isInstance(server, netModule().Server, 'server'))
+    throw invalidType('server', 'an instance of net.Server (http, https, http2 and tls servers are)', server);
+}
+
+/** An http2 server (Node exports no class to test): it has updateSettings(). */
+function isHttp2Server(server: net.Server): boolean {
+  return typeof (server as unknown as { updateSettings?: unknown }).updateSettings === 'function';
+}
+
+class ServerTunerImpl extends EventEmitter implements ServerTuner {
+  readonly ready: Promise<ServerTuningMode>;
+  readonly tuning: Readonly<Tuning>;
+  private stopped = false;
+  private reported = false;
+  private settle!: { resolve(mode: ServerTuningMode): void; reject(err: Error): void; done: boolean };
+  private unhook: (() => void)[] = [];
+  private readonly onListening = (): void => this.applyToListener();
+
+  constructor(
+    private readonly server: net.Server,
+    private readonly plan: Plan,
+  ) {
+    super();
+    this.tuning = plan.tuning;
+    this.ready = new Promise<ServerTuningMode>((resolve, reject) => {
+      this.settle = { resolve, reject, done: false };
+    });
+    // Awaiting `ready` is optional: a refusal is also 'error' (or a warning), never an unhandled rejection.
+    this.ready.catch(() => {});
+    claimServer(server, this);
+    server.on('listening', this.onListening);
+    if (server.listening) this.applyToListener();
+  }
+
+  /** At each 'listening': tune what the listener can hold, and set the rest on each accepted socket. */
+  private applyToListener(): void {
+    if (this.stopped) return;
+    for (const undo of this.unhook.splice(0)) undo();
+    const fd = listenerFd(this.server);
+    let perConnection: Plan;
+    let onListener: Plan;
+    const reasons: string[] = [];
+    if (fd === 'primary') {
+      perConnection = this.plan;
+      onListener = subPlan(this.plan, () => false);
+      reasons.push('this cluster worker listens through the primary (round-robin scheduling): it has no listening socket of its own to tune');
+    } else {
+      const conflicts = listenerConflicts(this.server, this.plan);
+      const paths = new Set(conflicts.map((c) => c.path));
+      perConnection = subPlan(this.plan, (row) => paths.has(row.tuning!));
+      onListener = subPlan(this.plan, (row) => !paths.has(row.tuning!));
+      for (const c of conflicts) reasons.push(`${c.path}: ${c.reason}`);
+    }
+    try {
+      if (onListener.fields.length > 0) {
+        if (typeof fd !== 'number' || fd < 0) throw invalidValue('server', 'is listening without a file descriptor', NOT_SHOWN);
+        applyPlanToFd(fd, onListener);
+      }
+    } catch (err) {
+      this.fail(err as Error, true);
+      return;
+    }
+    if (perConnection.fields.length > 0) this.tuneEachConnection(perConnection);
+    const mode = perConnection.fields.length === 0 ? 'listener' : onListener.fields.length === 0 ? 'per-connection' : 'both';
+    if (!this.settle.done) {
+      this.settle.done = true;
+      this.settle.resolve(Object.freeze({ mode, perConnection: perConnection.fields.map((f) => f.path), reasons }));
+    }
+  }
+
+  /** Sets `plan` on each accepted socket, or for http2's TCP_NODELAY on each session's socket. */
+  private tuneEachConnection(plan: Plan): void {
+    const http2 = isHttp2Server(this.server);
+    // http2 sets TCP_NODELAY when the session starts, after 'connection': that field waits for 'session'.
+    const atSession = http2 ? subPlan(plan, (row) => row.tuning === 'noDelay') : subPlan(plan, () => false);
+    const atConnection = http2 ? subPlan(plan, (row) => row.tuning !== 'noDelay') : plan;
+    if (atConnection.fields.length > 0) {
+      this.unhook.push(
+        onServerConnection(this.server, (socket) => {
+          try {
+            applyPlan(socket, atConnection);
+          } catch (err) {
+            // The application's own handlers still see the error; a server with none must not
+            // crash over one connection (an 'error' nobody listens to is thrown).
+            socket.on('error', ignore);
+            socket.destroy(err as Error);
+            this.fail(err as Error, false);
+          }
+        }),
+      );
+    }
+    if (atSession.fields.length > 0) {
+      this.unhook.push(
+        onServerSession(this.server, (session) => {
+          try {
+            applyPlan(session.socket, atSession);
+          } catch (err) {
+            (session as unknown as EventEmitter).on('error', ignore);
+            session.destroy(err as Error);
+            this.fail(err as Error, false);
+          }
+        }),
+      );
+    }
+  }
+
+  /** Reports a refusal: 'error' (or a warning without a listener), once for accepted sockets. */
+  private fail(err: Error, atListener: boolean): void {
+    if (atListener && !this.settle.done) {
+      this.settle.done = true;
+      this.settle.reject(err);
+    }
+    if (!atListener && this.reported) return;
+    if (!atListener) this.reported = true;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else warn(err, 'SOCKET_KNOBS_SERVER_TUNING');
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.server.removeListener('listening', this.onListening);
+    for (const undo of this.unhook.splice(0)) undo();
+    releaseServer(this.server, this);
+  }
+}
+
+/**
+ * Tunes every socket `server` accepts: the listener once where the kernel's inheritance holds, each
+ * accepted socket where it cannot (module comment). Callable before or after listen(): it waits for
+ * 'listening' and applies again after a re-listen. A second call on the same server replaces the
+ * first. Bad input is a typed error before any syscall.
+ */
+export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
+  const plan = compileTuning(tuning);
+  checkServer(server);
+  return new ServerTunerImpl(server, plan);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every server of the process.
+
+/**
+ * What tuneServers() returns: `stop()` ends it: no further server, nor socket of the servers it
+ * tuned, is tuned (what was set on their listeners stays); `'error'` as tuneServer's.
+ */
+export interface ServersTuner extends EventEmitter {
+  readonly tuning: Readonly<Tuning>;
+  stop(): void;
+}
+
+export interface TuneServersOptions {
+  /** Which servers to tune (default: all). Called with each server as it starts listening. */
+  filter?: (server: net.Server) => boolean;
+}
+
+// Node publishes 'tracing:net.server.listen:asyncEnd' when any server starts listening, from 20.16
+// and 22.3 on (measured: 20.15.0 and 22.2.0 never publish it).
+const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncEnd';
+
+function hasListenChannel(version = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 3) || (major === 20 && minor >= 16);
+}
+
+/**
+ * Tunes every server that starts listening in this process from now on (through Node's
+ * `net.server.listen` diagnostics channel), with tuneServer(), until `stop()`: the servers an
+ * application cannot reach (ws's `WebSocketServer({ port })`, gRPC's `bindAsync`, Fastify's second
+ * `localhost` server). `options.filter(server)` scopes it.
+ */
+export function tuneServers(tuning: Tuning, options?: TuneServersOptions): ServersTuner {
+  const plan = compileTuning(tuning);
+  const given = readOptions(options, 'options', ['filter'] as const);
+  if (given.filter !== undefined && typeof given.filter !== 'function') throw invalidType('options.filter', 'of type function', given.filter);
+  const filter = given.filter as TuneServersOptions['filter'];
+  if (!hasListenChannel()) {
+    throw new UnsupportedOptionError(
+      'tuneServers',
+      `Node ${process.version}`,
+      "Node publishes no 'net.server.listen' diagnostics channel before 20.16 and 22.3: use tuneServer(server, tuning) on each server",
+    );
+  }
+  const diagnostics = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+  const emitter = new EventEmitter() as ServersTuner & EventEmitter;
+  const tuners: ServerTuner[] = [];
+  const onListen = (message: unknown): void => {
+    const server = (message as { server?: net.Server }).server;
+    if (!server || !(server instanceof netModule().Server)) return;
+    try {
+      if (filter && !filter(server)) return;
+      const tuner = new ServerTunerImpl(server, plan);
+      tuner.on('error', (err) => (emitter.listenerCount('error') > 0 ? emitter.emit('error', err) : warn(err, 'SOCKET_KNOBS_SERVER_TUNING')));
+      tuners.push(tuner);
+    } catch (err) {
+      // A filter that throws: reported, never thrown into Node's listen path.
+      const error = err instanceof SocketOptionError ? err : new Error(`tuneServers: the filter threw: ${(err as Error)?.message}`);
+      if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+      else warn(error, 'SOCKET_KNOBS_SERVER_TUNING');
+    }
+  };
+  diagnostics.subscribe(LISTEN_CHANNEL, onListen);
+  let stopped = false;
+  Object.defineProperty(emitter, 'tuning', { value: plan.tuning, enumerable: true });
+  emitter.stop = () => {
+    if (stopped) return;
+    stopped = true;
+    diagnostics.unsubscribe(LISTEN_CHANNEL, onListen);
+    for (const tuner of tuners.splice(0)) tuner.stop();
+  };
+  return emitter;
+}
