@@ -11,7 +11,10 @@ const fs = require('node:fs');
 const net = require('node:net');
 const knobs = require('../dist/index.js');
 
-const USAGE = 'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)';
+const USAGE = [
+  'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)',
+  '       socket-knobs [--json] --pid PID           (every TCP socket of a running process: root or CAP_SYS_PTRACE)',
+].join('\n');
 
 const SYSCTLS = [
   ['net.ipv4.tcp_keepalive_time', 'seconds idle before the first keepalive probe (TCP_KEEPIDLE)'],
@@ -132,17 +135,22 @@ class Failure extends Error {
 /** Splits argv into flags and positional arguments; `--` ends the flags. */
 function parseArgs(argv) {
   const flags = new Set();
+  const values = {};
   const rest = [];
   let flagsDone = false;
-  for (const arg of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
     if (!flagsDone && arg === '--') flagsDone = true;
-    else if (!flagsDone && arg.startsWith('-') && arg !== '-') flags.add(arg);
+    else if (!flagsDone && /^--pid(=|$)/.test(arg)) {
+      flags.add('--pid');
+      values.pid = arg.includes('=') ? arg.slice(6) : argv[++i];
+    } else if (!flagsDone && arg.startsWith('-') && arg !== '-') flags.add(arg);
     else rest.push(arg);
   }
-  return { flags, rest };
+  return { flags, values, rest };
 }
 
-const KNOWN_FLAGS = new Set(['--json', '--help', '-h']);
+const KNOWN_FLAGS = new Set(['--json', '--help', '-h', '--pid']);
 
 /** Writes `text` to stdout and resolves once it is written; rejects when it cannot be (a closed pipe, /dev/full). */
 function out(text) {
@@ -157,6 +165,7 @@ async function run(argv, json) {
   const unknown = [...flags].filter((f) => !KNOWN_FLAGS.has(f));
   if (unknown.length) throw new Failure(2, 'ERR_USAGE', `unknown option ${shown(unknown[0])}\n${USAGE}`);
   if (flags.has('--help') || flags.has('-h')) return out(USAGE);
+  if (flags.has('--pid')) return inspect(parseArgs(argv).values.pid, rest, json);
   if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
     const address = parseAddress(rest[0]);
@@ -237,6 +246,43 @@ async function child([host, port]) {
   } catch (err) {
     process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message } }));
   }
+}
+
+/** --pid PID: every TCP socket of a running process, with its tuning and TCP_INFO. */
+async function inspect(pidText, rest, json) {
+  if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--pid takes no address\n${USAGE}`);
+  if (typeof pidText !== 'string' || !/^[1-9]\d{0,6}$/.test(pidText))
+    throw new Failure(2, 'ERR_USAGE', `--pid needs a process id: ${shown(String(pidText ?? ''))}\n${USAGE}`);
+  if (knobs.loadError() !== null) throw new Failure(1, 'ERR_SOCKET_KNOBS_NO_ADDON', `no native addon here: ${knobs.loadError()}`);
+  let result;
+  try {
+    result = knobs.inspectProcess(Number(pidText));
+  } catch (err) {
+    throw new Failure(1, err.code || 'ERR_INSPECT', err.message);
+  }
+  if (json) return out(JSON.stringify(result, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
+  const lines = [`process ${pidText}: ${result.connections.length} TCP sockets (read through borrowed copies of their fds; nothing set)`, ''];
+  const rows = [['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'cc', 'rtt µs', 'retrans']];
+  for (const c of result.connections) {
+    if (c.error) {
+      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, `(${c.error})`, '', '', '', '']);
+      continue;
+    }
+    const k = c.tuning.keepAlive;
+    rows.push([
+      `  ${c.fd}`,
+      c.state,
+      c.local,
+      c.remote,
+      k.enable ? `${k.idle}/${k.interval}/${k.count}` : 'off',
+      c.tuning.userTimeout === undefined ? '-' : String(c.tuning.userTimeout),
+      c.tuning.congestionControl ?? '-',
+      String(c.tcpInfo.rtt ?? '-'),
+      String(c.tcpInfo.totalRetrans ?? '-'),
+    ]);
+  }
+  lines.push(...table(rows));
+  return out(lines.join('\n'));
 }
 
 async function main(argv) {

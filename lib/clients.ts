@@ -9,10 +9,10 @@ import { http as httpModule, net as netModule } from './core/builtins';
 import { SocketStateError } from './core/errors';
 import { NOT_SHOWN, invalidType, invalidValue, isInstance } from './core/validate';
 import { applyPlan, compileTuning, type Plan, type Tuning } from './tuning/tuning';
-import { hookedConnector, isConnected, setAgentTuning, tuneWhenConnected, type Connector } from './tuning/hooks';
+import { hookedConnector, isConnected, setAgentTuning, tuneWhenConnected, type AnyConnector } from './tuning/hooks';
 import type http = require('node:http');
 
-export type { Connector, ConnectorCallback } from './tuning/hooks';
+export type { AnyConnector, Connector, ConnectorCallback } from './tuning/hooks';
 
 /** The part of an `http2.Http2Session` used here (Node exports no class to test with instanceof). */
 interface Http2SessionLike {
@@ -148,7 +148,7 @@ export function tuneAgent<A extends http.Agent>(agent: A, tuning: Tuning): A {
  * and no-delay settings, so nothing of undici's overwrites the tuning. If the kernel refuses it, the
  * socket is destroyed and the callback gets the SyscallError (the request fails with it).
  */
-export function tuneConnector<C extends Connector>(connect: C, tuning: Tuning): C {
+export function tuneConnector<C extends AnyConnector>(connect: C, tuning: Tuning): C {
   const plan = compileTuning(tuning);
   if (typeof connect !== 'function') throw invalidType('connect', 'of type function', connect);
   return hookedConnector(connect, plan);

@@ -50,11 +50,19 @@ export type { Tuning, TuningState, Tuner } from './tuning/tuning';
 
 // Clients: sockets the application does not create itself.
 export { tuneOnConnect, tuneAgent, tuneConnector } from './clients';
-export type { Connector, ConnectorCallback } from './clients';
+export type { AnyConnector, Connector, ConnectorCallback } from './clients';
 
 // Servers: a tuning that holds on every accepted socket, whatever the arrangement.
 export { tuneServer, tuneServers } from './servers';
 export type { ServerTuner, ServerTuningMode, ServersTuner, TuneServersOptions } from './servers';
+
+// Observing: TCP_INFO over every connection of a server, an agent, a connector or a socket.
+export { observe } from './observe';
+export type { Observer, ObserveOptions, TcpSample } from './observe';
+
+// The operator's view of another process's TCP sockets (npx socket-knobs --pid).
+export { inspectProcess } from './inspect';
+export type { InspectedConnection } from './inspect';
 
 // Listening sockets with options set before bind().
 export { listen, createListeningSocket } from './listen';

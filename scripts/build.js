@@ -6,12 +6,12 @@
 //      files whose source is gone are removed (a renamed module must not live on as a stale copy);
 //   2. the generated files (scripts/gen.js --check): a table changed without `npm run gen` fails
 //      here, naming the command;
-//   3. dist/index.js, the package's entry: dist/modules bundled into one file by esbuild, and its
+//   3. the addon, incrementally: node-gyp's make rebuilds when src-native/ or table.gen.h changed,
+//      and a C++ error fails the build (node-gyp-build alone would keep loading the old binary);
+//   4. dist/index.js, the package's entry: dist/modules bundled into one file by esbuild, and its
 //      ESM twin dist/index.mjs (the same instance: it imports the bundle). One file because
-//      resolving and loading twenty was most of require()'s time (npm run bench: load);
-//   4. the addon, incrementally: node-gyp's make rebuilds when src-native/ or table.gen.h changed,
-//      and a C++ error fails the build (node-gyp-build alone would keep loading the old binary).
-//   --no-native skips step 4 (a staged copy that loads a prebuild);
+//      resolving and loading twenty was most of require()'s time (npm run bench: load).
+//   --no-native skips step 3 (a staged copy that loads a prebuild);
 //   --write-generated writes the generated files instead of checking them (npm run gen).
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -33,7 +33,15 @@ function run(what, args) {
 
 // 1. TypeScript. Without its output the incremental state is meaningless (tsc would emit nothing).
 if (!fs.existsSync(modules)) fs.rmSync(buildInfo, { force: true });
-run('tsc', [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', buildInfo]);
+const tsc = [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', buildInfo];
+const writeGenerated = process.argv.includes('--write-generated');
+if (writeGenerated) {
+  // npm run gen: the generators read the tables from dist/, which tsc emits even while a stale
+  // generated file does not compile yet; the second pass below must then succeed.
+  spawnSync(process.execPath, tsc, { cwd: root, stdio: 'ignore' });
+  run('scripts/gen.js', [path.join(__dirname, 'gen.js')]);
+}
+run('tsc', tsc);
 for (const file of fs.readdirSync(modules, { recursive: true })) {
   const match = /^(.*?)(\.d)?\.(js|d\.ts)$/.exec(file);
   if (!match) continue;
@@ -42,10 +50,18 @@ for (const file of fs.readdirSync(modules, { recursive: true })) {
 }
 
 // 2. Generated files.
-if (process.argv.includes('--write-generated')) run('scripts/gen.js', [path.join(__dirname, 'gen.js')]);
-else run('the generated files check (run `npm run gen` to write them)', [path.join(__dirname, 'gen.js'), '--check']);
+run('the generated files check (run `npm run gen` to write them)', [path.join(__dirname, 'gen.js'), '--check']);
 
-// 3. The bundle and its ESM twin. Names are kept (stack traces and errors read as in lib/).
+// 3. The addon (before the bundle: listing the entry's names loads it).
+if (!process.argv.includes('--no-native')) {
+  const gyp = require.resolve('node-gyp/bin/node-gyp.js');
+  if (!fs.existsSync(path.join(root, 'build', 'Makefile')) && !fs.existsSync(path.join(root, 'build', 'binding.sln'))) {
+    run('node-gyp configure', [gyp, 'configure']);
+  }
+  run('the native build (node-gyp build)', [gyp, 'build', '--loglevel=warn']);
+}
+
+// 4. The bundle and its ESM twin. Names are kept (stack traces and errors read as in lib/).
 require('esbuild').buildSync({
   entryPoints: [path.join(modules, 'index.js')],
   outfile: path.join(dist, 'index.js'),
@@ -54,7 +70,7 @@ require('esbuild').buildSync({
   format: 'cjs',
   target: 'node20',
   keepNames: true,
-  external: ['node-gyp-build'],
+  packages: 'external', // node-gyp-build, and the optional peers (prom-client), stay require()s
   banner: { js: '// socket-knobs: dist/modules bundled by scripts/build.js (sources in lib/).' },
   logLevel: 'warning',
 });
@@ -64,12 +80,3 @@ fs.writeFileSync(
   `// socket-knobs for import: the same module instance as require('socket-knobs').\nimport knobs from './index.js';\n\nexport const { ${names.join(', ')} } = knobs;\nexport default knobs;\n`,
 );
 fs.writeFileSync(path.join(dist, 'index.d.mts'), "export * from './modules/index.js';\nimport * as knobs from './modules/index.js';\nexport default knobs;\n");
-
-// 4. The addon.
-if (!process.argv.includes('--no-native')) {
-  const gyp = require.resolve('node-gyp/bin/node-gyp.js');
-  if (!fs.existsSync(path.join(root, 'build', 'Makefile')) && !fs.existsSync(path.join(root, 'build', 'binding.sln'))) {
-    run('node-gyp configure', [gyp, 'configure']);
-  }
-  run('the native build (node-gyp build)', [gyp, 'build', '--loglevel=warn']);
-}

@@ -1,13 +1,15 @@
 // socket-knobs native core: the syscalls and the #ifdef support table, nothing else.
-// (setsockopt/getsockopt on any fd; socket/bind/listen/close for listening sockets whose options
-// must be set before bind, which net.Server.listen() cannot do.)
+// (setsockopt/getsockopt on any fd; socket/bind/listen/close for the sockets socket-knobs creates
+// itself, whose options must be set before bind or connect; pidfd_open/pidfd_getfd to read another
+// process's sockets.)
 //
 // Validation, defaults, units and error typing live in the TypeScript façade (lib/). Every function
 // here returns 0 or the errno the kernel gave; it never throws for a kernel error, never aborts, and
 // never reads or writes past the typed arrays it is handed (lengths are checked against what the
 // caller claims). There is no global mutable state, so the addon is safe in worker threads.
 //
-// Batch layout (lib/core/syscall.ts names it BATCH): one Int32Array `io` allocated once per thread:
+// Batch layout (lib/core/syscall.ts names it BATCH): one Int32Array `io` allocated once per thread
+// and bound once (bindScratch), so the hot calls pass only ints:
 //   io[0]  out: errno of the call that failed (0 when all succeeded)
 //   io[1]  out: how many operations succeeded before it (or the length written, for getBytes)
 //   io[2 + 3*i .. 4 + 3*i]  operation i: level, option, value (value is in for set, out for get)
@@ -38,6 +40,9 @@ static int CloseSocket(SocketHandle fd) { return closesocket(fd); }
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 typedef int SocketHandle;
 static int LastSocketError() { return errno; }
 static int CloseSocket(SocketHandle fd) { return close(fd); }
@@ -81,18 +86,106 @@ Napi::Value Fail(const Napi::CallbackInfo& info, const char* what) {
 
 Napi::Value Result(const Napi::CallbackInfo& info, int err) { return Napi::Number::New(info.Env(), err); }
 
-// setInts(fd, io: Int32Array, count): setsockopt(fd, level, option, &value, sizeof(int)) for each op.
-Napi::Value SetInts(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd, count;
-  void* data;
-  size_t length;
-  if (info.Length() < 3 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 2, &count) ||
-      !ArgTypedArray(env, info, 1, napi_int32_array, &data, &length) || count < 0 ||
-      length < kHeader + kOpWidth * static_cast<size_t>(count)) {
-    return Fail(info, "setInts(fd, io: Int32Array, count)");
+// The scratch arrays the façade binds once per copy of its syscall module (bindScratch): the int
+// batch `io`, and `bytes` for structs read often (TCP_INFO). Held in the environment's instance
+// data, so each worker thread has its own, with references that keep them alive; each binding has a
+// slot number, passed with every hot call, so two copies of the façade in one process (a bundle and
+// its modules, say) never write into each other's arrays. The hot calls take only ints: no typed
+// array is looked up per call.
+struct Binding {
+  int32_t* io = nullptr;
+  size_t ioLength = 0;
+  uint8_t* bytes = nullptr;
+  size_t bytesLength = 0;
+  napi_ref ioRef = nullptr;
+  napi_ref bytesRef = nullptr;
+};
+
+constexpr int32_t kMaxBindings = 16;
+
+struct Scratch {
+  Binding slots[kMaxBindings];
+  int32_t used = 0;
+};
+
+Scratch* ScratchOf(napi_env env) {
+  void* data = nullptr;
+  return napi_get_instance_data(env, &data) == napi_ok ? static_cast<Scratch*>(data) : nullptr;
+}
+
+// Reads up to `n` int32 arguments of a call; false unless there are `n` numbers.
+bool IntArgs(napi_env env, napi_callback_info info, size_t n, int32_t* out) {
+  napi_value argv[4];
+  size_t argc = 4;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < n) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) return false;
   }
-  int32_t* io = static_cast<int32_t*>(data);
+  return true;
+}
+
+// The binding in `slot`, or nullptr.
+Binding* BindingOf(napi_env env, int32_t slot) {
+  Scratch* scratch = ScratchOf(env);
+  if (scratch == nullptr || slot < 0 || slot >= scratch->used) return nullptr;
+  return &scratch->slots[slot];
+}
+
+napi_value Int(napi_env env, int value) {
+  napi_value result = nullptr;
+  napi_create_int32(env, value, &result);
+  return result;
+}
+
+napi_value FailRaw(napi_env env, const char* what) {
+  napi_throw_type_error(env, nullptr, what);
+  return nullptr;
+}
+
+// bindScratch(io: Int32Array, bytes: Uint8Array): binds a copy of the façade's scratch arrays for
+// this thread. Returns its slot.
+Napi::Value BindScratch(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  void* io;
+  void* bytes;
+  size_t ioLength, bytesLength;
+  Scratch* scratch = ScratchOf(env);
+  if (scratch == nullptr || scratch->used >= kMaxBindings || info.Length() < 2 ||
+      !ArgTypedArray(env, info, 0, napi_int32_array, &io, &ioLength) ||
+      !ArgTypedArray(env, info, 1, napi_uint8_array, &bytes, &bytesLength) || ioLength < kHeader) {
+    return Fail(info, "bindScratch(io: Int32Array, bytes: Uint8Array)");
+  }
+  Binding& binding = scratch->slots[scratch->used];
+  if (napi_create_reference(env, info[0], 1, &binding.ioRef) != napi_ok ||
+      napi_create_reference(env, info[1], 1, &binding.bytesRef) != napi_ok) {
+    return Fail(info, "bindScratch: could not hold the arrays");
+  }
+  binding.io = static_cast<int32_t*>(io);
+  binding.ioLength = ioLength;
+  binding.bytes = static_cast<uint8_t*>(bytes);
+  binding.bytesLength = bytesLength;
+  return Result(info, scratch->used++);
+}
+
+// The batch of binding `slot`, if it holds `count` operations.
+int32_t* Batch(napi_env env, int32_t slot, int32_t count) {
+  Binding* binding = BindingOf(env, slot);
+  if (binding == nullptr || count < 0 || binding->ioLength < kHeader + kOpWidth * static_cast<size_t>(count)) {
+    return nullptr;
+  }
+  return binding->io;
+}
+
+// setInts(slot, fd, count): setsockopt(fd, level, option, &value, sizeof(int)) for each of the
+// `count` operations in the slot's batch. io[0] = errno of the one that failed (or 0), io[1] = how
+// many succeeded. Returns the errno.
+napi_value SetInts(napi_env env, napi_callback_info info) {
+  int32_t args[3];
+  int32_t* io;
+  if (!IntArgs(env, info, 3, args) || (io = Batch(env, args[0], args[2])) == nullptr) {
+    return FailRaw(env, "setInts(slot, fd, count)");
+  }
+  const int32_t fd = args[1], count = args[2];
   int err = 0;
   int32_t done = 0;
   for (; done < count; done++) {
@@ -106,21 +199,18 @@ Napi::Value SetInts(const Napi::CallbackInfo& info) {
   }
   io[0] = err;
   io[1] = done;
-  return Result(info, err);
+  return Int(env, err);
 }
 
-// getInts(fd, io: Int32Array, count): getsockopt of an int for each op, written into its value slot.
-Napi::Value GetInts(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd, count;
-  void* data;
-  size_t length;
-  if (info.Length() < 3 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 2, &count) ||
-      !ArgTypedArray(env, info, 1, napi_int32_array, &data, &length) || count < 0 ||
-      length < kHeader + kOpWidth * static_cast<size_t>(count)) {
-    return Fail(info, "getInts(fd, io: Int32Array, count)");
+// getInts(slot, fd, count): getsockopt of an int for each operation of the slot's batch, written
+// into its value slot. Returns the errno.
+napi_value GetInts(napi_env env, napi_callback_info info) {
+  int32_t args[3];
+  int32_t* io;
+  if (!IntArgs(env, info, 3, args) || (io = Batch(env, args[0], args[2])) == nullptr) {
+    return FailRaw(env, "getInts(slot, fd, count)");
   }
-  int32_t* io = static_cast<int32_t*>(data);
+  const int32_t fd = args[1], count = args[2];
   int err = 0;
   int32_t done = 0;
   for (; done < count; done++) {
@@ -136,7 +226,23 @@ Napi::Value GetInts(const Napi::CallbackInfo& info) {
   }
   io[0] = err;
   io[1] = done;
-  return Result(info, err);
+  return Int(env, err);
+}
+
+// getScratchBytes(slot, fd, level, option): getsockopt into the slot's bytes. Returns the length
+// the kernel wrote, or -errno.
+napi_value GetScratchBytes(napi_env env, napi_callback_info info) {
+  int32_t args[4];
+  Binding* binding;
+  if (!IntArgs(env, info, 4, args) || (binding = BindingOf(env, args[0])) == nullptr) {
+    return FailRaw(env, "getScratchBytes(slot, fd, level, option)");
+  }
+  socklen_t len = static_cast<socklen_t>(binding->bytesLength);
+  if (getsockopt(static_cast<SocketHandle>(args[1]), args[2], args[3], reinterpret_cast<char*>(binding->bytes), &len) !=
+      0) {
+    return Int(env, -LastSocketError());
+  }
+  return Int(env, static_cast<int>(static_cast<size_t>(len) > binding->bytesLength ? binding->bytesLength : len));
 }
 
 // setBytes(fd, level, option, bytes: Uint8Array): setsockopt with an arbitrary struct (e.g. linger).
@@ -265,6 +371,36 @@ Napi::Value CloseSocketFn(const Napi::CallbackInfo& info) {
   return Result(info, CloseSocket(static_cast<SocketHandle>(fd)) == 0 ? 0 : LastSocketError());
 }
 
+// pidfdOpen(pid): a pidfd for another process (Linux 5.3+), for borrowing its sockets. Returns the
+// fd, or -errno (-ENOSYS where the platform has no such call).
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int32_t pid;
+  if (info.Length() < 1 || !ArgInt32(env, info, 0, &pid)) return Fail(info, "pidfdOpen(pid)");
+#if defined(SYS_pidfd_open)
+  long fd = syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
+  return Result(info, fd < 0 ? -LastSocketError() : static_cast<int>(fd));
+#else
+  return Result(info, -ENOSYS);
+#endif
+}
+
+// pidfdGetfd(pidfd, targetFd): a copy, in this process, of the other process's fd (Linux 5.6+;
+// root or CAP_SYS_PTRACE in practice). Close-on-exec. Returns the fd, or -errno.
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int32_t pidfd, target;
+  if (info.Length() < 2 || !ArgInt32(env, info, 0, &pidfd) || !ArgInt32(env, info, 1, &target)) {
+    return Fail(info, "pidfdGetfd(pidfd, targetFd)");
+  }
+#if defined(SYS_pidfd_getfd)
+  long fd = syscall(SYS_pidfd_getfd, pidfd, target, 0);
+  return Result(info, fd < 0 ? -LastSocketError() : static_cast<int>(fd));
+#else
+  return Result(info, -ENOSYS);
+#endif
+}
+
 // Module initialisation runs in every worker thread that loads the addon, and a worker can be
 // terminated while it does: then every N-API call fails (napi_pending_exception with no exception,
 // or napi_cannot_run_js). node-addon-api answers such a failure by throwing, and a throw that
@@ -289,12 +425,35 @@ napi_value Wrap(napi_env env, napi_callback_info info) {
 }
 
 const Export kExports[] = {
-    {"setInts", Wrap<SetInts>},           {"getInts", Wrap<GetInts>},           {"setBytes", Wrap<SetBytes>},
-    {"getBytes", Wrap<GetBytes>},         {"openSocket", Wrap<OpenSocket>},     {"bindSocket", Wrap<BindSocket>},
-    {"listenSocket", Wrap<ListenSocket>}, {"closeSocket", Wrap<CloseSocketFn>},
+    {"setInts", SetInts},
+    {"getInts", GetInts},
+    {"getScratchBytes", GetScratchBytes},
+    {"bindScratch", Wrap<BindScratch>},
+    {"setBytes", Wrap<SetBytes>},
+    {"getBytes", Wrap<GetBytes>},
+    {"openSocket", Wrap<OpenSocket>},
+    {"bindSocket", Wrap<BindSocket>},
+    {"listenSocket", Wrap<ListenSocket>},
+    {"closeSocket", Wrap<CloseSocketFn>},
+    {"pidfdOpen", Wrap<PidfdOpen>},
+    {"pidfdGetfd", Wrap<PidfdGetfd>},
 };
 
+void FreeScratch(napi_env env, void* data, void*) {
+  Scratch* scratch = static_cast<Scratch*>(data);
+  for (int32_t i = 0; i < scratch->used; i++) {
+    if (scratch->slots[i].ioRef) napi_delete_reference(env, scratch->slots[i].ioRef);
+    if (scratch->slots[i].bytesRef) napi_delete_reference(env, scratch->slots[i].bytesRef);
+  }
+  delete scratch;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
+  Scratch* scratch = new Scratch();
+  if (napi_set_instance_data(env, scratch, FreeScratch, nullptr) != napi_ok) {
+    delete scratch;
+    return nullptr;
+  }
   napi_value constants;
   if (napi_create_object(env, &constants) != napi_ok) return nullptr;
   for (const KnownConstant& c : kKnownConstants) {

@@ -21,10 +21,14 @@ import { SocketOptionError } from './errors';
 export interface NativeBinding {
   /** Names the platform headers define, with their numeric values. */
   readonly constants: Record<string, number>;
-  /** setsockopt(int) for `count` operations laid out in `io` (lib/core/syscall.ts: BATCH). Returns errno or 0. */
-  setInts(fd: number, io: Int32Array, count: number): number;
-  /** getsockopt(int) for `count` operations; values are written into the operations' value slots. */
-  getInts(fd: number, io: Int32Array, count: number): number;
+  /** Binds a copy of the syscall module's scratch arrays (the int batch, the bytes of often-read structs) for this thread; returns its slot. */
+  bindScratch(io: Int32Array, bytes: Uint8Array): number;
+  /** setsockopt(int) for `count` operations laid out in the slot's batch (lib/core/syscall.ts: BATCH). Returns errno or 0. */
+  setInts(slot: number, fd: number, count: number): number;
+  /** getsockopt(int) for `count` operations of the slot's batch; values land in their value slots. */
+  getInts(slot: number, fd: number, count: number): number;
+  /** getsockopt into the slot's bytes. Returns the length the kernel wrote, or -errno. */
+  getScratchBytes(slot: number, fd: number, level: number, option: number): number;
   /** setsockopt with raw bytes. Returns errno or 0. */
   setBytes(fd: number, level: number, option: number, bytes: Uint8Array): number;
   /** getsockopt into `bytes`; `io[1]` receives the length the kernel wrote. Returns errno or 0. */
@@ -37,10 +41,30 @@ export interface NativeBinding {
   listenSocket(fd: number, backlog: number): number;
   /** close(fd), for sockets the addon opened and nobody else owns yet. Returns errno or 0. */
   closeSocket(fd: number): number;
+  /** pidfd_open(pid, 0). Returns the fd, or -errno (-ENOSYS off Linux). */
+  pidfdOpen(pid: number): number;
+  /** pidfd_getfd(pidfd, targetFd, 0): a copy of another process's fd. Returns the fd, or -errno. */
+  pidfdGetfd(pidfd: number, targetFd: number): number;
 }
 
 // The package's folder: this file runs from dist/index.js (the bundle) or, in the tests that
 // import a module directly, from dist/modules/core/native.js.
+/** Every function the façade calls. */
+const FUNCTIONS = [
+  'bindScratch',
+  'setInts',
+  'getInts',
+  'getScratchBytes',
+  'setBytes',
+  'getBytes',
+  'openSocket',
+  'bindSocket',
+  'listenSocket',
+  'closeSocket',
+  'pidfdOpen',
+  'pidfdGetfd',
+] as const satisfies readonly (keyof NativeBinding)[];
+
 const root = __dirname.slice(0, __dirname.lastIndexOf(`${path.sep}dist`));
 
 /** Why the addon could not be loaded, or null when it was. */
@@ -63,6 +87,8 @@ function unavailable(): NativeBinding {
   };
   return {
     constants: {},
+    bindScratch: () => 0, // nothing to bind: every call that would use it throws first
+    getScratchBytes: fail,
     setInts: fail,
     getInts: fail,
     setBytes: fail,
@@ -71,6 +97,8 @@ function unavailable(): NativeBinding {
     bindSocket: fail,
     listenSocket: fail,
     closeSocket: fail,
+    pidfdOpen: fail,
+    pidfdGetfd: fail,
   };
 }
 
@@ -97,6 +125,9 @@ function load(): NativeBinding {
   try {
     const file = exactPath() ?? (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
     const binding = require(file) as NativeBinding;
+    // A binary of another version of this package (a stale build or prebuild) is not this one's.
+    const missing = FUNCTIONS.filter((name) => typeof binding[name] !== 'function');
+    if (missing.length > 0) throw new Error(`${file} is not this version's addon (it lacks ${missing.join(', ')}): rebuild it`);
     loadedFrom = file;
     return binding;
   } catch (err) {

@@ -114,8 +114,12 @@ export const BATCH = Object.freeze({
   MAX_OPS: OPTIONS.filter((r) => r.kind === 'int' || r.kind === 'bool').length,
 });
 
-// Module-level, so no call allocates; each worker thread loads its own copy of this module.
+// Module-level, so no call allocates; each worker thread loads its own copy of this module and
+// binds its own arrays to its own addon instance, once: the hot calls then pass only ints.
 const io = new Int32Array(BATCH.HEADER + BATCH.OP_WIDTH * BATCH.MAX_OPS);
+/** Bytes of the structs read often (TCP_INFO: 280 bytes on Linux 6.18), larger than any known. */
+export const scratchBytes = new Uint8Array(512);
+const binding = native.bindScratch(io, scratchBytes);
 /** The options queued in `io`, for error messages. */
 const queued: Resolved[] = [];
 
@@ -133,7 +137,7 @@ export function queue(index: number, option: Resolved, value: number): void {
 
 /** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
 export function applyQueued(fd: number, count: number): void {
-  if (native.setInts(fd, io, count) === 0) return;
+  if (native.setInts(binding, fd, count) === 0) return;
   const failed = io[BATCH.DONE]!;
   const option = queued[failed]!;
   const applied = count > 1 ? queued.slice(0, failed).map((o) => o.name) : undefined;
@@ -147,7 +151,7 @@ export function applyQueued(fd: number, count: number): void {
 
 /** Reads the `count` queued operations in one crossing; values are then readValue(i). */
 export function readQueued(fd: number, count: number): void {
-  if (native.getInts(fd, io, count) === 0) return;
+  if (native.getInts(binding, fd, count) === 0) return;
   const option = queued[io[BATCH.DONE]!]!;
   throw syscallError(io[BATCH.ERRNO]!, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
 }
@@ -179,6 +183,13 @@ export function setBytesOption(fd: number, option: Resolved, bytes: Uint8Array, 
   if (err !== 0) throw syscallError(err, 'setsockopt', { level: option.row.level, option: option.name, value: shown, applied }, option.row);
 }
 
+/** getsockopt into `scratchBytes` (read it before the next call); returns the length the kernel wrote. */
+export function getScratchOption(fd: number, option: Resolved): number {
+  const length = native.getScratchBytes(binding, fd, option.level, option.option);
+  if (length < 0) throw syscallError(-length, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
+  return length;
+}
+
 /** getsockopt into `bytes`; returns the length the kernel wrote. */
 export function getBytesOption(fd: number, option: Resolved, bytes: Uint8Array): number {
   const err = native.getBytes(fd, option.level, option.option, bytes, io);
@@ -202,7 +213,7 @@ export function setRaw(fd: number, level: number, option: number, value: number 
     io[slot(0, BATCH.LEVEL)] = level;
     io[slot(0, BATCH.OPTION)] = option;
     io[slot(0, BATCH.VALUE)] = value;
-    err = native.setInts(fd, io, 1);
+    err = native.setInts(binding, fd, 1);
   } else {
     err = native.setBytes(fd, level, option, value);
   }
@@ -214,7 +225,7 @@ export function getRawInt(fd: number, level: number, option: number, names: RawN
   io[slot(0, BATCH.LEVEL)] = level;
   io[slot(0, BATCH.OPTION)] = option;
   io[slot(0, BATCH.VALUE)] = 0;
-  const err = native.getInts(fd, io, 1);
+  const err = native.getInts(binding, fd, 1);
   if (err !== 0) throw syscallError(err, 'getsockopt', { ...names }, rowNamed(names.option));
   return readValue(0);
 }
@@ -256,4 +267,31 @@ export function listenSocket(fd: number, backlog: number, host: string, port: nu
 /** close(fd) of a socket this package opened and nobody else owns yet. */
 export function closeSocket(fd: number): void {
   native.closeSocket(fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Another process's sockets (Linux): a pidfd, and copies of its fds, borrowed one at a time.
+
+/** pidfd_open(pid); throws SyscallError. */
+export function openProcess(pid: number): number {
+  const fd = native.pidfdOpen(pid);
+  if (fd < 0)
+    throw syscallError(-fd, 'pidfd_open', {}, undefined, errnoName(-fd) === 'ENOSYS' ? 'this kernel or platform has no pidfd_open (Linux 5.3+)' : undefined);
+  return fd;
+}
+
+/** pidfd_getfd(pidfd, fd): a copy of the process's fd, to be closed at once after use; throws SyscallError. */
+export function borrowFd(pidfd: number, fd: number): number {
+  const copy = native.pidfdGetfd(pidfd, fd);
+  if (copy < 0) {
+    const name = errnoName(-copy);
+    const reason =
+      name === 'EPERM'
+        ? "reading another process's sockets needs root or CAP_SYS_PTRACE (and ptrace access to that process)"
+        : name === 'ENOSYS'
+          ? 'this kernel has no pidfd_getfd (Linux 5.6+)'
+          : undefined;
+    throw syscallError(-copy, 'pidfd_getfd', {}, undefined, reason);
+  }
+  return copy;
 }

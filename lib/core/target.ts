@@ -125,6 +125,19 @@ function objectFd(target: unknown, name: string): number {
 }
 
 /**
+ * The fd a socket's handle holds now, or -1: no state checks. For reading a socket that is being
+ * destroyed, from inside its own `_destroy` (its fd is still open there, but `destroyed` is
+ * already true, so every public call refuses it: observe()'s final sample).
+ */
+export function openHandleFd(socket: net.Socket): number {
+  try {
+    return handleFd((socket as unknown as { _handle?: HandleLike | null })._handle, 'socket');
+  } catch {
+    return -1;
+  }
+}
+
+/**
  * The fd of a server's listening socket; -1 when it is not listening; 'primary' in a cluster worker
  * under round-robin scheduling, where the worker listens through a handle of the primary's that
  * has no fd (measured on Node 20-26: a plain object with close/listen/ref/unref/getsockname).

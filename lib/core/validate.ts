@@ -98,6 +98,22 @@ export function eachField<K extends string>(options: object, name: string, known
 }
 
 /**
+ * A record of any string keys (or undefined), read once into a snapshot: own enumerable fields only,
+ * a getter or Proxy trap that throws becomes an InvalidArgumentError.
+ */
+export function readRecord(value: unknown, name: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  ensureOptionsObject(value, name);
+  const snapshot: Record<string, unknown> = {};
+  try {
+    for (const key in value) if (Object.hasOwn(value, key)) snapshot[key] = (value as Record<string, unknown>)[key];
+  } catch (err) {
+    throw unreadable(err, name);
+  }
+  return snapshot;
+}
+
+/**
  * A plain options object (or undefined), read once into a snapshot: a getter is called once, so the
  * value validated is the value applied. Unknown keys are refused; inherited fields are ignored.
  */

@@ -202,13 +202,3 @@ export function optionFlags(o: number): NonNullable<TcpInfo['options']> {
     tfoChild: (o & 128) !== 0,
   };
 }
-
-/** A __u64 from the two __u32 halves at `index` (little-endian: low half first); exact up to 2^53. */
-export function u64(u32: Uint32Array, index: number): number {
-  return u32[index + 1]! * 4294967296 + u32[index]!;
-}
-
-/** A rate: a __u64 where ~0, the kernel's "unlimited", is Infinity. */
-export function rate(u32: Uint32Array, index: number): number {
-  return u32[index] === 0xffffffff && u32[index + 1] === 0xffffffff ? Infinity : u64(u32, index);
-}

@@ -7,19 +7,20 @@
  * kernel gives fewer fields, never zeros posing as data. The layout and the decoding code are
  * tcpinfo-layout.ts and, generated from it at build time, tcpinfo.gen.ts.
  */
-import { getBytesOption, resolve } from '../core/syscall';
+import { getScratchOption, resolve, scratchBytes } from '../core/syscall';
 import { SocketOptionError } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import { TCP_INFO_KNOWN_LENGTH, type TcpInfo } from './tcpinfo-layout';
-import { decodePart, decodeWhole } from './tcpinfo.gen';
+import { DecodedPart, decodeWhole } from './tcpinfo.gen';
 
 export type { TcpInfo } from './tcpinfo-layout';
 
-const BUFFER_SIZE = 512;
-const buffer = new Uint8Array(BUFFER_SIZE);
-// The kernel writes the struct in the host's byte order, which is what typed arrays read.
-const u16 = new Uint16Array(buffer.buffer);
-const u32 = new Uint32Array(buffer.buffer);
+// The syscall module's scratch bytes, where the kernel writes the struct (in the host's byte order,
+// which is what typed arrays read).
+const buffer = scratchBytes;
+const BUFFER_SIZE = buffer.byteLength;
+const u16 = new Uint16Array(buffer.buffer, buffer.byteOffset, BUFFER_SIZE / 2);
+const u32 = new Uint32Array(buffer.buffer, buffer.byteOffset, BUFFER_SIZE / 4);
 
 /** Decodes the `length` bytes the kernel wrote into the module buffer. */
 function decode(length: number): TcpInfo {
@@ -30,7 +31,7 @@ function decode(length: number): TcpInfo {
       'getsockopt(TCP_INFO) returned 0 bytes: this kernel (or emulator) reports no TCP_INFO for the socket',
     );
   }
-  return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length) : decodePart(buffer, u16, u32, length);
+  return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length) : new DecodedPart(buffer, u16, u32, length);
 }
 
 /** Decodes the first `length` bytes of `bytes` (for fixed inputs: the tests' shorter kernels). */
@@ -44,5 +45,5 @@ export function decodeTcpInfo(bytes: Uint8Array, length: number): TcpInfo {
 /** Reads TCP_INFO from `target` (a connected TCP socket, or a listener) in one crossing and decodes it. */
 export function getTcpInfo(target: Target): TcpInfo {
   const option = resolve('TCP_INFO');
-  return decode(getBytesOption(fdOf(target), option, buffer));
+  return decode(getScratchOption(fdOf(target), option));
 }

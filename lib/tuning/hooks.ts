@@ -287,6 +287,12 @@ export type ConnectorCallback<S extends net.Socket = net.Socket> = (...args: [nu
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a connector's options are its own business
 export type Connector<O = any, S extends net.Socket = net.Socket> = (options: O, callback: ConnectorCallback<S>) => unknown;
 
+/**
+ * Any two-argument connector, whatever it types its callback as (undici's rest-tuple form, or a
+ * hand-written `(err, socket) => void`): tuneConnector() and dialConnector() return its own type.
+ */
+export type AnyConnector = (options: never, callback: never) => unknown;
+
 interface ConnectorHooks {
   tuning: Plan | null;
   /** Called with each socket the connector hands to its caller (observe). */
@@ -300,9 +306,9 @@ interface ConnectorHooks {
  * and shows it to the observers. If the kernel refuses the tuning, the socket is destroyed and
  * the callback gets the SyscallError (the request fails with it).
  */
-export function hookedConnector<C extends Connector>(inner: C, plan: Plan | null): C {
+export function hookedConnector<C extends AnyConnector>(inner: C, plan: Plan | null): C {
   // A connector made here already: wrap what it wraps, so a socket is tuned once.
-  const base = existing<ConnectorHooks>(inner)?.inner ?? (inner as Connector);
+  const base = existing<ConnectorHooks>(inner)?.inner ?? (inner as unknown as Connector);
   const hooks: ConnectorHooks = { tuning: plan, sockets: new Set(), inner: base };
   const connector: Connector = function connectorWithHooks(this: unknown, options, callback) {
     return base.call(this, options, (...args: [null, net.Socket] | [Error, null]) => {
@@ -325,7 +331,7 @@ export function hookedConnector<C extends Connector>(inner: C, plan: Plan | null
     });
   };
   Object.defineProperty(connector, HOOKS, { value: hooks, enumerable: false });
-  return connector as C;
+  return connector as unknown as C;
 }
 
 /** Whether `connector` was made by tuneConnector or dialConnector (it can be observed). */

@@ -100,6 +100,14 @@ function notRoot(what = 'it needs root') {
   return typeof process.getuid === 'function' && process.getuid() === 0 ? null : `not root, and ${what}`;
 }
 
+/** Why an unprivileged user (uid 65534) cannot reach the package here, or null (the Node matrix stages it in a private temp folder). */
+function unreachableByNobody() {
+  for (let dir = path.join(__dirname, '..', '..'); ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) return `${dir} is not reachable by an unprivileged user`;
+    if (dir === path.dirname(dir)) return null;
+  }
+}
+
 /** The first reason of `reasons` that is not null. */
 function firstReason(...reasons) {
   return reasons.find((r) => r) || null;
@@ -279,6 +287,7 @@ module.exports = {
   silentFirstAddress,
   EMULATED,
   noIPv6,
+  unreachableByNobody,
   noCommand,
   noOpenssl,
   notRoot,

@@ -165,3 +165,45 @@ describeNetns('address and port reuse between two hosts', () => {
     expect(Math.min(tally['0'], tally['1'])).toBeGreaterThanOrEqual(20);
   }, 40000);
 });
+
+describeNetns('observe() against the kernel', () => {
+  const PROOF = path.join(__dirname, '..', 'fixtures', 'netns', 'observe-proof.js');
+
+  test('with one in ten data packets dropped on the way, packets_retransmitted (prom-client) matches the namespace’s TcpRetransSegs within 5 %', async () => {
+    const pair = new HostPair().create();
+    try {
+      const sink = messages(pair.node(pair.server, PROOF, ['sink', pair.server.ip]));
+      const { ready: port } = await sink.next((m) => m.ready);
+      pair.lose(pair.server, 10);
+      const result = await messages(pair.node(pair.client, PROOF, ['retrans', pair.server.ip, String(port)])).next((m) => 'kernel' in m || m.error, 60000);
+      console.log(`retransmissions: kernel TcpRetransSegs +${result.kernel}, observed network_tcp_packets_retransmitted_total ${result.observed}`);
+      expect(result.error).toBeUndefined();
+      expect(result.kernel).toBeGreaterThanOrEqual(10);
+      expect(Math.abs(result.observed - result.kernel)).toBeLessThanOrEqual(Math.ceil(result.kernel * 0.05));
+    } finally {
+      pair.destroy();
+    }
+  }, 90000);
+
+  testIf(
+    noCommand('tc', ['-V'], 'iproute2'),
+    'on a loopback shaped with tbf, the smoothed RTT rises from microseconds to hundreds of ms under a bulk write; minRtt does not',
+    () => {
+      const script = [
+        'ip link set lo mtu 1500 up',
+        'tc qdisc add dev lo root tbf rate 8mbit burst 16kb latency 500ms',
+        `exec "${process.execPath}" "${PROOF}" rtt`,
+      ].join(' && ');
+      const run = require('node:child_process').spawnSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 60000 });
+      expect(run.stderr).toBe('');
+      const result = JSON.parse(run.stdout.trim().split('\n').pop());
+      console.log(
+        `tbf 8 Mbit/s: rtt ${result.idleRtt} µs idle, up to ${result.maxRtt} µs under the write (${result.samples} samples); minRtt up to ${result.maxMinRtt} µs`,
+      );
+      expect(result.idleRtt).toBeLessThan(10000);
+      expect(result.maxRtt).toBeGreaterThan(100000);
+      expect(result.maxMinRtt).toBeLessThan(10000);
+    },
+    90000,
+  );
+});

@@ -12,7 +12,22 @@ const knobs = require('../..');
 const { openSocket, bindSocket, listenSocket, closeSocket } = require('../../dist/modules/core/syscall.js');
 const { decodeTcpInfo } = require('../../dist/modules/options/tcpinfo.js');
 const { TCP_INFO_MEMBERS, cName } = require('../../dist/modules/options/tcpinfo-layout.js');
-const { closeAll, track, tcpPair, thrown, toolEnv, EMULATED, emulated, firstReason, notRoot, noCommand, testIf, eachIf, waitFor } = require('../helpers');
+const {
+  closeAll,
+  track,
+  tcpPair,
+  thrown,
+  toolEnv,
+  EMULATED,
+  emulated,
+  firstReason,
+  notRoot,
+  noCommand,
+  testIf,
+  eachIf,
+  waitFor,
+  unreachableByNobody,
+} = require('../helpers');
 
 afterEach(closeAll);
 
@@ -200,19 +215,11 @@ describeLinux('options that take a value only in one socket state', () => {
 });
 
 describeLinux('privileges', () => {
-  // The unprivileged process must be able to reach the package (the Node matrix stages it in a
-  // private temp folder).
-  const unreachable = () => {
-    for (let dir = path.join(__dirname, '..', '..'); ; dir = path.dirname(dir)) {
-      if ((fs.statSync(dir).mode & 0o001) === 0) return `${dir} is not reachable by an unprivileged user`;
-      if (dir === path.dirname(dir)) return null;
-    }
-  };
   const reason = firstReason(
     notRoot('a process without capabilities is started with setpriv'),
     noCommand('setpriv'),
     emulated('SO_MARK', 'IP_TRANSPARENT', 'SO_BINDTODEVICE'),
-    unreachable(),
+    unreachableByNobody(),
   );
   testIf(
     reason,

@@ -1,0 +1,388 @@
+/**
+ * observe(): what TCP is doing on every connection of a server, an agent, a connector or one socket,
+ * over time. Each connection is sampled (getsockopt TCP_INFO) on a jittered interval, as gRPC's gRFC
+ * A80 does (10 % to 110 % of the interval, so that connections opened together are not sampled
+ * together), and once more, finally, from its still-open fd inside the socket's `_destroy`, whichever
+ * side closes and however (end, destroy, error, reset, timeout): exactly one final sample per
+ * connection, so short connections are never missed. With `tuning`, each sample says which of its
+ * fields the kernel no longer holds (drift).
+ *
+ * Samples are captured synchronously and delivered in a microtask: a callback or exporter that throws
+ * is the observer's 'error' (or a process warning), never an exception inside Node's destroy path.
+ */
+import { EventEmitter } from 'node:events';
+import type net = require('node:net');
+import { net as netModule } from './core/builtins';
+import { SocketStateError, warn } from './core/errors';
+import { openHandleFd } from './core/target';
+import type { TuningPath } from './core/table';
+import { validateTime, type Duration } from './core/units';
+import { invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
+import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
+import { compileTuning, driftOf, getTuning, type Plan, type Tuning } from './tuning/tuning';
+import { isConnected, isHookedConnector, onServerConnection, onSocketClosing, watchAgentSockets, watchConnectorSockets } from './tuning/hooks';
+import { ACCEPT_QUEUE, COUNTERS, DRIFT_COUNTER, HISTOGRAMS, otelRecorder, promRecorder, type Attributes, type Recorder } from './metrics';
+
+/** One reading of a connection. */
+export interface TcpSample {
+  /** The socket sampled (for the final sample: already destroyed). */
+  readonly socket: net.Socket;
+  /** TCP_INFO as the kernel gave it: only the fields it returned (`info.length` bytes). */
+  readonly info: TcpInfo;
+  /** True for the connection's last sample, read from its still-open fd as it closes. */
+  readonly final: boolean;
+  /** With `tuning`: the Tuning field paths whose kernel value differs from it (empty when none). */
+  readonly drift?: readonly TuningPath[];
+}
+
+export interface ObserveOptions {
+  /** Milliseconds between a connection's samples, or a string with its unit ('5m'); default 300000. Each wait is 10 %-110 % of it. */
+  interval?: Duration;
+  /** Called with each sample, in a microtask. */
+  onSample?: (sample: TcpSample) => void;
+  /** The tuning the caller intends: every sample then carries `drift`. */
+  tuning?: Tuning;
+  /** An @opentelemetry/api Meter: the network.tcp.* instruments are made on it (once per meter). */
+  meter?: unknown;
+  /** A prom-client Registry: the network_tcp_* metrics are registered on it (once per registry). */
+  registry?: unknown;
+  /** Added to every metric point, beside `network.tcp.role` (`server` or `client`). Low-cardinality values. */
+  attributes?: Record<string, string | number | boolean>;
+  /** Add `network.peer.address` and `network.peer.port` to every point (high cardinality: off by default). */
+  peerAttributes?: boolean;
+}
+
+/** What observe() returns. */
+export interface Observer extends EventEmitter {
+  /** Connections being observed now. */
+  readonly connections: number;
+  /** No sample after it; nothing left registered on the target or its sockets. */
+  stop(): void;
+}
+
+const DEFAULT_INTERVAL = 300000;
+const INTERVAL_FIELD = { unit: 'milliseconds' as const, min: 1, max: 2147483647 };
+
+/** A connection being observed. */
+interface Watched {
+  readonly socket: net.Socket;
+  readonly fd: number;
+  readonly attributes: Attributes;
+  /** The cumulative counters at the previous sample, for the deltas. */
+  readonly previous: (number | undefined)[];
+  next: number;
+  done: boolean;
+  unhook: () => void;
+}
+
+/** A min-heap of connections by next sample time: one timer per observer, whatever the count. */
+class Schedule {
+  private readonly heap: Watched[] = [];
+  get size(): number {
+    return this.heap.length;
+  }
+  peek(): Watched | undefined {
+    return this.heap[0];
+  }
+  push(item: Watched): void {
+    const h = this.heap;
+    h.push(item);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.next <= h[i]!.next) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+  pop(): Watched | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]!.next < h[m]!.next) m = l;
+        if (r < h.length && h[r]!.next < h[m]!.next) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+  clear(): void {
+    this.heap.length = 0;
+  }
+}
+
+class ObserverImpl extends EventEmitter implements Observer {
+  private stopped = false;
+  private readonly byFd = new Map<number, Watched>();
+  private readonly schedule = new Schedule();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly unhooks: (() => void)[] = [];
+  private readonly recorders: Recorder[] = [];
+  private listener: net.Server | null = null;
+
+  constructor(
+    private readonly interval: number,
+    private readonly onSample: ((sample: TcpSample) => void) | undefined,
+    private readonly plan: Plan | undefined,
+    private readonly attributes: Attributes,
+    private readonly peerAttributes: boolean,
+    meter: unknown,
+    registry: unknown,
+  ) {
+    super();
+    const labelled = { ...attributes, 'network.tcp.role': 'server', ...(peerAttributes ? { 'network.peer.address': '', 'network.peer.port': 0 } : {}) };
+    if (meter !== undefined) this.recorders.push(otelRecorder(meter));
+    if (registry !== undefined) this.recorders.push(promRecorder(registry, labelled));
+  }
+
+  get connections(): number {
+    return this.byFd.size;
+  }
+
+  /** Starts watching a server's accepted sockets, and samples its listener's accept queue. */
+  watchServer(server: net.Server): void {
+    this.listener = server;
+    this.unhooks.push(onServerConnection(server, (socket) => this.add(socket, 'server')));
+    if (this.recorders.length > 0) {
+      const timer = setInterval(() => this.sampleListener(), this.interval);
+      timer.unref();
+      this.unhooks.push(() => clearInterval(timer));
+    }
+  }
+
+  /** Starts watching an agent's sockets: those it has now (pooled ones too), and each it creates. */
+  watchAgent(agent: object): void {
+    this.unhooks.push(watchAgentSockets(agent, (socket) => this.add(socket, 'client')));
+  }
+
+  watchConnector(connector: object): void {
+    this.unhooks.push(watchConnectorSockets(connector, (socket) => this.add(socket, 'client')));
+  }
+
+  /** Observes `socket` once it is connected (now, or at its 'connect'). */
+  add(socket: net.Socket, role: 'server' | 'client'): void {
+    if (this.stopped || socket.destroyed) return;
+    if (!isConnected(socket)) {
+      const onConnect = (): void => this.add(socket, role);
+      socket.once('connect', onConnect);
+      this.unhooks.push(() => socket.removeListener('connect', onConnect));
+      return;
+    }
+    const fd = openHandleFd(socket);
+    // One sample series per kernel socket: a TLS socket and the TCP socket under it are one.
+    if (fd < 0 || this.byFd.has(fd)) return;
+    const attributes: Attributes = {
+      ...this.attributes,
+      'network.tcp.role': role,
+      ...(this.peerAttributes ? { 'network.peer.address': socket.remoteAddress ?? '', 'network.peer.port': socket.remotePort ?? 0 } : {}),
+    };
+    const watched: Watched = { socket, fd, attributes, previous: COUNTERS.map(() => undefined), next: 0, done: false, unhook: () => {} };
+    watched.unhook = onSocketClosing(socket, () => this.final(watched));
+    this.byFd.set(fd, watched);
+    this.reschedule(watched);
+  }
+
+  private jittered(): number {
+    return this.interval * (0.1 + Math.random());
+  }
+
+  private reschedule(watched: Watched): void {
+    watched.next = Date.now() + this.jittered();
+    this.schedule.push(watched);
+    this.arm();
+  }
+
+  /** One timer for the earliest due connection (unref'd: observing never keeps a process alive). */
+  private arm(): void {
+    const first = this.schedule.peek();
+    if (this.stopped || !first) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, first.next - Date.now()));
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    const now = Date.now();
+    while (!this.stopped && (this.schedule.peek()?.next ?? Infinity) <= now) {
+      const watched = this.schedule.pop()!;
+      if (watched.done) continue;
+      this.sample(watched, false);
+      this.reschedule(watched);
+    }
+    this.arm();
+  }
+
+  /** The last sample, from inside the socket's `_destroy`: its fd is still open there. */
+  private final(watched: Watched): void {
+    if (watched.done || this.stopped) return;
+    this.sample(watched, true);
+    this.forget(watched);
+  }
+
+  private forget(watched: Watched): void {
+    watched.done = true;
+    watched.unhook();
+    if (this.byFd.get(watched.fd) === watched) this.byFd.delete(watched.fd);
+  }
+
+  /** Reads TCP_INFO (and the tuning, for drift) now; delivers in a microtask. */
+  private sample(watched: Watched, final: boolean): void {
+    let info: TcpInfo;
+    let drift: TuningPath[] | undefined;
+    try {
+      info = getTcpInfo(watched.fd);
+      if (this.plan) drift = driftOf(this.plan, getTuning(watched.fd));
+    } catch (err) {
+      // The fd is gone (closed under us, outside Node): the connection is over; nothing to read.
+      if (!final) this.forget(watched);
+      this.report(err);
+      return;
+    }
+    const sample: TcpSample = drift === undefined ? { socket: watched.socket, info, final } : { socket: watched.socket, info, final, drift };
+    queueMicrotask(() => this.deliver(watched, sample));
+  }
+
+  private deliver(watched: Watched, sample: TcpSample): void {
+    if (this.stopped) return;
+    try {
+      this.record(watched, sample);
+    } catch (err) {
+      this.report(err);
+    }
+    if (!this.onSample) return;
+    try {
+      this.onSample(sample);
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private record(watched: Watched, sample: TcpSample): void {
+    if (this.recorders.length === 0) return;
+    const { info } = sample;
+    for (const recorder of this.recorders) {
+      for (const h of HISTOGRAMS) {
+        const value = h.value(info);
+        if (value !== undefined) recorder.histogram(h.name, value, watched.attributes);
+      }
+      COUNTERS.forEach((c, i) => {
+        const total = c.total(info);
+        if (total === undefined) return;
+        const delta = total - (watched.previous[i] ?? 0);
+        if (delta > 0) recorder.counter(c.name, delta, watched.attributes);
+      });
+      if (sample.drift && sample.drift.length > 0) recorder.counter(DRIFT_COUNTER.name, 1, watched.attributes);
+    }
+    COUNTERS.forEach((c, i) => {
+      const total = c.total(info);
+      if (total !== undefined) watched.previous[i] = total;
+    });
+  }
+
+  /** A listener's accept queue (tcpi_unacked) and its limit (tcpi_sacked), as gauges. */
+  private sampleListener(): void {
+    if (!this.listener || this.recorders.length === 0) return;
+    const fd = openServerFd(this.listener);
+    if (fd < 0) return;
+    try {
+      const info = getTcpInfo(fd);
+      const attributes = {
+        ...this.attributes,
+        'network.tcp.role': 'server',
+        ...(this.peerAttributes ? { 'network.peer.address': '', 'network.peer.port': 0 } : {}),
+      };
+      for (const recorder of this.recorders) {
+        if (info.unacked !== undefined) recorder.gauge(ACCEPT_QUEUE.name, info.unacked, attributes);
+        if (info.sacked !== undefined) recorder.gauge(`${ACCEPT_QUEUE.name}.limit`, info.sacked, attributes);
+      }
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private report(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else warn(err, 'SOCKET_KNOBS_OBSERVE');
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const undo of this.unhooks.splice(0)) undo();
+    for (const watched of this.byFd.values()) {
+      watched.done = true;
+      watched.unhook();
+    }
+    this.byFd.clear();
+    this.schedule.clear();
+  }
+}
+
+/** The fd of a listening server, or -1 (not listening, or a cluster worker's primary-held listener). */
+function openServerFd(server: net.Server): number {
+  const handle = (server as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  return handle && typeof handle.fd === 'number' && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
+}
+
+/** An http.Agent (or https.Agent), recognised without loading node:http when it is not one. */
+function isAgent(value: object): boolean {
+  const v = value as { createConnection?: unknown; keepSocketAlive?: unknown; freeSockets?: unknown };
+  return typeof v.createConnection === 'function' && typeof v.keepSocketAlive === 'function' && typeof v.freeSockets === 'object';
+}
+
+/**
+ * Observes every connection of `target`: a `net.Server` (the sockets it accepts from now on), an
+ * `http.Agent`/`https.Agent` (the sockets it has, pooled ones included, and each it creates), a
+ * connector made by tuneConnector() (or dialConnector()), or one `net.Socket`. Returns an Observer:
+ * `stop()` ends it and leaves nothing registered.
+ */
+export function observe(target: net.Server | net.Socket | object, options?: ObserveOptions): Observer {
+  const given = readOptions(options, 'options', ['interval', 'onSample', 'tuning', 'meter', 'registry', 'attributes', 'peerAttributes'] as const);
+  const interval = given.interval === undefined ? DEFAULT_INTERVAL : validateTime(given.interval, 'options.interval', INTERVAL_FIELD);
+  if (given.onSample !== undefined && typeof given.onSample !== 'function') throw invalidType('options.onSample', 'of type function', given.onSample);
+  const plan = given.tuning === undefined ? undefined : compileTuning(given.tuning, 'options.tuning');
+  const attributes = readRecord(given.attributes, 'options.attributes');
+  for (const [key, value] of Object.entries(attributes)) {
+    if (!['string', 'number', 'boolean'].includes(typeof value)) throw invalidType(`options.attributes.${key}`, 'of type string, number or boolean', value);
+  }
+  const peerAttributes = given.peerAttributes === undefined ? false : validateBoolean(given.peerAttributes, 'options.peerAttributes');
+  const observer = new ObserverImpl(
+    interval,
+    given.onSample as ObserveOptions['onSample'],
+    plan,
+    attributes as Attributes,
+    peerAttributes,
+    given.meter,
+    given.registry,
+  );
+  const { Server, Socket } = netModule();
+  if (isInstance(target, Server, 'target')) observer.watchServer(target as net.Server);
+  else if (isInstance(target, Socket, 'target')) {
+    const socket = target as net.Socket;
+    if (socket.destroyed) throw new SocketStateError('ERR_SOCKET_CLOSED', 'The socket is destroyed: there is no connection left to observe');
+    observer.add(socket, (socket as unknown as { server?: unknown }).server ? 'server' : 'client');
+  } else if (typeof target === 'function' && isHookedConnector(target)) observer.watchConnector(target);
+  else if (target !== null && typeof target === 'object' && isAgent(target)) observer.watchAgent(target);
+  else if (typeof target === 'function') {
+    throw invalidValue(
+      'target',
+      'is a connector socket-knobs did not make: wrap it with tuneConnector() (or make it with dialConnector()) to observe it',
+      target,
+    );
+  } else {
+    throw invalidType('target', 'an instance of net.Server, net.Socket, http.Agent or https.Agent, or a connector made by tuneConnector()', target);
+  }
+  return observer;
+}

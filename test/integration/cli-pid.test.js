@@ -1,0 +1,106 @@
+'use strict';
+// `npx socket-knobs --pid PID`: every TCP socket of another running process, read through
+// borrowed copies of its fds (pidfd_getfd: root or CAP_SYS_PTRACE), the process undisturbed.
+const { spawn, spawnSync } = require('node:child_process');
+const path = require('node:path');
+const knobs = require('../..');
+const { firstReason, noCommand, notRoot, testIf, unreachableByNobody, waitFor } = require('../helpers');
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'socket-knobs.js');
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'busy-process.js');
+const reason = firstReason(process.platform === 'linux' ? null : 'pidfd_getfd is Linux-only', notRoot('pidfd_getfd on another process needs CAP_SYS_PTRACE'));
+
+/** Starts the busy process; resolves with it once its connection carries traffic. */
+async function busyProcess() {
+  const child = spawn(process.execPath, [FIXTURE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) =>
+    lines.push(
+      ...d
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ),
+  );
+  await waitFor(() => lines.find((l) => l.ready), { what: 'the busy process' });
+  const exchanges = async () => {
+    const before = lines.length;
+    child.stdin.write('count\n');
+    await waitFor(() => lines.length > before);
+    return lines[lines.length - 1].exchanges;
+  };
+  return { child, port: lines.find((l) => l.ready).ready, exchanges };
+}
+
+testIf(
+  reason,
+  'every TCP socket of a running process: addresses, state, tuning and TCP_INFO; its traffic goes on',
+  async () => {
+    const busy = await busyProcess();
+    try {
+      const before = await busy.exchanges();
+      const run = spawnSync(process.execPath, [BIN, '--json', '--pid', String(busy.child.pid)], { encoding: 'utf8', timeout: 30000 });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const { connections } = JSON.parse(run.stdout);
+      expect(connections.map((c) => c.state).sort()).toEqual(['ESTABLISHED', 'ESTABLISHED', 'LISTEN']);
+      const client = connections.find((c) => c.remote === `127.0.0.1:${busy.port}`);
+      expect(client.tuning.keepAlive).toEqual({ enable: true, idle: 77, interval: 7, count: 3 });
+      expect(client.tuning.userTimeout).toBe(45000);
+      expect(client.tcpInfo.state).toBe('ESTABLISHED');
+      expect(client.tcpInfo.bytesAcked).toBeGreaterThan(0);
+      expect(connections.find((c) => c.state === 'LISTEN').local).toBe(`127.0.0.1:${busy.port}`);
+      // The text form, and the process still exchanging messages afterwards.
+      const text = spawnSync(process.execPath, [BIN, '--pid', String(busy.child.pid)], { encoding: 'utf8', timeout: 30000 });
+      expect(text.stdout).toMatch(/ESTABLISHED\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+77\/7\/3\s+45000/);
+      const after = await busy.exchanges();
+      await waitFor(async () => (await busy.exchanges()) > after + 5, { what: 'more traffic after the inspection' });
+      expect(after).toBeGreaterThan(before);
+    } finally {
+      busy.child.stdin.end();
+    }
+  },
+  60000,
+);
+
+testIf(reason, 'in process: inspectProcess() closes every borrowed copy', async () => {
+  const busy = await busyProcess();
+  try {
+    const fds = () => require('node:fs').readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 50; i++) expect(knobs.inspectProcess(busy.child.pid).connections).toHaveLength(3);
+    expect(fds()).toBe(before);
+  } finally {
+    busy.child.stdin.end();
+  }
+});
+
+testIf(
+  firstReason(reason, noCommand('setpriv', ['--version']), unreachableByNobody()),
+  'without the privilege: exit 1 with what is needed; a bad pid is a usage error',
+  async () => {
+    const busy = await busyProcess();
+    try {
+      const run = spawnSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, '--json', '--pid', String(busy.child.pid)],
+        {
+          encoding: 'utf8',
+          timeout: 30000,
+        },
+      );
+      expect(run.status).toBe(1);
+      expect(JSON.parse(run.stdout).error.message).toMatch(/root or CAP_SYS_PTRACE/);
+    } finally {
+      busy.child.stdin.end();
+    }
+    for (const bad of [['--pid'], ['--pid', 'x'], ['--pid', '0'], ['--pid', '12', 'host:1']]) {
+      const r = spawnSync(process.execPath, [BIN, ...bad], { encoding: 'utf8' });
+      expect({ bad, status: r.status }).toEqual({ bad, status: 2 });
+    }
+    const gone = spawnSync(process.execPath, [BIN, '--json', '--pid', '4194000'], { encoding: 'utf8' });
+    expect(gone.status).toBe(1);
+    expect(JSON.parse(gone.stdout).error.code).toBe('ESRCH');
+  },
+);
