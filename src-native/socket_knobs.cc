@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <cstdlib>
 #include <cstring>
 
 #ifdef _WIN32
@@ -88,10 +89,13 @@ Napi::Value Result(const Napi::CallbackInfo& info, int err) { return Napi::Numbe
 
 // The scratch arrays the façade binds once per copy of its syscall module (bindScratch): the int
 // batch `io`, and `bytes` for structs read often (TCP_INFO). Held in the environment's instance
-// data, so each worker thread has its own, with references that keep them alive; each binding has a
-// slot number, passed with every hot call, so two copies of the façade in one process (a bundle and
-// its modules, say) never write into each other's arrays. The hot calls take only ints: no typed
-// array is looked up per call.
+// data, so each worker thread has its own; each binding has a slot number, passed with every hot
+// call, so two copies of the façade in one process (a bundle and its modules, say) never write into
+// each other's arrays. The hot calls take only ints: no typed array is looked up per call.
+// The references are weak: the copy that bound the arrays keeps them alive (they live in the same
+// closure as every function that passes their slot), and once that copy is collected (a module
+// registry reset, as test runners and hot reloaders do) its slot is reused by the next bind, so
+// reloading the package any number of times neither leaks the arrays nor runs out of slots.
 struct Binding {
   int32_t* io = nullptr;
   size_t ioLength = 0;
@@ -101,11 +105,15 @@ struct Binding {
   napi_ref bytesRef = nullptr;
 };
 
-constexpr int32_t kMaxBindings = 16;
+// Bindings alive at once (copies of the façade not yet collected): far beyond any real process.
+constexpr size_t kMaxBindings = 4096;
 
+// A plain array grown with realloc (Binding is trivially copyable): no libstdc++ container, so the
+// musl prebuild imports only libc and napi_* symbols (test/system/musl.test.js).
 struct Scratch {
-  Binding slots[kMaxBindings];
-  int32_t used = 0;
+  Binding* slots = nullptr;
+  size_t count = 0;
+  size_t capacity = 0;
 };
 
 Scratch* ScratchOf(napi_env env) {
@@ -127,8 +135,8 @@ bool IntArgs(napi_env env, napi_callback_info info, size_t n, int32_t* out) {
 // The binding in `slot`, or nullptr.
 Binding* BindingOf(napi_env env, int32_t slot) {
   Scratch* scratch = ScratchOf(env);
-  if (scratch == nullptr || slot < 0 || slot >= scratch->used) return nullptr;
-  return &scratch->slots[slot];
+  if (scratch == nullptr || slot < 0 || static_cast<size_t>(slot) >= scratch->count) return nullptr;
+  return &scratch->slots[static_cast<size_t>(slot)];
 }
 
 napi_value Int(napi_env env, int value) {
@@ -142,29 +150,56 @@ napi_value FailRaw(napi_env env, const char* what) {
   return nullptr;
 }
 
+// True if the arrays of `binding` were collected (or it was never bound): its slot can be reused.
+bool Collected(napi_env env, const Binding& binding) {
+  if (binding.ioRef == nullptr) return true;
+  napi_value value = nullptr;
+  return napi_get_reference_value(env, binding.ioRef, &value) == napi_ok && value == nullptr;
+}
+
+void Release(napi_env env, Binding& binding) {
+  if (binding.ioRef) napi_delete_reference(env, binding.ioRef);
+  if (binding.bytesRef) napi_delete_reference(env, binding.bytesRef);
+  binding = Binding();
+}
+
 // bindScratch(io: Int32Array, bytes: Uint8Array): binds a copy of the façade's scratch arrays for
-// this thread. Returns its slot.
+// this thread. Returns its slot: a collected copy's, or a new one.
 Napi::Value BindScratch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   void* io;
   void* bytes;
   size_t ioLength, bytesLength;
   Scratch* scratch = ScratchOf(env);
-  if (scratch == nullptr || scratch->used >= kMaxBindings || info.Length() < 2 ||
-      !ArgTypedArray(env, info, 0, napi_int32_array, &io, &ioLength) ||
+  if (scratch == nullptr || info.Length() < 2 || !ArgTypedArray(env, info, 0, napi_int32_array, &io, &ioLength) ||
       !ArgTypedArray(env, info, 1, napi_uint8_array, &bytes, &bytesLength) || ioLength < kHeader) {
     return Fail(info, "bindScratch(io: Int32Array, bytes: Uint8Array)");
   }
-  Binding& binding = scratch->slots[scratch->used];
-  if (napi_create_reference(env, info[0], 1, &binding.ioRef) != napi_ok ||
-      napi_create_reference(env, info[1], 1, &binding.bytesRef) != napi_ok) {
+  size_t slot = 0;
+  while (slot < scratch->count && !Collected(env, scratch->slots[slot])) slot++;
+  if (slot == scratch->count) {
+    if (slot >= kMaxBindings) return Fail(info, "bindScratch: 4096 copies of socket-knobs are alive in this thread");
+    if (scratch->count == scratch->capacity) {
+      const size_t capacity = scratch->capacity == 0 ? 8 : scratch->capacity * 2;
+      void* grown = std::realloc(scratch->slots, capacity * sizeof(Binding));
+      if (grown == nullptr) return Fail(info, "bindScratch: out of memory");
+      scratch->slots = static_cast<Binding*>(grown);
+      scratch->capacity = capacity;
+    }
+    scratch->slots[scratch->count++] = Binding();
+  }
+  Binding& binding = scratch->slots[slot];
+  Release(env, binding);
+  if (napi_create_reference(env, info[0], 0, &binding.ioRef) != napi_ok ||
+      napi_create_reference(env, info[1], 0, &binding.bytesRef) != napi_ok) {
+    Release(env, binding);
     return Fail(info, "bindScratch: could not hold the arrays");
   }
   binding.io = static_cast<int32_t*>(io);
   binding.ioLength = ioLength;
   binding.bytes = static_cast<uint8_t*>(bytes);
   binding.bytesLength = bytesLength;
-  return Result(info, scratch->used++);
+  return Result(info, static_cast<int>(slot));
 }
 
 // The batch of binding `slot`, if it holds `count` operations.
@@ -441,10 +476,8 @@ const Export kExports[] = {
 
 void FreeScratch(napi_env env, void* data, void*) {
   Scratch* scratch = static_cast<Scratch*>(data);
-  for (int32_t i = 0; i < scratch->used; i++) {
-    if (scratch->slots[i].ioRef) napi_delete_reference(env, scratch->slots[i].ioRef);
-    if (scratch->slots[i].bytesRef) napi_delete_reference(env, scratch->slots[i].bytesRef);
-  }
+  for (size_t i = 0; i < scratch->count; i++) Release(env, scratch->slots[i]);
+  std::free(scratch->slots);
   delete scratch;
 }
 

@@ -88,3 +88,51 @@ test('the package entry is one bundled file (npm run build writes it from dist/m
   // No require() of another file of the package: one file to resolve and compile.
   expect(source.match(/require\("\.\.?\/[^"]+"\)/g)).toBeNull();
 });
+
+test('reloaded 100 times (a test runner resetting its registry, a hot reloader): every copy works, and collected copies free their slots', () => {
+  // Each fresh copy binds its own scratch arrays in the addon. Before weak references there were 16
+  // slots per thread, and the 17th copy failed at load.
+  const script = `
+    const net = require('node:net');
+    const entry = require.resolve('./');
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const socket = net.connect(server.address().port, '127.0.0.1', () => {
+        for (let i = 0; i < 100; i++) {
+          for (const key of Object.keys(require.cache)) if (key.startsWith(${JSON.stringify(path.join(root, 'dist'))})) delete require.cache[key];
+          const knobs = require(entry);
+          knobs.setKeepAlive(socket, { idle: 10 + (i % 50) });
+          if (knobs.getKeepAlive(socket).idle !== 10 + (i % 50) || !(knobs.getTcpInfo(socket).rtt >= 0)) throw new Error('copy ' + i + ' read back something else');
+          if (i % 25 === 24) global.gc();
+        }
+        // The slots themselves: arrays nobody keeps are collected and their slots reused; arrays
+        // kept alive each hold one, up to a bound that is a clear error.
+        const { native } = require('./dist/modules/core/native.js');
+        const slots = new Set();
+        for (let i = 0; i < 2000; i++) {
+          slots.add(native.bindScratch(new Int32Array(64), new Uint8Array(8)));
+          if (i % 100 === 99) global.gc();
+        }
+        const kept = [];
+        let refused = '';
+        try {
+          for (let i = 0; i < 5000; i++) {
+            const pair = [new Int32Array(64), new Uint8Array(8)];
+            kept.push(pair);
+            native.bindScratch(pair[0], pair[1]);
+          }
+        } catch (err) {
+          refused = err.message;
+        }
+        console.log(JSON.stringify({ distinctSlots: slots.size, keptBeforeRefusal: kept.length - 1, refused }));
+        socket.destroy();
+        server.close();
+      });
+    });`;
+  const out = spawnSync(process.execPath, ['--expose-gc', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60000 });
+  expect(out.stderr).toBe('');
+  const result = JSON.parse(out.stdout);
+  expect(result.distinctSlots).toBeLessThan(400); // 2000 binds, collected as they go
+  expect(result.keptBeforeRefusal).toBeGreaterThan(3500); // the bound counts live copies only
+  expect(result.keptBeforeRefusal).toBeLessThanOrEqual(4096);
+  expect(result.refused).toMatch(/4096 copies of socket-knobs are alive/);
+});
