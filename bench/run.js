@@ -188,6 +188,40 @@ async function serverRounds(rounds) {
   };
 }
 
+/**
+ * Connections per second made by dial() (synRetries and a receive buffer set before connect; the
+ * addon creates each socket, Node adopts it) and by net.connect(), to the same untuned loopback
+ * server, alternating in each round; medians and the median of the rounds' ratios.
+ */
+async function dialRounds(rounds) {
+  const server = spawn(process.execPath, [path.join(__dirname, 'accept-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = await new Promise((resolve, reject) => {
+    server.stdout.once('data', (d) => resolve(JSON.parse(d)));
+    server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
+  });
+  const rates = { net: [], dial: [] };
+  const ratios = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const round = {};
+      for (const kind of r % 2 ? ['dial', 'net'] : ['net', 'dial']) {
+        const out = spawnSync(process.execPath, [path.join(__dirname, 'connect-load.js'), String(ports.plain), String(SERVER_CONNECTIONS), '32', kind], {
+          encoding: 'utf8',
+          timeout: 120000,
+        });
+        if (out.status !== 0) throw new Error(`load generator failed: ${out.stderr}`);
+        round[kind] = JSON.parse(out.stdout).perSecond;
+        rates[kind].push(round[kind]);
+      }
+      ratios.push(round.dial / round.net);
+      progress(`  dial round ${r + 1}/${rounds}: net.connect ${round.net.toFixed(0)}/s, dial ${round.dial.toFixed(0)}/s`);
+    }
+  } finally {
+    server.kill();
+  }
+  return { net: median(rates.net), dial: median(rates.dial), ratio: median(ratios) };
+}
+
 /** The server rows of the figure table. */
 function serverLines(rates, cMedian, syscalls) {
   const row = (kind, what) => {
@@ -374,6 +408,8 @@ async function main() {
 
   progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
   const serverRates = await serverRounds(SERVER_ROUNDS);
+  progress('dial(): connections per second against net.connect()');
+  const dialRates = await dialRounds(SERVER_ROUNDS);
   progress('setsockopt per connection: strace over 200 http connections per mode');
   const syscalls = await syscallsPerConnection();
   progress('observe(): CPU per sample over 1000 observed loopback connections');
@@ -394,6 +430,7 @@ async function main() {
     '| --- | --- |',
     `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster per call; cost above the C loop's syscalls: ${(ka.ns - cMedian.setKeepAlive).toFixed(0)} ns vs ${(nk.ns - cMedian.setKeepAlive).toFixed(0)} ns (${((nk.ns - cMedian.setKeepAlive) / (ka.ns - cMedian.setKeepAlive)).toFixed(0)}× less)` : `not measured: ${skipped['net-keepalive']}`} |`,
     ...serverLines(serverRates, cMedian, syscalls),
+    `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs net.connect(), loopback, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${dialRates.dial.toFixed(0)}/s vs ${dialRates.net.toFixed(0)}/s; ratio ${dialRates.ratio.toFixed(2)} (median of the rounds' ratios) |`,
     ...observeLines(observeCosts),
     `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),

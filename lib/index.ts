@@ -64,6 +64,10 @@ export type { Observer, ObserveOptions, TcpSample } from './observe';
 export { inspectProcess } from './inspect';
 export type { InspectedConnection } from './inspect';
 
+// Dial: client sockets with options set before connect() (SYN retries, Fast Open, MPTCP...).
+export { dial, dialAgent, dialConnector } from './dial';
+export type { DialOptions, DialerOptions, DialConnectorOptions } from './dial';
+
 // Listening sockets with options set before bind().
 export { listen, createListeningSocket } from './listen';
 export type { ListenOptions } from './listen';

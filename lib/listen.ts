@@ -9,7 +9,9 @@ import type net = require('node:net');
 import { net as netModule, os } from './core/builtins';
 import { applyQueued, bindSocket, closeSocket, constants, listenSocket, queue, requireAddon, resolve, syscallError, tryOpenSocket } from './core/syscall';
 import { checkValue, validateName, writeName } from './options/values';
-import { SocketStateError, UnsupportedOptionError } from './core/errors';
+import { SocketStateError, UnsupportedOptionError, errnoName } from './core/errors';
+import { compileTuning, type Tuning } from './tuning/tuning';
+import { tuneServer } from './servers';
 import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import type { Duration } from './core/units';
 
@@ -34,9 +36,29 @@ export interface ListenOptions {
   deferAccept?: Duration;
   /** TCP_FASTOPEN queue length: accept data in the SYN (needs net.ipv4.tcp_fastopen bit 2 on Linux). */
   fastOpen?: number;
+  /** Multipath TCP (IPPROTO_MPTCP at socket creation; Linux 5.6+ with net.mptcp.enabled). */
+  mptcp?: boolean;
+  /** Called with the fd after its options are set and before bind() (Go's ListenConfig.Control). If it throws, the fd is closed and the error rethrown; do not keep the fd. */
+  control?: (fd: number) => void;
+  /** A Tuning: exactly listen() then tuneServer(server, tuning) (so a field the listener cannot hold still holds). listen() only. */
+  tuning?: Tuning;
 }
 
-const LISTEN_FIELDS = ['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only', 'freebind', 'bindToDevice', 'deferAccept', 'fastOpen'] as const;
+const LISTEN_FIELDS = [
+  'port',
+  'host',
+  'backlog',
+  'reuseAddress',
+  'reusePort',
+  'ipv6Only',
+  'freebind',
+  'bindToDevice',
+  'deferAccept',
+  'fastOpen',
+  'mptcp',
+  'control',
+  'tuning',
+] as const;
 
 /** The domain and scope of an IP literal (the addon parses the address itself with inet_pton). */
 function parseAddress(host: string): { host: string; domain: number; address: string; scopeId: number } {
@@ -61,14 +83,20 @@ function parseAddress(host: string): { host: string; domain: number; address: st
  * 'bind' or 'listen'; the socket is closed on every failure path.
  */
 export function createListeningSocket(options: ListenOptions): number {
-  return openListener(options).fd;
+  return openListener(readListenOptions(options)).fd;
+}
+
+type ListenSnapshot = Partial<Record<(typeof LISTEN_FIELDS)[number], unknown>>;
+
+/** The options, read once (each getter called once: what is validated is what is used). */
+function readListenOptions(options: unknown): ListenSnapshot {
+  requireAddon();
+  if (options === undefined) throw invalidType('options', 'of type object', options);
+  return readOptions(options, 'options', LISTEN_FIELDS);
 }
 
 /** createListeningSocket's work; also returns the validated backlog, for server.listen(). */
-function openListener(options: ListenOptions): { fd: number; backlog: number } {
-  requireAddon();
-  if (options === undefined) throw invalidType('options', 'of type object', options);
-  const given = readOptions(options, 'options', LISTEN_FIELDS);
+function openListener(given: ListenSnapshot, withTuning = false): { fd: number; backlog: number } {
   const port = validateInteger(given.port, 'options.port', 0, 65535);
   if (given.host !== undefined && typeof given.host !== 'string') throw invalidType('options.host', 'of type string', given.host);
   // At least 1: Node treats a backlog of 0 as "use 511". The kernel caps it at net.core.somaxconn.
@@ -97,13 +125,31 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
   const fastOpenOption = given.fastOpen === undefined ? undefined : resolve('TCP_FASTOPEN');
   const fastOpen = fastOpenOption ? checkValue(fastOpenOption, given.fastOpen, 'options.fastOpen') : undefined;
 
+  const mptcp = given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp');
+  if (mptcp && constants.IPPROTO_MPTCP === undefined)
+    throw new UnsupportedOptionError('IPPROTO_MPTCP', process.platform, 'this platform has no Multipath TCP socket()');
+  if (given.control !== undefined && typeof given.control !== 'function') throw invalidType('options.control', 'of type function', given.control);
+  const control = given.control as ((fd: number) => void) | undefined;
+  if (given.tuning !== undefined && !withTuning)
+    throw invalidValue('options.tuning', 'is for listen(): createListeningSocket() returns an fd, with no server to tune', NOT_SHOWN);
+  const protocol = mptcp ? constants.IPPROTO_MPTCP! : 0;
+
   let target = addresses[0]!;
-  let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM);
+  let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);
   if (fd < 0 && given.host === undefined && -fd === os().constants.errno.EAFNOSUPPORT) {
     target = addresses[1]!; // no IPv6 on this host: Node falls back to 0.0.0.0 the same way
-    fd = tryOpenSocket(target.domain, constants.SOCK_STREAM);
+    fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);
   }
-  if (fd < 0) throw syscallError(-fd, 'socket');
+  if (fd < 0) {
+    const unavailable = mptcp && ['EPROTONOSUPPORT', 'ENOPROTOOPT', 'EINVAL'].includes(errnoName(-fd));
+    throw syscallError(
+      -fd,
+      'socket',
+      {},
+      undefined,
+      unavailable ? 'Multipath TCP is not available here: a kernel without it, or net.mptcp.enabled=0 (sysctl)' : undefined,
+    );
+  }
   try {
     let count = 0;
     queue(count++, reuseAddr, reuseAddress ? 1 : 0);
@@ -113,6 +159,7 @@ function openListener(options: ListenOptions): { fd: number; backlog: number } {
     if (freebindOption) queue(count++, freebindOption, freebind ? 1 : 0);
     applyQueued(fd, count);
     if (deviceOption) writeName(fd, deviceOption, device!);
+    if (control) control(fd);
     bindSocket(fd, target.domain, target.address, port, target.scopeId, target.host);
     count = 0;
     if (deferOption) queue(count++, deferOption, deferAccept!);
@@ -145,12 +192,16 @@ const starting = new WeakSet<net.Server>();
  */
 export function listen(server: net.Server, options: ListenOptions): Promise<net.Server> {
   let listener: { fd: number; backlog: number };
+  let plan: Tuning | undefined;
   try {
     checkServer(server);
     if (starting.has(server)) throw invalidValue('server', 'already has a listen() under way', 'a net.Server');
     starting.add(server);
     try {
-      listener = openListener(options);
+      // The tuning is validated with everything else, before any socket exists.
+      const given = readListenOptions(options);
+      if (given.tuning !== undefined) plan = compileTuning(given.tuning, 'options.tuning').tuning;
+      listener = openListener(given, true);
     } catch (err) {
       starting.delete(server);
       throw err;
@@ -166,7 +217,19 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
   } catch (err) {
     return Promise.reject(err);
   }
-  return serve(server, listener);
+  if (plan === undefined) return serve(server, listener);
+  const tuning = plan;
+  // Exactly listen() then tuneServer(): a refusal of the listener's tuning closes the server and
+  // rejects, as every other failure here leaves nothing listening.
+  return serve(server, listener).then(async (listening) => {
+    try {
+      await tuneServer(listening, tuning).ready;
+      return listening;
+    } catch (err) {
+      await new Promise((resolveClose) => listening.close(resolveClose));
+      throw err;
+    }
+  });
 }
 
 /** Throws unless `server` is a net.Server that is not listening (a listen() under way is checked by the caller). */

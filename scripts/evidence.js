@@ -95,13 +95,57 @@ async function observeProofs() {
   ];
 }
 
+/** dial()'s options set before connect (the fixtures of netns.test.js's dial proofs). */
+async function dialProofs() {
+  const proof = path.join(fixtures, 'dial-proof.js');
+  const capture = !spawnSync('tcpdump', ['--version']).error;
+  const scenario = async (serverFlags, mode, prepare = () => {}) => {
+    const pair = new HostPair().create();
+    try {
+      prepare(pair);
+      const server = messages(pair.node(pair.server, proof, ['server', pair.server.ip, ...serverFlags]));
+      const { ready: port } = await server.next((m) => m.ready);
+      if (mode === 'syn') pair.silence(pair.server);
+      const run = () => messages(pair.node(pair.client, proof, [mode, pair.server.ip, String(port)])).next(() => true, 60000);
+      if (!capture) return { result: await run(), syns: null };
+      const { result, text } = await pair.capture(pair.client, port, run);
+      return { result, syns: HostPair.syns(text) };
+    } finally {
+      pair.destroy();
+    }
+  };
+  const rows = [];
+  const syn = await scenario([], 'syn');
+  const ports = syn.syns && [...new Set(syn.syns.map((s) => s.sourcePort))];
+  const count = (port) => syn.syns.filter((s) => s.sourcePort === port).length;
+  rows.push([
+    '`dial({ synRetries: 1 })` to a silent host, beside a default dial',
+    `\`${syn.result.error}\` after ${syn.result.failedAfter} ms${ports ? ` (${count(ports[0])} SYNs)` : ''}; the default dial still ${syn.result.defaultState} after ${syn.result.defaultAfter} ms${ports ? ` (${count(ports[1])} SYNs so far)` : ''}`,
+  ]);
+  const wscale = await scenario([], 'wscale');
+  rows.push([
+    '`dial({ tuning: { receiveBufferSize: 4096 } })` and a default dial',
+    `window scale ${wscale.result.small} and ${wscale.result.plain} (tcpi_rcv_wscale)${wscale.syns ? `; the SYNs carried ${wscale.syns.map((s) => s.wscale).join(' and ')}` : ''}`,
+  ]);
+  const fastOpen = await scenario(['fastopen'], 'fastopen', (pair) => {
+    for (const host of [pair.server, pair.client]) pair.sysctl(host, 'net.ipv4.tcp_fastopen', 3);
+  });
+  rows.push([
+    'two `dial({ fastOpen: true })` connections, each writing 5 bytes at once, to `listen({ fastOpen: 16 })`',
+    `tcpi_options SYN_DATA ${fastOpen.result.connections.map((c) => c.synData).join(', ')}${fastOpen.syns ? `; SYN payloads ${fastOpen.syns.map((s) => s.length).join(' and ')} bytes` : ''}`,
+  ]);
+  const mptcp = await scenario(['mptcp'], 'mptcp');
+  rows.push(['`dial({ mptcp: true })` to `listen({ mptcp: true })`', `TCP_IS_MPTCP ${mptcp.result.local} on the client, ${mptcp.result.peer} on the server`]);
+  return rows;
+}
+
 async function main() {
   const reason = unavailableReason();
   if (reason) {
     console.error(`evidence: the kernel proofs cannot run here: ${reason}`);
     process.exit(1);
   }
-  const rows = [...(await deadPeer()), ...(await reusePort()), ...(await observeProofs())];
+  const rows = [...(await deadPeer()), ...(await reusePort()), ...(await observeProofs()), ...(await dialProofs())];
   const cpu = os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? os.arch();
   const text = [
     `Measured by \`npm run evidence\` on ${cpu}, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,

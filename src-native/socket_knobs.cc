@@ -49,6 +49,16 @@ static int LastSocketError() { return errno; }
 static int CloseSocket(SocketHandle fd) { return close(fd); }
 #endif
 
+// Headers older than the platform's SDK (or kernel) are completed from its documented values, so
+// that a name the platform defines is exported (hasattr) even where the build machine's copy of the
+// header predates it; a kernel that lacks the option refuses it at run time, typed.
+// (test/system/support-table.test.js compiles this block too: keep it between the markers.)
+// completions:begin
+#if defined(__linux__) && !defined(TCP_IS_MPTCP)
+#define TCP_IS_MPTCP 43  // include/uapi/linux/tcp.h (in the headers since Linux 6.7)
+#endif
+// completions:end
+
 namespace {
 
 struct KnownConstant {

@@ -30,6 +30,9 @@ static const KnownConstant kKnownConstants[] = {
 #ifdef SOCK_DGRAM
   {"SOCK_DGRAM", SOCK_DGRAM},
 #endif
+#ifdef IPPROTO_MPTCP
+  {"IPPROTO_MPTCP", IPPROTO_MPTCP},
+#endif
 #ifdef SO_REUSEADDR
   {"SO_REUSEADDR", SO_REUSEADDR},
 #endif
@@ -101,6 +104,9 @@ static const KnownConstant kKnownConstants[] = {
 #endif
 #ifdef TCP_FASTOPEN_CONNECT
   {"TCP_FASTOPEN_CONNECT", TCP_FASTOPEN_CONNECT},
+#endif
+#ifdef TCP_IS_MPTCP
+  {"TCP_IS_MPTCP", TCP_IS_MPTCP},
 #endif
 #ifdef TCP_QUICKACK
   {"TCP_QUICKACK", TCP_QUICKACK},

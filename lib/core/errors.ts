@@ -104,7 +104,9 @@ export class SyscallError extends SocketOptionError {
   declare readonly port?: number;
 
   constructor(errno: number, syscall: string, details: SyscallDetails = {}, reason?: string) {
-    const [name, text] = describeErrno(errno);
+    const [errnoName, text] = describeErrno(errno);
+    // Node's dns module names a name that does not resolve ENOTFOUND, whatever getaddrinfo said.
+    const name = syscall === 'getaddrinfo' && (errnoName === 'EAI_NONAME' || errnoName === 'EAI_NODATA') ? 'ENOTFOUND' : errnoName;
     const level = shown(details.level);
     const option = shown(details.option);
     const value = shown(details.value);

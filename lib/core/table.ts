@@ -19,7 +19,7 @@ export const LEVELS = ['SOL_SOCKET', 'IPPROTO_TCP', 'IPPROTO_IP', 'IPPROTO_IPV6'
 export type LevelName = (typeof LEVELS)[number];
 
 /** Address families, socket types and protocols, for the sockets socket-knobs creates itself. */
-export const SOCKET_CONSTANTS = ['AF_INET', 'AF_INET6', 'SOCK_STREAM', 'SOCK_DGRAM'] as const;
+export const SOCKET_CONSTANTS = ['AF_INET', 'AF_INET6', 'SOCK_STREAM', 'SOCK_DGRAM', 'IPPROTO_MPTCP'] as const;
 export type SocketConstantName = (typeof SOCKET_CONSTANTS)[number];
 
 /** Units of an option's value, for messages, docs and the unit strings of time fields. */
@@ -208,6 +208,8 @@ export const OPTIONS = [
     platforms: 'linux, darwin, freebsd, win32', doc: "Length of the server's TCP Fast Open queue (works only where net.ipv4.tcp_fastopen has bit 2)." },
   { name: 'TCP_FASTOPEN_CONNECT', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'before connect', inherited: true,
     platforms: 'linux', doc: 'Client TCP Fast Open through plain connect() and write().' },
+  { name: 'TCP_IS_MPTCP', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', readOnly: true,
+    platforms: 'linux', doc: 'Whether the connection runs Multipath TCP (read-only; see dial({ mptcp }) and listen({ mptcp })).' },
   { name: 'TCP_QUICKACK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time (not sticky)', inherited: false,
     platforms: 'linux', doc: 'Send ACKs at once instead of delaying them (the kernel may turn it off again).' },
   { name: 'TCP_MAXSEG', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: 32767, unit: 'bytes', sockets: 'tcp', when: 'before connect or listen', inherited: true,

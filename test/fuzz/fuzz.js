@@ -13,8 +13,9 @@
 // detached buffers, values from another realm, duration strings) against connected, accepted,
 // listening, pending, destroyed, UDP and Unix-domain sockets, http2 sessions and their socket
 // Proxies, and raw fds; calls repeated on one connecting socket, and re-entrant ones (a getter
-// that calls socket-knobs while socket-knobs reads its options). The contract: each call returns, or throws (or, for listen(),
-// rejects with) a SocketOptionError. Anything else "escapes" and is reported; a crash ends the
+// that calls socket-knobs while socket-knobs reads its options); dial(), dialAgent() and dialConnector()
+// to loopback only, with resolvers that misbehave (garbage answers, twice, later) and control callbacks.
+// The contract: each call returns, or throws (or, for listen() and dial(), rejects with) a SocketOptionError. Anything else "escapes" and is reported; a crash ends the
 // process, which the test that spawns this script sees. Raw fds are only ever the fuzzer's own
 // sockets (or closed/invalid numbers): it never touches stdio or Node's internal fds.
 const dgram = require('node:dgram');
@@ -433,6 +434,29 @@ const CALL_MAKERS = [
   () => ['isSupported', [random() < 0.7 ? pick(NAMES) : value()]],
   () => ['createListeningSocket', [optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
   () => ['listen', [random() < 0.8 ? net.createServer() : value(), optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'reusePort', 'ipv6Only'])]],
+  () => ['listen', [net.createServer(), listenExtras(optionsObject(['port', 'host', 'backlog', 'reuseAddress', 'fastOpen']))]],
+  () => ['dial', [dialOptions(true)]],
+  () => ['dialAgent', [random() < 0.7 ? new http.Agent() : value(), dialOptions(false)]],
+  () => ['dialConnector', [dialOptions(false)]],
+  // A dialed connector used as undici would: its callback gets a socket or an error.
+  () => {
+    let connector;
+    try {
+      connector = knobs.dialConnector(dialOptions(false));
+    } catch {
+      return ['dialConnector', [value()]];
+    }
+    const done = new Promise((resolve) => {
+      connector(
+        { hostname: pick(['127.0.0.1', 'localhost', '::1']), protocol: 'http:', port: pick([tcpServer.address().port, 1, '0', 'x']) },
+        (err, socket) => {
+          if (socket) socket.destroy();
+          resolve(err);
+        },
+      );
+    });
+    return ['(connector)', [done]];
+  },
   () => ['probe', []],
   () => ['tune', [target(), tuningObject()]],
   () => ['getTuning', [target()]],
@@ -497,6 +521,97 @@ const CALL_MAKERS = [
     return ['setsockopt', [proxied, 'SOL_SOCKET', pick(['SO_RCVBUF', 'SO_LINGER', 'SO_SNDBUF']), view]];
   },
 ];
+
+/** A control(fd) callback: does nothing, sets an option (which may be refused: typed), or is not a function. */
+function controlCallback() {
+  return pick([
+    () => () => undefined,
+    () => (fd) => knobs.setsockopt(fd, 'SOL_SOCKET', 'SO_KEEPALIVE', 1),
+    () => (fd) => knobs.setsockopt(fd, 'IPPROTO_TCP', 'TCP_CONGESTION', pick(['nosuch', Buffer.from('reno')])),
+    () => (fd) => knobs.setsockopt(fd, 'IPPROTO_TCP', 'TCP_KEEPIDLE', pick([0, -1, 60])),
+    value,
+  ])();
+}
+
+/** A dns.lookup-like resolver: the real one, Node's kind of failure, or results a buggy resolver gives, at once or later. */
+function lookupCallback() {
+  const results = pick([
+    [{ address: '127.0.0.1', family: 4 }],
+    [
+      { address: '::1', family: 6 },
+      { address: '127.0.0.1', family: 4 },
+    ],
+    [],
+    null,
+    'x',
+    [null, 1, { address: '127.0.0.1', family: 6 }, { address: 'nope', family: 4 }],
+    [{ address: '127.0.0.1' }],
+  ]);
+  const later = random() < 0.5;
+  return pick([
+    () => require('node:dns').lookup,
+    () => (host, options, callback) => {
+      const answer = () => callback(null, results);
+      if (later) setImmediate(answer);
+      else answer();
+    },
+    () => (host, options, callback) => {
+      const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname: host });
+      if (later) setImmediate(() => callback(err));
+      else callback(err);
+    },
+    // Called back twice.
+    () => (host, options, callback) => {
+      callback(null, [{ address: '127.0.0.1', family: 4 }]);
+      setImmediate(() => callback(null, [{ address: '127.0.0.1', family: 4 }]));
+    },
+    () => value(),
+  ])();
+}
+
+/** dial() options (with a loopback destination when `destination`): every field random, callbacks from the lists above. */
+function dialOptions(destination) {
+  const out = optionsObject([
+    'family',
+    'hints',
+    'localAddress',
+    'localPort',
+    'connectTimeout',
+    'attemptDelay',
+    'timeout',
+    'synRetries',
+    'fastOpen',
+    'bindAddressNoPort',
+    'mptcp',
+  ]);
+  if (!out || typeof out !== 'object' || isHostile(out) || Object.isFrozen(out)) return out;
+  if (destination) {
+    out.host = random() < 0.9 ? pick(['127.0.0.1', '::1', 'localhost']) : value();
+    out.port = random() < 0.8 ? pick([tcpServer.address().port, 1]) : value();
+  } else if (random() < 0.1) {
+    out.host = '127.0.0.1';
+  }
+  if (typeof out.localAddress !== 'undefined' && random() < 0.5) out.localAddress = pick(['127.0.0.1', '::1', '0.0.0.0', '127.0.0.2']);
+  if (random() < 0.3) {
+    out.lookup = lookupCallback();
+    // A name, so that the resolver is asked (IP literals skip it); localhost, so that the real one never leaves the machine.
+    if (destination && random() < 0.9) out.host = 'localhost';
+  }
+  if (random() < 0.3) out.control = controlCallback();
+  if (random() < 0.3) out.tuning = tuningObject();
+  // Never a dial that waits on nothing: connectTimeout bounds a lookup that never answers.
+  if (typeof out.lookup === 'function' && out.lookup.length < 3) out.connectTimeout = 2000;
+  return out;
+}
+
+/** listen()'s newer options on a loopback listener. */
+function listenExtras(options) {
+  if (!options || typeof options !== 'object' || isHostile(options) || Object.isFrozen(options)) return options;
+  if (random() < 0.3) options.mptcp = random() < 0.8 ? pick([true, false]) : value();
+  if (random() < 0.4) options.control = controlCallback();
+  if (random() < 0.4) options.tuning = tuningObject();
+  return options;
+}
 
 function tuningObject() {
   if (random() < 0.15) return value();
@@ -583,11 +698,22 @@ async function main() {
     confine(name, callArgs);
     summary.calls++;
     try {
-      const result = K[name](...callArgs);
+      const result = name === '(connector)' ? callArgs[0] : K[name](...callArgs);
       const wrong = wrongResult(name, callArgs, result);
       if (wrong) escape(name, wrong);
       if (name === 'createListeningSocket') fs.closeSync(result);
-      if (name === 'listen') {
+      if (name === 'dial' || name === '(connector)') {
+        const settled = name === 'dial' ? result : result.then((err) => (err ? Promise.reject(err) : undefined));
+        pending.push(
+          settled.then(
+            (socket) => {
+              summary.returned++;
+              if (socket) socket.destroy();
+            },
+            (error) => record(name, error),
+          ),
+        );
+      } else if (name === 'listen') {
         pending.push(
           result.then(
             (server) => {

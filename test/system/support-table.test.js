@@ -33,6 +33,10 @@ describe('the hasattr-style support table', () => {
           '#include <sys/socket.h>',
           '#include <netinet/in.h>',
           '#include <netinet/tcp.h>',
+          // The addon's completions of stale headers (src-native/socket_knobs.cc), compiled here too.
+          /\/\/ completions:begin\n([\s\S]*?)\/\/ completions:end/.exec(
+            fs.readFileSync(path.join(__dirname, '..', '..', 'src-native', 'socket_knobs.cc'), 'utf8'),
+          )[1],
           'int main(void) {',
           ...names.map((n) => `#ifdef ${n}\n  printf("${n} %d\\n", (int)(${n}));\n#endif`),
           '  return 0;',
