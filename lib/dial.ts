@@ -99,7 +99,7 @@ function compileDial(options: unknown): DialPlan {
   requireAddon();
   if (process.platform === 'win32') {
     throw new UnsupportedOptionError(
-      'dial',
+      'dial()',
       'win32',
       'Node cannot adopt a socket from a descriptor on Windows (its sockets are handles it does not expose), so the options cannot be set before connect there',
     );

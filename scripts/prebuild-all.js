@@ -39,3 +39,8 @@ for (const target of TARGETS) {
   }
   console.log(`${target.name}: prebuilds/${target.dir}/${target.file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
+// prebuildify builds in build/, so the last native target (arm64) left its binary there, and make
+// would call that up to date: rebuild this machine's addon so that the checkout keeps working.
+console.log('build/: the addon for this machine again (npm run build)');
+require('node:fs').rmSync(path.join(root, 'build'), { recursive: true, force: true });
+execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { cwd: root, stdio: 'inherit' });

@@ -26,8 +26,9 @@
 #include <cstring>
 
 #ifdef _WIN32
-// Node's sockets on Windows are not file descriptors; the façade refuses them before reaching here.
-// The code still compiles so that the package installs everywhere.
+// Node's sockets on Windows are not file descriptors (Node exposes no handle), so the façade refuses
+// them before reaching here; what runs here is probe() and the raw calls on a SOCKET given by number.
+// Errors are Winsock's (WSAE*), named by the façade (lib/core/errors.ts).
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mstcpip.h>
@@ -57,6 +58,26 @@ static int CloseSocket(SocketHandle fd) { return close(fd); }
 #if defined(__linux__) && !defined(TCP_IS_MPTCP)
 #define TCP_IS_MPTCP 43  // include/uapi/linux/tcp.h (in the headers since Linux 6.7)
 #endif
+#if defined(_WIN32)
+// ws2ipdef.h of the Windows SDK; MinGW's copy (zig 0.11's) lacks them. TCP_MAXSEG: Windows 10+
+// (read-only there); TCP_FASTOPEN: Windows 10 1607+; TCP_KEEPIDLE (= TCP_KEEPALIVE), TCP_KEEPCNT and
+// TCP_KEEPINTVL: Windows 10 1709 (10.0.16299)+. An older Windows refuses them (WSAENOPROTOOPT), typed.
+#ifndef TCP_KEEPIDLE
+#define TCP_KEEPIDLE 3
+#endif
+#ifndef TCP_MAXSEG
+#define TCP_MAXSEG 4
+#endif
+#ifndef TCP_FASTOPEN
+#define TCP_FASTOPEN 15
+#endif
+#ifndef TCP_KEEPCNT
+#define TCP_KEEPCNT 16
+#endif
+#ifndef TCP_KEEPINTVL
+#define TCP_KEEPINTVL 17
+#endif
+#endif
 // completions:end
 
 namespace {
@@ -67,6 +88,15 @@ struct KnownConstant {
 };
 
 #include "table.gen.h"
+
+// kDefinedNames is read from the binary's file (scripts/support.js), never at run time. Init takes
+// its address in an empty asm statement, so that neither the compiler nor a dead-stripping linker
+// (macOS) can drop it.
+inline void KeepDefinedNames() {
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__ volatile("" : : "r"(kDefinedNames) : "memory");
+#endif
+}
 
 constexpr size_t kHeader = 2;   // io[0] errno, io[1] count
 constexpr size_t kOpWidth = 3;  // level, option, value
@@ -349,7 +379,21 @@ Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
   SocketHandle fd = socket(domain, type | SOCK_CLOEXEC, protocol);
   if (fd < 0) return Result(info, -LastSocketError());
 #elif defined(_WIN32)
-  SocketHandle fd = socket(domain, type, protocol);
+  // Not inheritable: Windows' counterpart of close-on-exec (a child process started with
+  // bInheritHandles would otherwise hold the socket open). WSA_FLAG_NO_HANDLE_INHERIT needs Windows 7
+  // SP1; where it is refused, clear the flag on the handle instead, before anything can start a child.
+#ifndef WSA_FLAG_NO_HANDLE_INHERIT
+#define WSA_FLAG_NO_HANDLE_INHERIT 0x80
+#endif
+  SocketHandle fd = WSASocketW(domain, type, protocol, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (fd == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) {
+    fd = WSASocketW(domain, type, protocol, nullptr, 0, WSA_FLAG_OVERLAPPED);
+    if (fd != INVALID_SOCKET && !SetHandleInformation(reinterpret_cast<HANDLE>(fd), HANDLE_FLAG_INHERIT, 0)) {
+      const int err = static_cast<int>(GetLastError());
+      CloseSocket(fd);
+      return Result(info, -err);
+    }
+  }
   if (fd == INVALID_SOCKET) return Result(info, -LastSocketError());
 #else
   // No SOCK_CLOEXEC (macOS): set FD_CLOEXEC at once; no exec can happen in between on this thread.
@@ -492,6 +536,7 @@ void FreeScratch(napi_env env, void* data, void*) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+  KeepDefinedNames();
   Scratch* scratch = new Scratch();
   if (napi_set_instance_data(env, scratch, FreeScratch, nullptr) != napi_ok) {
     delete scratch;

@@ -160,3 +160,164 @@ static const KnownConstant kKnownConstants[] = {
   {"IPV6_TCLASS", IPV6_TCLASS},
 #endif
 };
+
+// The same names as one string in the binary, read from the file without running it (scripts/support.js):
+// which names a prebuild for another platform defines. Kept by KeepDefinedNames() in socket_knobs.cc.
+static const char kDefinedNames[] = "socket-knobs defined names:"
+#ifdef SOL_SOCKET
+  " SOL_SOCKET"
+#endif
+#ifdef IPPROTO_TCP
+  " IPPROTO_TCP"
+#endif
+#ifdef IPPROTO_IP
+  " IPPROTO_IP"
+#endif
+#ifdef IPPROTO_IPV6
+  " IPPROTO_IPV6"
+#endif
+#ifdef IPPROTO_UDP
+  " IPPROTO_UDP"
+#endif
+#ifdef AF_INET
+  " AF_INET"
+#endif
+#ifdef AF_INET6
+  " AF_INET6"
+#endif
+#ifdef SOCK_STREAM
+  " SOCK_STREAM"
+#endif
+#ifdef SOCK_DGRAM
+  " SOCK_DGRAM"
+#endif
+#ifdef IPPROTO_MPTCP
+  " IPPROTO_MPTCP"
+#endif
+#ifdef SO_REUSEADDR
+  " SO_REUSEADDR"
+#endif
+#ifdef SO_REUSEPORT
+  " SO_REUSEPORT"
+#endif
+#ifdef SO_KEEPALIVE
+  " SO_KEEPALIVE"
+#endif
+#ifdef SO_LINGER
+  " SO_LINGER"
+#endif
+#ifdef SO_RCVBUF
+  " SO_RCVBUF"
+#endif
+#ifdef SO_SNDBUF
+  " SO_SNDBUF"
+#endif
+#ifdef SO_TYPE
+  " SO_TYPE"
+#endif
+#ifdef SO_ERROR
+  " SO_ERROR"
+#endif
+#ifdef TCP_NODELAY
+  " TCP_NODELAY"
+#endif
+#ifdef TCP_KEEPIDLE
+  " TCP_KEEPIDLE"
+#endif
+#ifdef TCP_KEEPALIVE
+  " TCP_KEEPALIVE"
+#endif
+#ifdef TCP_KEEPINTVL
+  " TCP_KEEPINTVL"
+#endif
+#ifdef TCP_KEEPCNT
+  " TCP_KEEPCNT"
+#endif
+#ifdef TCP_USER_TIMEOUT
+  " TCP_USER_TIMEOUT"
+#endif
+#ifdef IP_TOS
+  " IP_TOS"
+#endif
+#ifdef IP_TTL
+  " IP_TTL"
+#endif
+#ifdef IPV6_V6ONLY
+  " IPV6_V6ONLY"
+#endif
+#ifdef IPV6_UNICAST_HOPS
+  " IPV6_UNICAST_HOPS"
+#endif
+#ifdef TCP_INFO
+  " TCP_INFO"
+#endif
+#ifdef TCP_CONGESTION
+  " TCP_CONGESTION"
+#endif
+#ifdef TCP_NOTSENT_LOWAT
+  " TCP_NOTSENT_LOWAT"
+#endif
+#ifdef TCP_DEFER_ACCEPT
+  " TCP_DEFER_ACCEPT"
+#endif
+#ifdef TCP_FASTOPEN
+  " TCP_FASTOPEN"
+#endif
+#ifdef TCP_FASTOPEN_CONNECT
+  " TCP_FASTOPEN_CONNECT"
+#endif
+#ifdef TCP_IS_MPTCP
+  " TCP_IS_MPTCP"
+#endif
+#ifdef TCP_QUICKACK
+  " TCP_QUICKACK"
+#endif
+#ifdef TCP_MAXSEG
+  " TCP_MAXSEG"
+#endif
+#ifdef TCP_SYNCNT
+  " TCP_SYNCNT"
+#endif
+#ifdef TCP_WINDOW_CLAMP
+  " TCP_WINDOW_CLAMP"
+#endif
+#ifdef TCP_LINGER2
+  " TCP_LINGER2"
+#endif
+#ifdef TCP_CORK
+  " TCP_CORK"
+#endif
+#ifdef SO_MARK
+  " SO_MARK"
+#endif
+#ifdef SO_PRIORITY
+  " SO_PRIORITY"
+#endif
+#ifdef SO_BINDTODEVICE
+  " SO_BINDTODEVICE"
+#endif
+#ifdef SO_INCOMING_CPU
+  " SO_INCOMING_CPU"
+#endif
+#ifdef SO_BUSY_POLL
+  " SO_BUSY_POLL"
+#endif
+#ifdef SO_RCVLOWAT
+  " SO_RCVLOWAT"
+#endif
+#ifdef IP_FREEBIND
+  " IP_FREEBIND"
+#endif
+#ifdef IP_TRANSPARENT
+  " IP_TRANSPARENT"
+#endif
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  " IP_BIND_ADDRESS_NO_PORT"
+#endif
+#ifdef IP_MTU_DISCOVER
+  " IP_MTU_DISCOVER"
+#endif
+#ifdef IPV6_TCLASS
+  " IPV6_TCLASS"
+#endif
+  " :end of socket-knobs defined names";

@@ -124,7 +124,7 @@ export class SyscallError extends SocketOptionError {
     if (details.applied && details.applied.length > 0) message += `; already applied: ${details.applied.join(', ')}`;
     else if (details.applied) message += '; nothing was applied';
     super(name, message);
-    this.errno = -Math.abs(errno);
+    this.errno = nodeErrno(errno);
     this.syscall = syscall;
     const fields = { level, option, value, applied: details.applied, address, port: details.port };
     for (const key of ['level', 'option', 'value', 'applied', 'address', 'port'] as const) {
@@ -147,12 +147,79 @@ export function errnoName(errno: number): string {
   return describeErrno(errno)[0];
 }
 
+/**
+ * Winsock's error codes (winerror.h) and the names Node gives the same conditions. On Windows the
+ * addon reports WSAGetLastError(); Node's own socket errors there carry these names (libuv
+ * translates them), so ours do too: WSAEADDRINUSE (10048) is EADDRINUSE. The two Node has no name
+ * for keep Winsock's.
+ */
+const WINSOCK_NAMES: Readonly<Record<number, string>> = {
+  10004: 'EINTR',
+  10009: 'EBADF',
+  10013: 'EACCES',
+  10014: 'EFAULT',
+  10022: 'EINVAL',
+  10024: 'EMFILE',
+  10035: 'EAGAIN',
+  10036: 'WSAEINPROGRESS', // no libuv (so no Node) name: Winsock's own
+  10037: 'EALREADY',
+  10038: 'ENOTSOCK',
+  10040: 'EMSGSIZE',
+  10041: 'EPROTOTYPE',
+  10042: 'ENOPROTOOPT',
+  10043: 'EPROTONOSUPPORT',
+  10044: 'ESOCKTNOSUPPORT',
+  10045: 'EOPNOTSUPP',
+  10046: 'EAFNOSUPPORT',
+  10047: 'EAFNOSUPPORT',
+  10048: 'EADDRINUSE',
+  10049: 'EADDRNOTAVAIL',
+  10050: 'ENETDOWN',
+  10051: 'ENETUNREACH',
+  10052: 'WSAENETRESET', // no libuv (so no Node) name: Winsock's own
+  10053: 'ECONNABORTED',
+  10054: 'ECONNRESET',
+  10055: 'ENOBUFS',
+  10056: 'EISCONN',
+  10057: 'ENOTCONN',
+  10058: 'ESHUTDOWN',
+  10060: 'ETIMEDOUT',
+  10061: 'ECONNREFUSED',
+  10063: 'ENAMETOOLONG',
+  10064: 'EHOSTDOWN',
+  10065: 'EHOSTUNREACH',
+};
+
+/** The name Node gives a Winsock error code, or undefined for a code that is not one. */
+export function winsockErrorName(code: number): string | undefined {
+  return WINSOCK_NAMES[Math.abs(code)];
+}
+
+/** Node's errno for a name (a negative number; on Windows libuv's), or undefined. */
+function errnoOfName(name: string): number | undefined {
+  errnoMap ??= getSystemErrorMap();
+  for (const [errno, [known]] of errnoMap) if (known === name) return errno;
+  return undefined;
+}
+
+/** The errno a SyscallError carries, as Node's own errors would: negative; a Winsock code as Node's number for its name. */
+function nodeErrno(errno: number): number {
+  const winsock = process.platform === 'win32' ? winsockErrorName(errno) : undefined;
+  return (winsock === undefined ? undefined : errnoOfName(winsock)) ?? -Math.abs(errno);
+}
+
 /** [name, message] of a positive errno, as Node names it: [ 'EINVAL', 'invalid argument' ]. */
 function describeErrno(errno: number): [string, string] {
   // Linux gives EOPNOTSUPP and ENOTSUP one number; Node names it ENOTSUP, but for a socket the
   // kernel means EOPNOTSUPP ("operation not supported on socket"), the name setsockopt(2) users know.
   if (Math.abs(errno) === os().constants.errno.EOPNOTSUPP) return ['EOPNOTSUPP', 'operation not supported on socket'];
   errnoMap ??= getSystemErrorMap();
+  const winsock = process.platform === 'win32' ? winsockErrorName(errno) : undefined;
+  if (winsock) {
+    if (winsock === 'EOPNOTSUPP') return ['EOPNOTSUPP', 'operation not supported on socket'];
+    const known = errnoOfName(winsock);
+    return [winsock, known === undefined ? `Winsock error ${Math.abs(errno)}` : errnoMap.get(known)![1]];
+  }
   return errnoMap.get(-Math.abs(errno)) ?? [`E${Math.abs(errno)}`, `unknown error ${Math.abs(errno)}`];
 }
 

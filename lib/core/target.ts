@@ -20,9 +20,11 @@ interface HandleLike {
 
 const IS_WINDOWS = process.platform === 'win32';
 
+// Deliberately not a fallback to Node's own socket.setKeepAlive(): Node ignores its errors and
+// nothing can be read back, so a tuning would silently not hold (and it forces interval and count).
 const WINDOWS_MESSAGE =
-  "Node's sockets on Windows have no file descriptor (libuv uses SOCKET handles it does not expose), " +
-  'so socket-knobs cannot reach them: use the options Node itself offers there (socket.setKeepAlive, socket.setNoDelay)';
+  "Node's sockets on Windows have no file descriptor (libuv keeps its SOCKET handle to itself), so socket-knobs cannot reach them " +
+  "or read anything back; Node's own socket.setKeepAlive(true, ms) and setNoDelay() set what they can there, unverified";
 
 /**
  * The fd a Node handle holds: -1 where it has none yet. Whatever else is there (a fake or damaged
@@ -46,7 +48,8 @@ export function fdOf(target: unknown, name = 'target'): number {
     if (!Number.isInteger(target) || target < 0 || target > INT32_MAX || Object.is(target, -0)) {
       throw outOfRange(name, `a file descriptor: an integer >= 0 && <= ${INT32_MAX}`, target);
     }
-    if (IS_WINDOWS) throw new SocketStateError('ERR_SOCKET_NO_FD', WINDOWS_MESSAGE);
+    // On Windows a number is a SOCKET handle's value (Node exposes none of its own; probe() opens
+    // its own): a number that is not a socket gets Winsock's ENOTSOCK from the call, typed.
     return target;
   }
   try {

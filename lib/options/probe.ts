@@ -6,7 +6,7 @@
 import { os } from '../core/builtins';
 import { closeSocket, constants, requireAddon, tryOpenSocket } from '../core/syscall';
 import { OPTIONS, type OptionRow } from '../core/table';
-import { SyscallError } from '../core/errors';
+import { SyscallError, errnoName } from '../core/errors';
 import { getsockopt, setsockopt } from './raw';
 
 export interface ProbeResult {
@@ -38,7 +38,7 @@ export function probe(): Record<string, ProbeResult> {
     // Only a missing address family is an answer about the kernel (no IPv6 here: the IPv6 rows
     // are not accepted). Anything else (EMFILE, ENFILE, ENOBUFS) means the probe could not ask.
     for (const fd of Object.values(fds)) {
-      if (fd < 0 && -fd !== os().constants.errno.EAFNOSUPPORT) {
+      if (fd < 0 && errnoName(-fd) !== 'EAFNOSUPPORT') {
         throw new SyscallError(-fd, 'socket', {}, 'probe() could not open the sockets it asks the kernel with; nothing was probed');
       }
     }

@@ -63,6 +63,11 @@ describeIf(reason, 'the linux-x64 musl prebuild', () => {
     expect(unresolved).toEqual([]);
   });
 
+  test('it defines exactly the names docs/evidence/support.json lists for linux-x64-musl', () => {
+    const { definedNames, supportDrift } = require('../../scripts/support');
+    expect(supportDrift('linux-x64-musl', definedNames(musl))).toBe('');
+  });
+
   test("musl's dynamic linker loads it (and refuses the glibc build, which needs libstdc++)", () => {
     const loader = path.join(work, 'dlopen');
     execFileSync('musl-gcc', ['-o', loader, path.join(__dirname, '..', 'fixtures', 'musl', 'dlopen.c')]);

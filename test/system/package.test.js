@@ -86,7 +86,8 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
   const env = { ...process.env, PATH: bin, npm_config_update_notifier: 'false' };
   for (const key of Object.keys(env)) if (/^npm_(lifecycle|package|config_node_gyp)/.test(key)) delete env[key];
 
-  const install = spawnSync(process.execPath, [npmCli, 'install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], {
+  // --foreground-scripts: npm prints each script it runs, so the output says whether it ran.
+  const install = spawnSync(process.execPath, [npmCli, 'install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts'], {
     cwd: project,
     env,
     encoding: 'utf8',
@@ -94,6 +95,12 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
   });
   expect(install.stderr).not.toMatch(/gyp ERR|npm error/);
   expect(install.status).toBe(0);
+  // What the README says npm does: it runs the install script with default settings (node-gyp-build
+  // finds the prebuild and builds nothing), and npm 11 warns that it is not covered by allowScripts.
+  expect(install.stdout).toMatch(/> node-gyp-build/);
+  const npmMajor = Number(execFileSync(process.execPath, [npmCli, '--version'], { encoding: 'utf8' }).split('.')[0]);
+  if (npmMajor >= 11)
+    expect(install.stderr).toMatch(/npm warn install-scripts[^\n]*not yet covered by allowScripts[\s\S]*socket-knobs@[^ ]+ \(install: node-gyp-build/);
   // Nothing was compiled on the user's side.
   expect(fs.existsSync(path.join(project, 'node_modules', 'socket-knobs', 'build'))).toBe(false);
 

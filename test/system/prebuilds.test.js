@@ -129,6 +129,14 @@ describeCross('cross-compiled prebuilds', () => {
     expect(imports.filter((s) => !exported.has(s))).toEqual([]);
   });
 
+  test('each defines exactly the names docs/evidence/support.json (the docs’ platform columns) lists for it', () => {
+    const { definedNames, supportDrift } = require('../../scripts/support');
+    const drift = Object.keys(TARGETS)
+      .map((name) => supportDrift(name, definedNames(files[name])))
+      .filter(Boolean);
+    expect(drift).toEqual([]);
+  });
+
   test('node-gyp-build selects each one for its platform, architecture and libc (beside the Linux ones)', () => {
     const pkg = path.join(dir, 'package');
     fs.mkdirSync(pkg);

@@ -86,6 +86,14 @@ describe('the hasattr-style support table', () => {
     if (process.platform === 'darwin') expect(knobs.isSupported('TCP_KEEPALIVE')).toBe(true);
   });
 
+  test('the loaded addon carries its defined names, equal to its constants and to docs/evidence/support.json', () => {
+    const { definedNames, supportDrift } = require('../../scripts/support');
+    const names = definedNames(knobs.addonPath());
+    expect(names.sort()).toEqual(Object.keys(knobs.constants).sort());
+    const libc = process.platform === 'linux' ? (fs.existsSync('/etc/alpine-release') ? '-musl' : '-glibc') : '';
+    expect(supportDrift(`${process.platform}-${process.arch}${libc}`, names)).toBe('');
+  });
+
   test('constants cannot be changed by a caller', () => {
     expect(Object.isFrozen(knobs.constants)).toBe(true);
     expect(() => {

@@ -468,7 +468,8 @@ describe('errors are safe to log and serialize', () => {
 });
 
 describe('Windows: sockets have no fd', () => {
-  test('every call throws SocketStateError ERR_SOCKET_NO_FD with a message that says what to use instead', () => {
+  test('every call on a Node socket or server throws SocketStateError ERR_SOCKET_NO_FD, with the reason (a number is a SOCKET handle there)', () => {
+    // Simulated here; test/system/runtimes.test.js runs the same in Windows node.exe under wine.
     // The addon is loaded first, then the façade is evaluated as it is on Windows (process.platform
     // is read once, when lib/target.ts loads). The sockets are real; socket-knobs must not touch them.
     const root = require('node:path').join(__dirname, '..', '..');
@@ -480,7 +481,7 @@ describe('Windows: sockets have no fd', () => {
       const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1', () => {
         const c = net.connect(server.address().port, '127.0.0.1', () => {
           const out = [];
-          for (const call of [() => knobs.setKeepAlive(c, { idle: 5 }), () => knobs.getReuseAddress(server), () => knobs.getKeepAlive(c._handle.fd)]) {
+          for (const call of [() => knobs.setKeepAlive(c, { idle: 5 }), () => knobs.getReuseAddress(server), () => knobs.tune(c, { noDelay: true })]) {
             try { call(); out.push('returned'); } catch (e) { out.push([e.constructor.name, e.code, /Windows/.test(e.message) && /setKeepAlive/.test(e.message)]); }
           }
           console.log(JSON.stringify(out));
@@ -495,4 +496,19 @@ describe('Windows: sockets have no fd', () => {
       ['SocketStateError', 'ERR_SOCKET_NO_FD', true],
     ]);
   });
+});
+
+test('Winsock codes map to names Node itself uses (the table the Windows errors are named from)', () => {
+  const { winsockErrorName } = require('../../dist/modules/core/errors.js');
+  const nodeNames = new Set([...require('node:util').getSystemErrorMap().values()].map(([name]) => name));
+  const mapped = [];
+  for (let code = 10000; code < 11100; code++) {
+    const name = winsockErrorName(code);
+    if (name) mapped.push([code, name]);
+  }
+  expect(mapped.length).toBeGreaterThan(30);
+  expect(Object.fromEntries(mapped)).toMatchObject({ 10013: 'EACCES', 10022: 'EINVAL', 10038: 'ENOTSOCK', 10042: 'ENOPROTOOPT', 10048: 'EADDRINUSE', 10061: 'ECONNREFUSED' });
+  // A typo would leave a Windows error with a name Node never gives.
+  expect(mapped.filter(([, name]) => !nodeNames.has(name) && name !== 'EOPNOTSUPP' && !name.startsWith('WSAE'))).toEqual([]);
+  expect(winsockErrorName(22)).toBeUndefined();
 });
