@@ -507,7 +507,14 @@ test('Winsock codes map to names Node itself uses (the table the Windows errors 
     if (name) mapped.push([code, name]);
   }
   expect(mapped.length).toBeGreaterThan(30);
-  expect(Object.fromEntries(mapped)).toMatchObject({ 10013: 'EACCES', 10022: 'EINVAL', 10038: 'ENOTSOCK', 10042: 'ENOPROTOOPT', 10048: 'EADDRINUSE', 10061: 'ECONNREFUSED' });
+  expect(Object.fromEntries(mapped)).toMatchObject({
+    10013: 'EACCES',
+    10022: 'EINVAL',
+    10038: 'ENOTSOCK',
+    10042: 'ENOPROTOOPT',
+    10048: 'EADDRINUSE',
+    10061: 'ECONNREFUSED',
+  });
   // A typo would leave a Windows error with a name Node never gives.
   expect(mapped.filter(([, name]) => !nodeNames.has(name) && name !== 'EOPNOTSUPP' && !name.startsWith('WSAE'))).toEqual([]);
   expect(winsockErrorName(22)).toBeUndefined();
