@@ -282,6 +282,23 @@ describeNetns('dial(): options set before connect, proved between two hosts', ()
     60000,
   );
 
+  test('Fast Open with a cookie cached: dial() resolves before any SYN, and a stopped server’s refusal comes with the first write', async () => {
+    for (const host of [pair.server, pair.client]) pair.sysctl(host, 'net.ipv4.tcp_fastopen', 3);
+    const serverProcess = pair.node(pair.server, PROOF, ['server', pair.server.ip, 'fastopen']);
+    const port = (await messages(serverProcess).next((m) => m.ready || m.error)).ready;
+    const clientProcess = pair.node(pair.client, PROOF, ['fastopen-refused', pair.server.ip, String(port)]);
+    const client = messages(clientProcess);
+    await client.next((m) => m.cookie);
+    serverProcess.kill('SIGKILL');
+    await new Promise((resolve) => serverProcess.once('exit', resolve));
+    clientProcess.stdin.write('go\n');
+    const result = await client.next((m) => 'dialed' in m, 30000);
+    console.log(
+      `Fast Open to a stopped server, cookie cached: dial ${result.dialed ? 'resolved' : `rejected (${result.code})`}; the first write: ${result.writeError}`,
+    );
+    expect(result).toEqual({ dialed: true, writeError: 'ECONNREFUSED' });
+  }, 60000);
+
   const mptcpReason = (() => {
     try {
       return require('node:fs').readFileSync('/proc/sys/net/mptcp/enabled', 'utf8').trim() === '1' ? null : 'net.mptcp.enabled is 0';
