@@ -8,9 +8,21 @@
  */
 import type net = require('node:net');
 import type dns = require('node:dns');
-import { SocketOptionError, UnsupportedOptionError, errnoName } from './core/errors';
+import { SocketOptionError, UnsupportedOptionError } from './core/errors';
 import { net as netModule, os } from './core/builtins';
-import { bindSocket, closeSocket, constants, queue, applyQueued, requireAddon, resolve, syscallError, tryOpenSocket, type Resolved } from './core/syscall';
+import {
+  bindSocket,
+  closeSocket,
+  constants,
+  queue,
+  applyQueued,
+  requireAddon,
+  resolve,
+  socketError,
+  syscallError,
+  tryOpenSocket,
+  type Resolved,
+} from './core/syscall';
 import { validateTime, type Duration } from './core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import { applyPlan, compileTuning, subPlan, type Plan, type Tuning } from './tuning/tuning';
@@ -70,7 +82,6 @@ const DIAL_FIELDS = [
 ] as const;
 
 const MS = { unit: 'milliseconds' as const, min: 1, max: 2147483647 };
-const IPPROTO_MPTCP_ERRNOS = new Set(['EPROTONOSUPPORT', 'ENOPROTOOPT', 'EINVAL', 'EAFNOSUPPORT']);
 
 /** A dial, validated: everything checked, every option resolved on this platform, before any socket exists. */
 interface DialPlan {
@@ -259,13 +270,7 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
   const domain = target.family === 6 ? c.AF_INET6! : c.AF_INET!;
   const protocol = plan.mptcp ? c.IPPROTO_MPTCP! : 0;
   const fd = tryOpenSocket(domain, c.SOCK_STREAM!, protocol);
-  if (fd < 0) {
-    const name = errnoName(-fd);
-    if (plan.mptcp && IPPROTO_MPTCP_ERRNOS.has(name)) {
-      throw syscallError(-fd, 'socket', {}, undefined, 'Multipath TCP is not available here: a kernel without it, or net.mptcp.enabled=0 (sysctl)');
-    }
-    throw syscallError(-fd, 'socket');
-  }
+  if (fd < 0) throw socketError(-fd, protocol);
   let adopted: net.Socket | undefined;
   try {
     let n = 0;

@@ -6,8 +6,20 @@
  * fd through `server.listen({ fd })`.
  */
 import type net = require('node:net');
-import { net as netModule, os } from './core/builtins';
-import { applyQueued, bindSocket, closeSocket, constants, listenSocket, queue, requireAddon, resolve, syscallError, tryOpenSocket } from './core/syscall';
+import { net as netModule } from './core/builtins';
+import {
+  applyQueued,
+  bindSocket,
+  closeSocket,
+  constants,
+  listenSocket,
+  queue,
+  requireAddon,
+  resolve,
+  socketError,
+  syscallError,
+  tryOpenSocket,
+} from './core/syscall';
 import { checkValue, validateName, writeName } from './options/values';
 import { SocketStateError, UnsupportedOptionError, errnoName } from './core/errors';
 import { compileTuning, type Tuning } from './tuning/tuning';
@@ -145,20 +157,11 @@ function openListener(given: ListenSnapshot, withTuning = false): { fd: number; 
 
   let target = addresses[0]!;
   let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);
-  if (fd < 0 && given.host === undefined && -fd === os().constants.errno.EAFNOSUPPORT) {
+  if (fd < 0 && given.host === undefined && errnoName(-fd) === 'EAFNOSUPPORT') {
     target = addresses[1]!; // no IPv6 on this host: Node falls back to 0.0.0.0 the same way
     fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);
   }
-  if (fd < 0) {
-    const unavailable = mptcp && ['EPROTONOSUPPORT', 'ENOPROTOOPT', 'EINVAL'].includes(errnoName(-fd));
-    throw syscallError(
-      -fd,
-      'socket',
-      {},
-      undefined,
-      unavailable ? 'Multipath TCP is not available here: a kernel without it, or net.mptcp.enabled=0 (sysctl)' : undefined,
-    );
-  }
+  if (fd < 0) throw socketError(-fd, protocol);
   try {
     let count = 0;
     queue(count++, reuseAddr, reuseAddress ? 1 : 0);

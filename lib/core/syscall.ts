@@ -248,8 +248,23 @@ export function tryOpenSocket(domain: number, type: number, protocol = 0): numbe
 /** socket(domain, type, protocol), close-on-exec; throws SyscallError. */
 export function openSocket(domain: number, type: number, protocol = 0): number {
   const fd = native.openSocket(domain, type, protocol);
-  if (fd < 0) throw syscallError(-fd, 'socket');
+  if (fd < 0) throw socketError(-fd, protocol);
   return fd;
+}
+
+/** What socket() fails with for IPPROTO_MPTCP where the kernel has no Multipath TCP or it is off. */
+const MPTCP_UNAVAILABLE = new Set(['EPROTONOSUPPORT', 'ENOPROTOOPT', 'EINVAL', 'EAFNOSUPPORT']);
+
+/** The SyscallError of a failed socket(); for IPPROTO_MPTCP, the errnos of a kernel without it say so. */
+export function socketError(errno: number, protocol = 0): SyscallError {
+  const mptcpUnavailable = protocol !== 0 && protocol === constants.IPPROTO_MPTCP && MPTCP_UNAVAILABLE.has(errnoName(errno));
+  return syscallError(
+    errno,
+    'socket',
+    {},
+    undefined,
+    mptcpUnavailable ? 'Multipath TCP is not available here: a kernel without it, or net.mptcp.enabled=0 (sysctl)' : undefined,
+  );
 }
 
 /** bind() to an IP literal; `host` is the address as errors show it. */
