@@ -111,6 +111,12 @@ export interface Plan {
   readonly tuning: Readonly<Tuning>;
 }
 
+/** Each Tuning row with its path split once (`keepAlive.idle`: head `keepAlive`, sub `idle`), not per call. */
+const TUNING_PATHS = TUNING_ROWS.map((row) => {
+  const [head, sub] = row.tuning.split('.') as [keyof Tuning, (typeof KEEPALIVE_FIELDS)[number] | undefined];
+  return { row, head, sub };
+});
+
 /** Validates a whole tuning; throws InvalidArgumentError or UnsupportedOptionError before any syscall. */
 export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
   requireAddon(); // even an empty tuning: without the addon nothing would be applied, so say so
@@ -125,8 +131,7 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
   const others: PlannedField[] = [];
   const copy: Record<string, unknown> = {};
   const copyKeepAlive: Record<string, unknown> = {};
-  for (const row of TUNING_ROWS) {
-    const [head, sub] = row.tuning.split('.') as [keyof Tuning, (typeof KEEPALIVE_FIELDS)[number] | undefined];
+  for (const { row, head, sub } of TUNING_PATHS) {
     const raw = sub ? keepAlive[sub] : given[head];
     if (raw === undefined) continue;
     const argName = `${name}.${row.tuning}`;
