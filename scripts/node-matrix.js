@@ -93,7 +93,8 @@ function main() {
     const crossEnv = cross ? CROSS[arch].env : {};
     if (cross) disableEmulation = enableEmulation();
     log(`staging the package with a fresh ${platformDir} prebuild (npm run prebuilds${cross ? `:${arch}, cross-compiled` : ''})...`);
-    const stage = stagePackage(work, [...PUBLISHED, 'test', 'scripts'], [], cross ? `prebuilds:${arch}` : 'prebuilds');
+    // lib/ and docs/ for the tests that read the sources (layers) and the docs (snippets, generated tables).
+    const stage = stagePackage(work, [...PUBLISHED, 'test', 'scripts', 'lib', 'docs'], [], cross ? `prebuilds:${arch}` : 'prebuilds');
     const prebuild = path.join(stage, 'prebuilds', platformDir, 'socket-knobs.glibc.node');
     for (const major of versions) {
       log(`\n== Node ${major}: fetching the official binary from the npm registry`);

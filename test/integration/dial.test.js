@@ -1,12 +1,10 @@
 'use strict';
 // dial(), dialAgent(), dialConnector() and listen()'s pre-bind hooks, against real servers on
 // loopback: every option read back from the kernel on the socket that connected.
-const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
-const path = require('node:path');
 const tls = require('node:tls');
 const knobs = require('../..');
 const { closeAll, track, listen, selfSignedCert, silentFirstAddress, noIPv6, noOpenssl, testIf, waitFor } = require('../helpers');
@@ -241,17 +239,6 @@ describe('dial()', () => {
       expect({ options, code: err && err.code }).toEqual({ options, code });
     }
     expect(openFds()).toBe(before);
-  });
-
-  test('on Windows, where Node cannot adopt a socket: refused before anything is created', () => {
-    const root = path.join(__dirname, '..', '..');
-    const script = `
-      require(${JSON.stringify(path.join(root, 'dist', 'modules', 'core', 'native.js'))});
-      Object.defineProperty(process, 'platform', { value: 'win32' });
-      const knobs = require(${JSON.stringify(root)});
-      knobs.dial({ host: '127.0.0.1', port: 1 }).catch((e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })));`;
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-    expect(JSON.parse(run.stdout)).toMatchObject({ name: 'UnsupportedOptionError', message: expect.stringMatching(/cannot adopt a socket/) });
   });
 });
 
