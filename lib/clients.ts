@@ -34,16 +34,20 @@ function isHttp2Session(value: unknown): value is Http2SessionLike {
 }
 
 /**
- * True for a socket that cannot be destroyed: an http2 session's `socket` is a Proxy that throws
- * ERR_HTTP2_NO_SOCKET_MANIPULATION on `destroy` (and `emit`), so a refusal at 'connect' could
- * only be thrown from inside Node's event, uncaught.
+ * True for a socket that refuses to be managed: an http2 session's `socket` is a Proxy that throws
+ * ERR_HTTP2_NO_SOCKET_MANIPULATION on `emit` (Node 20 to 26) and, before Node 24, on `destroy`, so
+ * neither a 'connect' listener nor a refusal there could work (it would be thrown from inside
+ * Node's event, uncaught).
  */
-function refusesDestroy(socket: net.Socket): boolean {
-  try {
-    return typeof socket.destroy !== 'function';
-  } catch {
-    return true;
+function refusesManipulation(socket: net.Socket): boolean {
+  for (const method of ['destroy', 'emit'] as const) {
+    try {
+      if (typeof socket[method] !== 'function') return true;
+    } catch {
+      return true;
+    }
   }
+  return false;
 }
 
 /**
@@ -97,10 +101,10 @@ export function tuneOnConnect<S extends net.Socket | Http2SessionLike>(socket: S
   }
   if (!isInstance(socket, netModule().Socket, 'socket')) throw invalidType('socket', 'an instance of net.Socket or an http2 session', socket);
   const tcp = socket as net.Socket;
-  if (refusesDestroy(tcp)) {
+  if (refusesManipulation(tcp)) {
     throw invalidValue(
       'socket',
-      "is an http2 session's socket, a Proxy that refuses destroy(): pass the session itself, tuneOnConnect(session, tuning)",
+      "is an http2 session's socket, a Proxy that refuses emit() and destroy(): pass the session itself, tuneOnConnect(session, tuning)",
       NOT_SHOWN,
     );
   }
