@@ -4,7 +4,7 @@
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
 const knobs = require('../..');
-const { firstReason, noCommand, notRoot, testIf, unreachableByNobody, waitFor } = require('../helpers');
+const { emulated, firstReason, noCommand, notRoot, testIf, unreachableByNobody, waitFor } = require('../helpers');
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'socket-knobs.js');
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'busy-process.js');
@@ -49,7 +49,8 @@ testIf(
       expect(client.tuning.keepAlive).toEqual({ enable: true, idle: 77, interval: 7, count: 3 });
       expect(client.tuning.userTimeout).toBe(45000);
       expect(client.tcpInfo.state).toBe('ESTABLISHED');
-      expect(client.tcpInfo.bytesAcked).toBeGreaterThan(0);
+      // qemu-user (npm run test:arm64) copies only the first 4 bytes of TCP_INFO: no byte counts there.
+      if (!emulated('TCP_INFO')) expect(client.tcpInfo.bytesAcked).toBeGreaterThan(0);
       expect(connections.find((c) => c.state === 'LISTEN').local).toBe(`127.0.0.1:${busy.port}`);
       // The text form, and the process still exchanging messages afterwards.
       const text = spawnSync(process.execPath, [BIN, '--pid', String(busy.child.pid)], { encoding: 'utf8', timeout: 30000 });

@@ -7,7 +7,7 @@ const https = require('node:https');
 const net = require('node:net');
 const tls = require('node:tls');
 const knobs = require('../..');
-const { closeAll, track, listen, selfSignedCert, silentFirstAddress, noIPv6, noOpenssl, testIf, waitFor } = require('../helpers');
+const { closeAll, track, listen, selfSignedCert, silentFirstAddress, noIPv6, noOpenssl, testIf, waitFor, emulated } = require('../helpers');
 
 afterEach(closeAll);
 
@@ -45,8 +45,9 @@ describe('dial()', () => {
       expect(socket.remoteAddress).toBe('127.0.0.1');
       expect(socket.timeout).toBe(5000);
       expect(knobs.getsockopt(socket, 'IPPROTO_TCP', 'TCP_SYNCNT')).toBe(2);
-      // A receive buffer set before the SYN: the window scale negotiated is the smallest.
-      expect(knobs.getTcpInfo(socket).rcvWscale).toBe(0);
+      // A receive buffer set before the SYN: the window scale negotiated is the smallest (not
+      // readable under qemu-user, which copies only 4 bytes of TCP_INFO).
+      if (!emulated('TCP_INFO')) expect(knobs.getTcpInfo(socket).rcvWscale).toBe(0);
       expect(knobs.getTuning(socket)).toMatchObject({
         keepAlive: { enable: true, idle: 61, interval: 11, count: 4 },
         userTimeout: 45000,
@@ -183,37 +184,41 @@ describe('dial()', () => {
     ).toBe(own);
   });
 
-  test('localAddress with bindAddressNoPort; control(fd) runs before connect; a control that throws closes the fd', async () => {
-    const server = await echoServer();
-    const seen = [];
-    const socket = track(
-      await knobs.dial({
-        host: '127.0.0.1',
-        port: server.address().port,
-        localAddress: '127.0.0.1',
-        bindAddressNoPort: true,
-        control: (fd) => {
-          seen.push(knobs.getsockopt(fd, 'IPPROTO_IP', 'IP_BIND_ADDRESS_NO_PORT'));
-          knobs.setsockopt(fd, 'IPPROTO_TCP', 'TCP_MAXSEG', 1000);
-        },
-      }),
-    );
-    expect(seen).toEqual([1]);
-    expect(socket.localAddress).toBe('127.0.0.1');
-    expect(knobs.getTcpInfo(socket).sndMss).toBeLessThanOrEqual(1000);
-    const before = openFds();
-    const boom = new Error('control refused');
-    await expect(
-      knobs.dial({
-        host: '127.0.0.1',
-        port: server.address().port,
-        control: () => {
-          throw boom;
-        },
-      }),
-    ).rejects.toBe(boom);
-    expect(openFds()).toBe(before);
-  });
+  testIf(
+    emulated('IP_BIND_ADDRESS_NO_PORT'),
+    'localAddress with bindAddressNoPort; control(fd) runs before connect; a control that throws closes the fd',
+    async () => {
+      const server = await echoServer();
+      const seen = [];
+      const socket = track(
+        await knobs.dial({
+          host: '127.0.0.1',
+          port: server.address().port,
+          localAddress: '127.0.0.1',
+          bindAddressNoPort: true,
+          control: (fd) => {
+            seen.push(knobs.getsockopt(fd, 'IPPROTO_IP', 'IP_BIND_ADDRESS_NO_PORT'));
+            knobs.setsockopt(fd, 'IPPROTO_TCP', 'TCP_MAXSEG', 1000);
+          },
+        }),
+      );
+      expect(seen).toEqual([1]);
+      expect(socket.localAddress).toBe('127.0.0.1');
+      expect(knobs.getTcpInfo(socket).sndMss).toBeLessThanOrEqual(1000);
+      const before = openFds();
+      const boom = new Error('control refused');
+      await expect(
+        knobs.dial({
+          host: '127.0.0.1',
+          port: server.address().port,
+          control: () => {
+            throw boom;
+          },
+        }),
+      ).rejects.toBe(boom);
+      expect(openFds()).toBe(before);
+    },
+  );
 
   test('bad input: typed errors before any socket exists', async () => {
     const before = openFds();

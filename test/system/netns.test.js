@@ -5,7 +5,7 @@
 const path = require('node:path');
 const { HostPair, messages, unavailableReason } = require('../fixtures/netns/hosts');
 const { runDeadPeer } = require('../fixtures/netns/dead-peer');
-const { emulated, noCommand, testIf, describeIf } = require('../helpers');
+const { emulated, firstReason, noCommand, testIf, describeIf } = require('../helpers');
 
 const reason = unavailableReason();
 const noTcpdump = noCommand('tcpdump', ['--version'], 'apt-get install tcpdump');
@@ -169,24 +169,29 @@ describeNetns('address and port reuse between two hosts', () => {
 describeNetns('observe() against the kernel', () => {
   const PROOF = path.join(__dirname, '..', 'fixtures', 'netns', 'observe-proof.js');
 
-  test('with one in ten data packets dropped on the way, packets_retransmitted (prom-client) matches the namespace’s TcpRetransSegs within 5 %', async () => {
-    const pair = new HostPair().create();
-    try {
-      const sink = messages(pair.node(pair.server, PROOF, ['sink', pair.server.ip]));
-      const { ready: port } = await sink.next((m) => m.ready);
-      pair.lose(pair.server, 10);
-      const result = await messages(pair.node(pair.client, PROOF, ['retrans', pair.server.ip, String(port)])).next((m) => 'kernel' in m || m.error, 60000);
-      console.log(`retransmissions: kernel TcpRetransSegs +${result.kernel}, observed network_tcp_packets_retransmitted_total ${result.observed}`);
-      expect(result.error).toBeUndefined();
-      expect(result.kernel).toBeGreaterThanOrEqual(10);
-      expect(Math.abs(result.observed - result.kernel)).toBeLessThanOrEqual(Math.ceil(result.kernel * 0.05));
-    } finally {
-      pair.destroy();
-    }
-  }, 90000);
+  testIf(
+    emulated('TCP_INFO'),
+    'with one in ten data packets dropped on the way, packets_retransmitted (prom-client) matches the namespace’s TcpRetransSegs within 5 %',
+    async () => {
+      const pair = new HostPair().create();
+      try {
+        const sink = messages(pair.node(pair.server, PROOF, ['sink', pair.server.ip]));
+        const { ready: port } = await sink.next((m) => m.ready);
+        pair.lose(pair.server, 10);
+        const result = await messages(pair.node(pair.client, PROOF, ['retrans', pair.server.ip, String(port)])).next((m) => 'kernel' in m || m.error, 60000);
+        console.log(`retransmissions: kernel TcpRetransSegs +${result.kernel}, observed network_tcp_packets_retransmitted_total ${result.observed}`);
+        expect(result.error).toBeUndefined();
+        expect(result.kernel).toBeGreaterThanOrEqual(10);
+        expect(Math.abs(result.observed - result.kernel)).toBeLessThanOrEqual(Math.ceil(result.kernel * 0.05));
+      } finally {
+        pair.destroy();
+      }
+    },
+    90000,
+  );
 
   testIf(
-    noCommand('tc', ['-V'], 'iproute2'),
+    firstReason(noCommand('tc', ['-V'], 'iproute2'), emulated('TCP_INFO')),
     'on a loopback shaped with tbf, the smoothed RTT rises from microseconds to hundreds of ms under a bulk write; minRtt does not',
     () => {
       const script = [
@@ -253,7 +258,7 @@ describeNetns('dial(): options set before connect, proved between two hosts', ()
   );
 
   testIf(
-    noTcpdump,
+    firstReason(noTcpdump, emulated('TCP_INFO')),
     'a receive buffer set before connect lowers the window scale the SYN carries',
     async () => {
       const port = await serve();
@@ -268,7 +273,7 @@ describeNetns('dial(): options set before connect, proved between two hosts', ()
   );
 
   testIf(
-    noTcpdump,
+    firstReason(noTcpdump, emulated('TCP_INFO')),
     'Fast Open: the first write of a repeat connection rides in the SYN (tcpdump, tcpi_options)',
     async () => {
       for (const host of [pair.server, pair.client]) pair.sysctl(host, 'net.ipv4.tcp_fastopen', 3);
