@@ -308,20 +308,33 @@ async function syscallsPerConnection() {
 function loadCost(rounds) {
   const empty = path.join(__dirname, 'out', 'empty-module.js');
   fs.writeFileSync(empty, 'module.exports = {};\n');
-  const script = (target) => `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); require(${JSON.stringify(target)});
+  // `use` runs right after require(): the package's modules initialise on first use of an export,
+  // so the second row reads every export (all of them initialised), the first none.
+  const script = (
+    target,
+    use,
+  ) => `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); const m = require(${JSON.stringify(target)}); ${use};
     const t1 = process.hrtime.bigint(); console.log(JSON.stringify({ ms: Number(t1 - t0) / 1e6, rss: process.memoryUsage().rss - m0 }));`;
-  const samples = { package: { ms: [], rss: [] }, floor: { ms: [], rss: [] } };
+  const samples = { package: { ms: [], rss: [] }, everything: { ms: [], rss: [] }, floor: { ms: [], rss: [] } };
   for (let i = 0; i < rounds * 4; i++) {
-    for (const [kind, target] of [
-      ['package', root],
-      ['floor', empty],
+    for (const [kind, target, use] of [
+      ['package', root, ''],
+      ['everything', root, 'for (const name in m) m[name]'],
+      ['floor', empty, ''],
     ]) {
-      const out = JSON.parse(execFileSync(process.execPath, ['-e', script(target)], { encoding: 'utf8' }));
+      const out = JSON.parse(execFileSync(process.execPath, ['-e', script(target, use)], { encoding: 'utf8' }));
       samples[kind].ms.push(out.ms);
       samples[kind].rss.push(out.rss);
     }
   }
-  return { ms: median(samples.package.ms), rssKiB: median(samples.package.rss) / 1024, floorMs: median(samples.floor.ms), runs: rounds * 4 };
+  return {
+    ms: median(samples.package.ms),
+    rssKiB: median(samples.package.rss) / 1024,
+    everythingMs: median(samples.everything.ms),
+    everythingRssKiB: median(samples.everything.rss) / 1024,
+    floorMs: median(samples.floor.ms),
+    runs: rounds * 4,
+  };
 }
 
 function machine() {
@@ -433,6 +446,7 @@ async function main() {
     `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs net.connect(), loopback, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${dialRates.dial.toFixed(0)}/s vs ${dialRates.net.toFixed(0)}/s; ratio ${dialRates.ratio.toFixed(2)} (median of the rounds' ratios) |`,
     ...observeLines(observeCosts),
     `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
+    `| the same, then every export read (every module initialised) | ${load.everythingMs.toFixed(1)} ms, ${load.everythingRssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
   ];
   const text = lines.join('\n');

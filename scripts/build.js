@@ -10,7 +10,10 @@
 //      and a C++ error fails the build (node-gyp-build alone would keep loading the old binary);
 //   4. dist/index.js, the package's entry: dist/modules bundled into one file by esbuild, and its
 //      ESM twin dist/index.mjs (the same instance: it imports the bundle). One file because
-//      resolving and loading twenty was most of require()'s time (npm run bench: load).
+//      resolving and loading twenty was most of require()'s time (npm run bench: load). In the
+//      bundle, the entry's modules are initialised on first use of one of their exports, not at
+//      require(): a program that only sets options never runs the observer's or dialer's set-up
+//      (see lazyEntry below).
 //   --no-native skips step 3 (a staged copy that loads a prebuild);
 //   --write-generated writes the generated files instead of checking them (npm run gen).
 const { spawnSync } = require('node:child_process');
@@ -61,20 +64,67 @@ if (!process.argv.includes('--no-native')) {
   run('the native build (node-gyp build)', [gyp, 'build', '--loglevel=warn']);
 }
 
-// 4. The bundle and its ESM twin. Names are kept (stack traces and errors read as in lib/).
-require('esbuild').buildSync({
+// 4. The bundle and its ESM twin. No keepNames: it wraps every function in a call, which makes V8
+// compile them all eagerly (3 ms of require()); names survive anyway because esbuild renames only
+// on a collision, and the check below fails the build if an exported name changed.
+const bundle = path.join(dist, 'index.js');
+const { outputFiles } = require('esbuild').buildSync({
   entryPoints: [path.join(modules, 'index.js')],
-  outfile: path.join(dist, 'index.js'),
+  outfile: bundle,
+  write: false,
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  keepNames: true,
   packages: 'external', // node-gyp-build, and the optional peers (prom-client), stay require()s
   banner: { js: '// socket-knobs: dist/modules bundled by scripts/build.js (sources in lib/).' },
   logLevel: 'warning',
 });
-const names = Object.keys(require(path.join(modules, 'index.js'))).filter((n) => n !== 'default' && n !== '__esModule');
+fs.writeFileSync(bundle, lazyEntry(outputFiles[0].text));
+
+/**
+ * The entry of the bundle initialises each module it re-exports on first use: tsc's re-exports are
+ * already getters (`get: function () { return observe_1.observe; }`), and only the line that
+ * initialises the module up front (`var observe_1 = require_observe();`) is replaced, by a
+ * `??=` in each getter. Each step is checked; anything unexpected fails the build.
+ */
+function lazyEntry(text) {
+  const marker = '// dist/modules/index.js\n';
+  const at = text.indexOf(marker);
+  if (at < 0 || text.indexOf(marker, at + 1) >= 0) fail('the bundle has no single entry section');
+  let entry = text.slice(at);
+  const eager = [...entry.matchAll(/^var (\w+_1) = (require_\w+)\(\);$/gm)];
+  const imported = fs.readFileSync(path.join(modules, 'index.js'), 'utf8').match(/require\("\.\/[^"]+"\)/g) ?? [];
+  if (eager.length === 0 || eager.length !== new Set(imported).size) fail(`${eager.length} module initialisations in the entry for ${imported.length} imports`);
+  for (const [line, local, init] of eager) {
+    entry = entry.replace(line, `var ${local};`);
+    const uses = entry.split(`return ${local}.`).length - 1;
+    if (uses === 0) fail(`${local} is never read through a getter`);
+    entry = entry.replaceAll(`return ${local}.`, `return (${local} ??= ${init}()).`);
+    if (new RegExp(`\\b${local}\\b(?! \\?\\?=)(?!;)`).test(entry)) fail(`${local} is used outside the re-export getters`);
+  }
+  return text.slice(0, at) + entry;
+}
+
+function fail(why) {
+  console.error(`build: ${why} (scripts/build.js, lazyEntry)`);
+  process.exit(1);
+}
+
+// The bundle offers what dist/modules offers, under the same names (functions and classes too).
+const unbundled = require(path.join(modules, 'index.js'));
+const check = spawnSync(
+  process.execPath,
+  [
+    '-e',
+    `const b = require(${JSON.stringify(bundle)}), m = require(${JSON.stringify(path.join(modules, 'index.js'))});
+     const bad = [...new Set([...Object.keys(b), ...Object.keys(m)])].filter((k) => typeof b[k] !== typeof m[k] || (typeof m[k] === 'function' && b[k].name !== m[k].name));
+     if (bad.length) { console.error('the bundle differs from dist/modules in: ' + bad.join(', ')); process.exit(1); }`,
+  ],
+  { cwd: root, stdio: 'inherit' },
+);
+if (check.status !== 0) fail('the bundle does not offer what dist/modules offers');
+const names = Object.keys(unbundled).filter((n) => n !== 'default' && n !== '__esModule');
 fs.writeFileSync(
   path.join(dist, 'index.mjs'),
   `// socket-knobs for import: the same module instance as require('socket-knobs').\nimport knobs from './index.js';\n\nexport const { ${names.join(', ')} } = knobs;\nexport default knobs;\n`,
