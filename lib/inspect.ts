@@ -14,6 +14,7 @@ import { SyscallError } from './core/errors';
 import { os } from './core/builtins';
 import { validateInteger } from './core/validate';
 import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
+import { stateName } from './options/tcpinfo-layout';
 import { getTuning, type TuningState } from './tuning/tuning';
 
 /** One TCP socket of the inspected process. */
@@ -30,22 +31,6 @@ export interface InspectedConnection {
   /** Why this socket could not be read (it closed meanwhile), if it could not. */
   readonly error?: string;
 }
-
-const STATES = [
-  '',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'NEW_SYN_RECV',
-];
 
 /** An address of /proc/net/tcp{,6}: hex, in the kernel's (little-endian) word order. */
 function procAddress(hex: string): string {
@@ -80,7 +65,7 @@ function tcpTable(pid: number): Map<string, { local: string; remote: string; sta
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10) continue;
-      table.set(f[9]!, { local: procAddress(f[1]!), remote: procAddress(f[2]!), state: STATES[parseInt(f[3]!, 16)] ?? f[3]! });
+      table.set(f[9]!, { local: procAddress(f[1]!), remote: procAddress(f[2]!), state: stateName(parseInt(f[3]!, 16)) });
     }
   }
   return table;
