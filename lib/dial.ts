@@ -25,7 +25,7 @@ import {
 } from './core/syscall';
 import { validateTime, type Duration } from './core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
-import { applyPlan, compileTuning, subPlan, type Plan, type Tuning } from './tuning/tuning';
+import { applyPlan, applyPlanToFd, compileTuning, subPlan, type Plan, type Tuning } from './tuning/tuning';
 import { hookedConnector, setAgentCreate, setAgentTuning, type Connector } from './tuning/hooks';
 
 export interface DialOptions {
@@ -276,7 +276,7 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
     let n = 0;
     for (const [option, value] of plan.beforeConnect) queue(n++, option, value);
     if (n > 0) applyQueued(fd, n);
-    if (plan.early && plan.early.fields.length > 0) applyPlanToFdEarly(fd, plan.early);
+    if (plan.early && plan.early.fields.length > 0) applyPlanToFd(fd, plan.early);
     if (plan.localAddress !== undefined || plan.localPort !== 0) {
       const local = plan.localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
       if (netModule().isIP(local) !== target.family)
@@ -304,12 +304,6 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
   });
   socket.connect({ port: plan.port, host: target.address, autoSelectFamily: false } as net.TcpSocketConnectOpts);
   return { socket, connected };
-}
-
-/** The pre-SYN part of a tuning (buffer sizes: ints), on the fd. */
-function applyPlanToFdEarly(fd: number, plan: Plan): void {
-  plan.fields.forEach((field, i) => queue(i, field.option, field.value as number));
-  applyQueued(fd, plan.fields.length);
 }
 
 /** Races the addresses; resolves with the first socket that connects, closing the others. */
