@@ -83,6 +83,9 @@ const DIAL_FIELDS = [
 
 const MS = { unit: 'milliseconds' as const, min: 1, max: 2147483647 };
 
+/** libuv's EAI_NONAME (the same number on every platform): a name with no usable address. */
+const UV_EAI_NONAME = 3008;
+
 /** A dial, validated: everything checked, every option resolved on this platform, before any socket exists. */
 interface DialPlan {
   readonly host: string;
@@ -201,7 +204,7 @@ function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
         reject(
           err.errno !== undefined
             ? syscallError(
-                Math.abs(Number(err.errno)) || 3008,
+                Math.abs(Number(err.errno)) || UV_EAI_NONAME,
                 'getaddrinfo',
                 { address: plan.host, port: plan.port },
                 undefined,
@@ -230,7 +233,15 @@ function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
           (plan.family === 0 || (a as dns.LookupAddress).family === plan.family),
       );
       if (list.length === 0) {
-        reject(syscallError(3008, 'getaddrinfo', { address: plan.host, port: plan.port }, undefined, `no ${plan.family ? `IPv${plan.family} ` : ''}address`));
+        reject(
+          syscallError(
+            UV_EAI_NONAME,
+            'getaddrinfo',
+            { address: plan.host, port: plan.port },
+            undefined,
+            `no ${plan.family ? `IPv${plan.family} ` : ''}address`,
+          ),
+        );
         return;
       }
       // Interleave the families, starting with the first the resolver returned.
