@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import type net = require('node:net');
 import { net as netModule } from './core/builtins';
 import { SocketStateError, warn } from './core/errors';
-import { openHandleFd } from './core/target';
+import { listenerFd, openHandleFd } from './core/target';
 import type { TuningPath } from './core/table';
 import { validateTime, type Duration } from './core/units';
 import { invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
@@ -128,6 +128,8 @@ class ObserverImpl extends EventEmitter implements Observer {
   private readonly unhooks: (() => void)[] = [];
   private readonly recorders: Recorder[] = [];
   private listener: net.Server | null = null;
+  /** The attributes of the listener's gauges (and of prom-client's label set): the server role, no peer. */
+  private readonly listenerAttributes: Attributes;
 
   constructor(
     private readonly interval: number,
@@ -139,9 +141,13 @@ class ObserverImpl extends EventEmitter implements Observer {
     registry: unknown,
   ) {
     super();
-    const labelled = { ...attributes, 'network.tcp.role': 'server', ...(peerAttributes ? { 'network.peer.address': '', 'network.peer.port': 0 } : {}) };
+    this.listenerAttributes = {
+      ...attributes,
+      'network.tcp.role': 'server',
+      ...(peerAttributes ? { 'network.peer.address': '', 'network.peer.port': 0 } : {}),
+    };
     if (meter !== undefined) this.recorders.push(otelRecorder(meter));
-    if (registry !== undefined) this.recorders.push(promRecorder(registry, labelled));
+    if (registry !== undefined) this.recorders.push(promRecorder(registry, this.listenerAttributes));
   }
 
   get connections(): number {
@@ -270,21 +276,21 @@ class ObserverImpl extends EventEmitter implements Observer {
   private record(watched: Watched, sample: TcpSample): void {
     if (this.recorders.length === 0) return;
     const { info } = sample;
+    const totals = COUNTERS.map((c) => c.total(info));
     for (const recorder of this.recorders) {
       for (const h of HISTOGRAMS) {
         const value = h.value(info);
         if (value !== undefined) recorder.histogram(h.name, value, watched.attributes);
       }
       COUNTERS.forEach((c, i) => {
-        const total = c.total(info);
+        const total = totals[i];
         if (total === undefined) return;
         const delta = total - (watched.previous[i] ?? 0);
         if (delta > 0) recorder.counter(c.name, delta, watched.attributes);
       });
       if (sample.drift && sample.drift.length > 0) recorder.counter(DRIFT_COUNTER.name, 1, watched.attributes);
     }
-    COUNTERS.forEach((c, i) => {
-      const total = c.total(info);
+    totals.forEach((total, i) => {
       if (total !== undefined) watched.previous[i] = total;
     });
   }
@@ -292,15 +298,12 @@ class ObserverImpl extends EventEmitter implements Observer {
   /** A listener's accept queue (tcpi_unacked) and its limit (tcpi_sacked), as gauges. */
   private sampleListener(): void {
     if (!this.listener || this.recorders.length === 0) return;
-    const fd = openServerFd(this.listener);
-    if (fd < 0) return;
     try {
+      // Nothing to read while it is not listening, or in a cluster worker listening through the primary.
+      const fd = listenerFd(this.listener);
+      if (fd === 'primary' || fd < 0) return;
       const info = getTcpInfo(fd);
-      const attributes = {
-        ...this.attributes,
-        'network.tcp.role': 'server',
-        ...(this.peerAttributes ? { 'network.peer.address': '', 'network.peer.port': 0 } : {}),
-      };
+      const attributes = this.listenerAttributes;
       for (const recorder of this.recorders) {
         if (info.unacked !== undefined) recorder.gauge(ACCEPT_QUEUE.name, info.unacked, attributes);
         if (info.sacked !== undefined) recorder.gauge(`${ACCEPT_QUEUE.name}.limit`, info.sacked, attributes);
@@ -328,12 +331,6 @@ class ObserverImpl extends EventEmitter implements Observer {
     this.byFd.clear();
     this.schedule.clear();
   }
-}
-
-/** The fd of a listening server, or -1 (not listening, or a cluster worker's primary-held listener). */
-function openServerFd(server: net.Server): number {
-  const handle = (server as unknown as { _handle?: { fd?: unknown } | null })._handle;
-  return handle && typeof handle.fd === 'number' && Number.isInteger(handle.fd) && handle.fd >= 0 ? handle.fd : -1;
 }
 
 /** An http.Agent (or https.Agent), recognised without loading node:http when it is not one. */
