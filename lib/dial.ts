@@ -19,6 +19,7 @@ import {
   requireAddon,
   resolve,
   socketError,
+  streamProtocol,
   syscallError,
   tryOpenSocket,
   type Resolved,
@@ -98,7 +99,8 @@ interface DialPlan {
   readonly connectTimeout: number | undefined;
   readonly attemptDelay: number;
   readonly timeout: number | undefined;
-  readonly mptcp: boolean;
+  /** socket()'s protocol: IPPROTO_MPTCP for Multipath TCP, else 0. */
+  readonly protocol: number;
   readonly fastOpen: boolean;
   /** Int options set on each attempt's socket before connect (and before bind where it matters). */
   readonly beforeConnect: readonly (readonly [Resolved, number])[];
@@ -153,8 +155,7 @@ function compileDial(options: unknown): DialPlan {
   }
   if (fastOpen) beforeConnect.push([resolve('TCP_FASTOPEN_CONNECT'), 1]);
   if (bindNoPort) beforeConnect.push([resolve('IP_BIND_ADDRESS_NO_PORT'), 1]);
-  if (mptcp && constants.IPPROTO_MPTCP === undefined)
-    throw new UnsupportedOptionError('IPPROTO_MPTCP', process.platform, 'this platform has no Multipath TCP socket()');
+  const protocol = streamProtocol(mptcp);
   let early: Plan | undefined;
   let late: Plan | undefined;
   if (given.tuning !== undefined) {
@@ -174,7 +175,7 @@ function compileDial(options: unknown): DialPlan {
     connectTimeout,
     attemptDelay,
     timeout,
-    mptcp,
+    protocol,
     fastOpen,
     beforeConnect,
     early,
@@ -279,9 +280,8 @@ function typed(err: unknown, address: string, port: number): Error {
 function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socket; connected: Promise<net.Socket> } {
   const c = constants;
   const domain = target.family === 6 ? c.AF_INET6! : c.AF_INET!;
-  const protocol = plan.mptcp ? c.IPPROTO_MPTCP! : 0;
-  const fd = tryOpenSocket(domain, c.SOCK_STREAM!, protocol);
-  if (fd < 0) throw socketError(-fd, protocol);
+  const fd = tryOpenSocket(domain, c.SOCK_STREAM!, plan.protocol);
+  if (fd < 0) throw socketError(-fd, plan.protocol);
   let adopted: net.Socket | undefined;
   try {
     let n = 0;

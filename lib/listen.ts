@@ -17,6 +17,7 @@ import {
   requireAddon,
   resolve,
   socketError,
+  streamProtocol,
   syscallError,
   tryOpenSocket,
 } from './core/syscall';
@@ -146,14 +147,11 @@ function openListener(given: ListenSnapshot, withTuning = false): { fd: number; 
   const fastOpenOption = given.fastOpen === undefined ? undefined : resolve('TCP_FASTOPEN');
   const fastOpen = fastOpenOption ? checkValue(fastOpenOption, given.fastOpen, 'options.fastOpen') : undefined;
 
-  const mptcp = given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp');
-  if (mptcp && constants.IPPROTO_MPTCP === undefined)
-    throw new UnsupportedOptionError('IPPROTO_MPTCP', process.platform, 'this platform has no Multipath TCP socket()');
+  const protocol = streamProtocol(given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp'));
   if (given.control !== undefined && typeof given.control !== 'function') throw invalidType('options.control', 'of type function', given.control);
   const control = given.control as ((fd: number) => void) | undefined;
   if (given.tuning !== undefined && !withTuning)
     throw invalidValue('options.tuning', 'is for listen(): createListeningSocket() returns an fd, with no server to tune', NOT_SHOWN);
-  const protocol = mptcp ? constants.IPPROTO_MPTCP! : 0;
 
   let target = addresses[0]!;
   let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);

@@ -252,6 +252,16 @@ export function openSocket(domain: number, type: number, protocol = 0): number {
   return fd;
 }
 
+/**
+ * The protocol argument of socket() for a stream socket: IPPROTO_MPTCP for Multipath TCP, else 0.
+ * Throws UnsupportedOptionError, before any socket exists, where the platform has no MPTCP socket().
+ */
+export function streamProtocol(mptcp: boolean): number {
+  if (!mptcp) return 0;
+  if (constants.IPPROTO_MPTCP === undefined) throw new UnsupportedOptionError('IPPROTO_MPTCP', process.platform, 'this platform has no Multipath TCP socket()');
+  return constants.IPPROTO_MPTCP;
+}
+
 /** What socket() fails with for IPPROTO_MPTCP where the kernel has no Multipath TCP or it is off. */
 const MPTCP_UNAVAILABLE = new Set(['EPROTONOSUPPORT', 'ENOPROTOOPT', 'EINVAL', 'EAFNOSUPPORT']);
 
