@@ -212,7 +212,16 @@ export function promRecorder(registry: unknown, attributes: Attributes): Recorde
   for (const name of [ACCEPT_QUEUE.name, `${ACCEPT_QUEUE.name}.limit`]) {
     made.set(name, new prom.Gauge({ name: promName(name, '', false), help: ACCEPT_QUEUE.description, labelNames: labels, registers: [registry] }));
   }
-  const asLabels = (a: Attributes): Record<string, string> => Object.fromEntries(Object.entries(a).map(([k, v]) => [labelName(k), String(v)]));
+  // observe() keeps one attribute set per connection: its labels are converted once, not at every point.
+  const converted = new WeakMap<Attributes, Record<string, string>>();
+  const asLabels = (a: Attributes): Record<string, string> => {
+    let labels = converted.get(a);
+    if (labels === undefined) {
+      labels = Object.fromEntries(Object.entries(a).map(([k, v]) => [labelName(k), String(v)]));
+      converted.set(a, labels);
+    }
+    return labels;
+  };
   const recorder: Recorder = {
     histogram: (name, value, a) => made.get(name)!.observe!(asLabels(a), value),
     counter: (name, delta, a) => made.get(name)!.inc!(asLabels(a), delta),
