@@ -162,3 +162,24 @@ test('installed into a fresh project with no compiler on PATH, it loads the preb
     expect(result.message).toMatch(/npm install-scripts approve socket-knobs, then npm rebuild socket-knobs/);
   }
 }, 180000);
+
+// The README promises `npm install` on a fresh clone changes nothing in the repository: the lockfile
+// must be what npm derives from package.json (its peerDependencies included), so npm never rewrites it.
+test('package-lock.json is what `npm install --package-lock-only` derives from package.json', () => {
+  const root = path.join(__dirname, '..', '..');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-lock-'));
+  try {
+    for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(root, file), path.join(dir, file));
+    const before = fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8');
+    const run = spawnSync(process.execPath, [npmCli, 'install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
+    const after = fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8');
+    expect(after === before ? 'unchanged' : `rewritten:\n${after.slice(0, 2000)}`).toBe('unchanged');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 120000);
