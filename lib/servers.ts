@@ -18,17 +18,27 @@ import { SocketOptionError, UnsupportedOptionError, warn } from './core/errors';
 import { listenerFd } from './core/target';
 import type { TuningPath } from './core/table';
 import { NOT_SHOWN, invalidType, invalidValue, isInstance, readOptions } from './core/validate';
-import { applyPlan, applyPlanToFd, compileTuning, listenerConflicts, subPlan, type Plan, type Tuning } from './tuning/tuning';
+import { applyPlan, applyPlanToFd, compileTuning, listenerConflicts, notApplicableError, subPlan, type Plan, type Tuning } from './tuning/tuning';
 import { claimServer, onServerConnection, onServerSession, releaseServer } from './tuning/hooks';
 
 /** How a server's tuning holds, once it listens. */
 export interface ServerTuningMode {
-  /** `'listener'`: tuned once; `'per-connection'`: on each accepted socket; `'both'`: some fields each way. */
-  readonly mode: 'listener' | 'per-connection' | 'both';
+  /**
+   * `'listener'`: tuned once; `'per-connection'`: on each accepted socket; `'both'`: some fields each
+   * way; `'none'`: no field applies to this server (tuneServers() on an AF_UNIX server given only TCP fields).
+   */
+  readonly mode: 'listener' | 'per-connection' | 'both' | 'none';
   /** The fields set on each accepted socket (or http2 session), if any. */
   readonly perConnection: readonly TuningPath[];
-  /** Why those fields cannot be left to the listener. */
+  /**
+   * The fields tuneServers() left out because they do not apply to this server's address family
+   * (TCP fields on an AF_UNIX server); always empty from tuneServer(), which refuses them instead.
+   */
+  readonly skipped: readonly TuningPath[];
+  /** Why those fields cannot be left to the listener (or do not apply). */
   readonly reasons: readonly string[];
+  /** The platform the decision was made for (`process.platform` when the server started listening). */
+  readonly platform: NodeJS.Platform;
 }
 
 /**
@@ -70,6 +80,8 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
   constructor(
     private readonly server: net.Server,
     private readonly plan: Plan,
+    /** tuneServers(): leave out the fields that do not apply to the server's family, reporting them, instead of refusing. */
+    private readonly skipNotApplicable = false,
   ) {
     super();
     this.tuning = plan.tuning;
@@ -88,19 +100,29 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
     if (this.stopped) return;
     for (const undo of this.unhook.splice(0)) undo();
     const fd = listenerFd(this.server);
+    const reasons: string[] = [];
+    // Where each field goes is decided per platform and address family (lib/core/inheritance.ts),
+    // also for a round-robin worker, which has no listener of its own: a field that does not apply
+    // to the family (TCP on AF_UNIX) is never attempted on a connection.
+    const conflicts = listenerConflicts(this.server, this.plan);
+    const notApplicable = conflicts.filter((c) => !c.applies);
+    if (notApplicable.length > 0 && !this.skipNotApplicable) {
+      this.fail(notApplicableError(notApplicable[0]!), true);
+      return;
+    }
+    const skipped = new Set(notApplicable.map((c) => c.path));
+    const moved = new Set(conflicts.filter((c) => c.applies).map((c) => c.path));
+    for (const c of conflicts) reasons.push(`${c.path}: ${c.reason}`);
+    const applicable = subPlan(this.plan, (row) => !skipped.has(row.tuning!));
     let perConnection: Plan;
     let onListener: Plan;
-    const reasons: string[] = [];
     if (fd === 'primary') {
-      perConnection = this.plan;
+      perConnection = applicable;
       onListener = subPlan(this.plan, () => false);
       reasons.push('this cluster worker listens through the primary (round-robin scheduling): it has no listening socket of its own to tune');
     } else {
-      const conflicts = listenerConflicts(this.server, this.plan);
-      const paths = new Set(conflicts.map((c) => c.path));
-      perConnection = subPlan(this.plan, (row) => paths.has(row.tuning!));
-      onListener = subPlan(this.plan, (row) => !paths.has(row.tuning!));
-      for (const c of conflicts) reasons.push(`${c.path}: ${c.reason}`);
+      perConnection = subPlan(applicable, (row) => moved.has(row.tuning!));
+      onListener = subPlan(applicable, (row) => !moved.has(row.tuning!));
     }
     try {
       if (onListener.fields.length > 0) {
@@ -112,10 +134,13 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
       return;
     }
     if (perConnection.fields.length > 0) this.tuneEachConnection(perConnection);
-    const mode = perConnection.fields.length === 0 ? 'listener' : onListener.fields.length === 0 ? 'per-connection' : 'both';
+    const mode =
+      perConnection.fields.length === 0 ? (onListener.fields.length === 0 ? 'none' : 'listener') : onListener.fields.length === 0 ? 'per-connection' : 'both';
     if (!this.settle.done) {
       this.settle.done = true;
-      this.settle.resolve(Object.freeze({ mode, perConnection: perConnection.fields.map((f) => f.path), reasons }));
+      this.settle.resolve(
+        Object.freeze({ mode, perConnection: perConnection.fields.map((f) => f.path), skipped: [...skipped], reasons, platform: process.platform }),
+      );
     }
   }
 
@@ -185,6 +210,9 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
 export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
   const plan = compileTuning(tuning);
   checkServer(server);
+  // Listening already: a field that cannot apply to its family is refused here, before anything is set.
+  const notApplicable = server.listening ? listenerConflicts(server, plan).find((c) => !c.applies) : undefined;
+  if (notApplicable) throw notApplicableError(notApplicable);
   return new ServerTunerImpl(server, plan);
 }
 
@@ -193,7 +221,9 @@ export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
 
 /**
  * What tuneServers() returns: `stop()` ends it: no further server, nor socket of the servers it
- * tuned, is tuned (what was set on their listeners stays); `'error'` as tuneServer's.
+ * tuned, is tuned (what was set on their listeners stays); `'error'` as tuneServer's; `'tuned'`
+ * `(server, mode)` once each server's tuning holds, its ServerTuningMode listing the fields left
+ * out for that server's address family (without a 'tuned' listener, those are a process warning).
  */
 export interface ServersTuner extends EventEmitter {
   readonly tuning: Readonly<Tuning>;
@@ -240,9 +270,20 @@ export function tuneServers(tuning: Tuning, options?: TuneServersOptions): Serve
     if (!server || !(server instanceof netModule().Server)) return;
     try {
       if (filter && !filter(server)) return;
-      const tuner = new ServerTunerImpl(server, plan);
+      const tuner = new ServerTunerImpl(server, plan, true);
       tuner.on('error', (err) => (emitter.listenerCount('error') > 0 ? emitter.emit('error', err) : warn(err, 'SOCKET_KNOBS_SERVER_TUNING')));
       tuners.push(tuner);
+      // Each server's report: 'tuned' with its mode; fields left out for its family are a warning
+      // when nobody listens for the report, never a silent loss.
+      tuner.ready.then(
+        (mode) => {
+          const heard = emitter.listenerCount('tuned') > 0;
+          if (heard) emitter.emit('tuned', server, mode);
+          else if (mode.skipped.length > 0)
+            warn(`tuneServers: left out ${mode.skipped.join(', ')} for a server: ${mode.reasons.join('; ')}`, 'SOCKET_KNOBS_SERVER_TUNING');
+        },
+        () => {},
+      );
     } catch (err) {
       // A filter that throws: reported, never thrown into Node's listen path.
       const error = err instanceof SocketOptionError ? err : new Error(`tuneServers: the filter threw: ${(err as Error)?.message}`);

@@ -12,6 +12,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { LEVELS, SOCKET_CONSTANTS, OPTIONS } = require('../dist/modules/core/table.js');
+const { listenerPlace } = require('../dist/modules/core/inheritance.js');
 const { TCP_INFO_MEMBERS, TCP_INFO_KNOWN_LENGTH, memberEnd } = require('../dist/modules/options/tcpinfo-layout.js');
 const { HISTOGRAMS, COUNTERS, DRIFT_COUNTER, ACCEPT_QUEUE, promName } = require('../dist/modules/metrics.js');
 
@@ -143,7 +144,7 @@ function optionsTable() {
     `| --- | --- | --- | --- | --- | --- | --- | ${PLATFORM_COLUMNS.map(() => ':---:').join(' | ')} | --- |`,
   ];
   for (const row of OPTIONS) {
-    const inherited = row.inherited === undefined ? '' : row.inherited ? 'yes' : '**no**';
+    const inherited = row.inherited === undefined ? '' : row.inherited.linux ? 'yes' : '**no**';
     const tuning = row.tuning ? `\`${row.tuning}\`` : '';
     const platforms = PLATFORM_COLUMNS.map(([, targets]) => platformCell(row.name, targets)).join(' | ');
     lines.push(
@@ -173,11 +174,20 @@ function supportTable() {
   return lines.join('\n');
 }
 
+// Where tuneServer() puts each Tuning field, from the same decision function the code runs
+// (lib/core/inheritance.ts), for Linux, for every other platform, and for AF_UNIX servers.
 function tuningTable() {
-  const lines = ['| field | option | value | inherited from a tuned listener (Linux) |', '| --- | --- | --- | --- |'];
+  const lines = ['| field | option | value | Linux TCP server | macOS, BSDs, other platforms | AF_UNIX server |', '| --- | --- | --- | --- | --- | --- |'];
+  const cell = (where) =>
+    where.place === 'listener'
+      ? 'listener (inherited)'
+      : where.place === 'per-connection'
+        ? `**each accepted socket**${/never set on a listening socket/.test(where.reason) ? ', never the listener' : ''}`
+        : 'does not apply (refused; tuneServers() leaves it out)';
   for (const row of OPTIONS.filter((r) => r.tuning)) {
-    const inherited = row.inherited ? 'yes: set once on the listener' : '**no**: `tuneServer()` sets it on each accepted socket';
-    lines.push(`| \`${row.tuning}\` | \`${row.name}\` | ${valueText(row)} | ${inherited} |`);
+    lines.push(
+      `| \`${row.tuning}\` | \`${row.name}\` | ${valueText(row)} | ${cell(listenerPlace(row, 'IPv4', 'linux'))} | ${cell(listenerPlace(row, 'IPv4', 'darwin'))} | ${cell(listenerPlace(row, 'unix', 'linux'))} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -59,11 +59,23 @@ interface RowBase {
    */
   readonly when?: string;
   /**
-   * Whether a socket accepted from a listener that has it set inherits it, on Linux (read back on
-   * accepted sockets by test/unit/linux-options.test.js). Absent where the question does not apply.
-   * tuneServer() sets a non-inherited Tuning field on each accepted socket instead.
+   * Whether a TCP socket accepted from a listener that has it set inherits it, per platform, where
+   * measured (Linux: read back on accepted sockets by test/unit/linux-options.test.js). A platform
+   * absent here does not inherit it, as far as socket-knobs knows: the conservative choice, since
+   * nginx found TCP_KEEP* not inherited on macOS (nginx/nginx#709, #337). Accepted AF_UNIX sockets
+   * inherit nothing on any platform. Absent where the question does not apply. tuneServer() sets
+   * a field that is not inherited on each accepted socket instead (lib/core/inheritance.ts decides).
    */
-  readonly inherited?: boolean;
+  readonly inherited?: Readonly<Partial<Record<NodeJS.Platform, boolean>>>;
+  /**
+   * The platforms on which it may be set on a listening socket. Elsewhere it never reaches one: on
+   * macOS and the BSDs SO_KEEPALIVE on a listener makes the kernel run keepalive on the listener
+   * itself and reap it after idle + count x interval, so the server stops accepting with no event
+   * (libuv/libuv#2474, luvit/luvit#1028, FujiNetWIFI/tnfsd#24, hgoldfish/qtnetworkng#127).
+   */
+  readonly listenerSafeOn?: readonly NodeJS.Platform[];
+  /** True when it means something on an AF_UNIX stream socket too (buffers, linger); other rows are TCP/IP's. */
+  readonly unixStream?: true;
   /** The privilege Linux requires to set it (docs, and the message of an EPERM). */
   readonly privilege?: string;
   /** What an errno means for this option beyond its usual text (TCP_CONGESTION's ENOENT). */
@@ -140,98 +152,104 @@ const INT_MIN = -2147483648;
 const LINUX_MAX_KEEPIDLE = 32767;
 const LINUX_MAX_KEEPCNT = 127;
 
+// Inheritance measured on Linux (test/unit/linux-options.test.js); no other platform measured yet.
+const LINUX_YES = { linux: true } as const;
+const LINUX_NO = { linux: false } as const;
+// The keepalive rows may be set on a listener only where that is known not to reap it (see listenerSafeOn).
+const KEEPALIVE_LISTENER = ['linux'] as const;
+
 // A keepalive time of 10,000 s or more is almost always milliseconds given as seconds.
 const KEEPALIVE_IMPLAUSIBLE = { above: 9999 } as const;
 
 // One row per option, laid out as a table (prettier would break every row into a column of fields).
 // prettier-ignore
 export const OPTIONS = [
-  { name: 'SO_REUSEADDR', when: 'before bind', inherited: true, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Allow bind() to an address whose old connections are still in TIME_WAIT (set before bind).' },
-  { name: 'SO_REUSEPORT', when: 'before bind', inherited: true, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Let several sockets bind the same address and port; the kernel spreads connections over them.' },
-  { name: 'SO_KEEPALIVE', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'bool', sockets: 'tcp', tuning: 'keepAlive.enable',
+  { name: 'SO_REUSEADDR', when: 'before bind', inherited: LINUX_YES, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Allow bind() to an address whose old connections are still in TIME_WAIT (set before bind).' },
+  { name: 'SO_REUSEPORT', when: 'before bind', inherited: LINUX_YES, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Let several sockets bind the same address and port; the kernel spreads connections over them.' },
+  { name: 'SO_KEEPALIVE', when: 'any time', inherited: LINUX_YES, listenerSafeOn: KEEPALIVE_LISTENER, level: 'SOL_SOCKET', kind: 'bool', sockets: 'tcp', tuning: 'keepAlive.enable',
     doc: 'Send keepalive probes on an idle connection.' },
-  { name: 'SO_LINGER', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'linger', max: INT_MAX, unit: 'seconds', sockets: 'tcp', tuning: 'linger',
+  { name: 'SO_LINGER', when: 'any time', inherited: LINUX_YES, unixStream: true, level: 'SOL_SOCKET', kind: 'linger', max: INT_MAX, unit: 'seconds', sockets: 'tcp', tuning: 'linger',
     doc: 'What close() does with unsent data: linger up to N seconds, or reset at once with 0.' },
-  { name: 'SO_RCVBUF', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
+  { name: 'SO_RCVBUF', when: 'any time', inherited: LINUX_YES, unixStream: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
     tuning: 'receiveBufferSize', doc: 'Receive buffer size (Linux doubles the value and reports the doubled size); set before connect or listen to change the window scale.' },
-  { name: 'SO_SNDBUF', when: 'any time', inherited: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
+  { name: 'SO_SNDBUF', when: 'any time', inherited: LINUX_YES, unixStream: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
     tuning: 'sendBufferSize', doc: 'Send buffer size (Linux doubles the value and reports the doubled size).' },
   { name: 'SO_TYPE', level: 'SOL_SOCKET', kind: 'int', sockets: 'any', readOnly: true, doc: 'The socket type (SOCK_STREAM, SOCK_DGRAM); read-only.' },
   { name: 'SO_ERROR', level: 'SOL_SOCKET', kind: 'int', sockets: 'any', readOnly: true, doc: 'The pending socket error, cleared by reading it; read-only.' },
-  { name: 'TCP_NODELAY', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', tuning: 'noDelay',
+  { name: 'TCP_NODELAY', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', tuning: 'noDelay',
     doc: 'Send small segments at once instead of coalescing them (Nagle off).' },
-  { name: 'TCP_KEEPIDLE', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
+  { name: 'TCP_KEEPIDLE', when: 'any time', inherited: LINUX_YES, listenerSafeOn: KEEPALIVE_LISTENER, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
     unit: 'seconds', implausible: KEEPALIVE_IMPLAUSIBLE, sockets: 'tcp', alias: 'TCP_KEEPALIVE', tuning: 'keepAlive.idle',
     doc: 'Idle time before the first keepalive probe.' },
   { name: 'TCP_KEEPALIVE', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, unit: 'seconds', sockets: 'tcp',
     doc: "macOS's name for TCP_KEEPIDLE." },
-  { name: 'TCP_KEEPINTVL', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
+  { name: 'TCP_KEEPINTVL', when: 'any time', inherited: LINUX_YES, listenerSafeOn: KEEPALIVE_LISTENER, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPIDLE },
     unit: 'seconds', implausible: KEEPALIVE_IMPLAUSIBLE, sockets: 'tcp', tuning: 'keepAlive.interval',
     doc: 'Time between keepalive probes.' },
-  { name: 'TCP_KEEPCNT', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPCNT },
+  { name: 'TCP_KEEPCNT', when: 'any time', inherited: LINUX_YES, listenerSafeOn: KEEPALIVE_LISTENER, level: 'IPPROTO_TCP', kind: 'int', min: 1, max: INT_MAX, maxOn: { linux: LINUX_MAX_KEEPCNT },
     unit: 'probes', sockets: 'tcp', tuning: 'keepAlive.count', doc: 'Unanswered probes before the connection is dropped with ETIMEDOUT.' },
-  { name: 'TCP_USER_TIMEOUT', when: 'any time', inherited: true, level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'milliseconds',
+  { name: 'TCP_USER_TIMEOUT', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'milliseconds',
     // Under half a second is almost always seconds given as milliseconds (0 is the system default).
     implausible: { below: 500, except: 0 }, sockets: 'tcp', tuning: 'userTimeout',
     doc: 'How long sent data may stay unacknowledged before the kernel drops the connection (0: system default).' },
-  { name: 'IP_TOS', when: 'any time', inherited: true, level: 'IPPROTO_IP', kind: 'int', min: 0, max: 255, sockets: 'any', doc: 'Type-of-service / DSCP byte of outgoing IPv4 packets.' },
-  { name: 'IP_TTL', when: 'any time', inherited: true, level: 'IPPROTO_IP', kind: 'int', min: 1, max: 255, unit: 'hops', sockets: 'any',
+  { name: 'IP_TOS', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_IP', kind: 'int', min: 0, max: 255, sockets: 'any', doc: 'Type-of-service / DSCP byte of outgoing IPv4 packets.' },
+  { name: 'IP_TTL', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_IP', kind: 'int', min: 1, max: 255, unit: 'hops', sockets: 'any',
     doc: 'Time-to-live of outgoing IPv4 packets.' },
-  { name: 'IPV6_V6ONLY', when: 'before bind', inherited: true, level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', beforeBindOnly: true,
+  { name: 'IPV6_V6ONLY', when: 'before bind', inherited: LINUX_YES, level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', beforeBindOnly: true,
     doc: 'An IPv6 socket that does not also accept IPv4-mapped traffic (set before bind).' },
-  { name: 'IPV6_UNICAST_HOPS', when: 'any time', inherited: true, level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, unit: 'hops', sockets: 'ipv6',
+  { name: 'IPV6_UNICAST_HOPS', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, unit: 'hops', sockets: 'ipv6',
     doc: 'Hop limit of outgoing IPv6 packets (-1: route default).' },
 
   // The Linux server's knobs beyond the seed (measured reference: shared/linux-options.md).
   { name: 'TCP_INFO', level: 'IPPROTO_TCP', kind: 'struct', readWith: 'getTcpInfo', sockets: 'tcp', readOnly: true, doc: "The kernel's view of the connection (struct tcp_info): read with getTcpInfo()." },
-  { name: 'TCP_CONGESTION', level: 'IPPROTO_TCP', kind: 'string', maxLength: 15, sockets: 'tcp', when: 'any time', inherited: true, tuning: 'congestionControl',
+  { name: 'TCP_CONGESTION', level: 'IPPROTO_TCP', kind: 'string', maxLength: 15, sockets: 'tcp', when: 'any time', inherited: LINUX_YES, tuning: 'congestionControl',
     privilege: 'none for the names in net.ipv4.tcp_allowed_congestion_control; CAP_NET_ADMIN for the others',
     errnoHints: { ENOENT: 'no such algorithm here (see /proc/sys/net/ipv4/tcp_available_congestion_control)' },
     doc: 'Congestion-control algorithm (an unknown name is ENOENT).' },
-  { name: 'TCP_NOTSENT_LOWAT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: true,
+  { name: 'TCP_NOTSENT_LOWAT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: LINUX_YES,
     tuning: 'notSentLowWatermark', doc: 'Unsent bytes the write queue may hold before the socket stops being writable (0: the sysctl).' },
-  { name: 'TCP_DEFER_ACCEPT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp', when: 'on a listener', inherited: false,
+  { name: 'TCP_DEFER_ACCEPT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp', when: 'on a listener', inherited: LINUX_NO,
     doc: 'Wake accept() only when data arrives (read back rounded up to a retransmission boundary).' },
-  { name: 'TCP_FASTOPEN', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, sockets: 'tcp', when: 'on a listener (or before listen)', inherited: false,
+  { name: 'TCP_FASTOPEN', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, sockets: 'tcp', when: 'on a listener (or before listen)', inherited: LINUX_NO,
     doc: "Length of the server's TCP Fast Open queue (works only where net.ipv4.tcp_fastopen has bit 2)." },
-  { name: 'TCP_FASTOPEN_CONNECT', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'before connect', inherited: true,
+  { name: 'TCP_FASTOPEN_CONNECT', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'before connect', inherited: LINUX_YES,
     doc: 'Client TCP Fast Open through plain connect() and write().' },
   { name: 'TCP_IS_MPTCP', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', readOnly: true,
     doc: 'Whether the connection runs Multipath TCP (read-only; see dial({ mptcp }) and listen({ mptcp })).' },
-  { name: 'TCP_QUICKACK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time (not sticky)', inherited: false,
+  { name: 'TCP_QUICKACK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time (not sticky)', inherited: LINUX_NO,
     doc: 'Send ACKs at once instead of delaying them (the kernel may turn it off again).' },
-  { name: 'TCP_MAXSEG', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: 32767, unit: 'bytes', sockets: 'tcp', when: 'before connect or listen', inherited: true,
+  { name: 'TCP_MAXSEG', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: 32767, unit: 'bytes', sockets: 'tcp', when: 'before connect or listen', inherited: LINUX_YES,
     doc: 'Maximum segment size (0 or 88..32767; accepted sockets get the effective MSS).' },
-  { name: 'TCP_SYNCNT', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: 127, unit: 'retries', sockets: 'tcp', when: 'before connect', inherited: true,
+  { name: 'TCP_SYNCNT', level: 'IPPROTO_TCP', kind: 'int', min: 1, max: 127, unit: 'retries', sockets: 'tcp', when: 'before connect', inherited: LINUX_YES,
     doc: 'SYN retransmissions before connect() gives up.' },
-  { name: 'TCP_WINDOW_CLAMP', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: true,
+  { name: 'TCP_WINDOW_CLAMP', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: LINUX_YES,
     doc: 'Upper bound of the advertised receive window (values below 1152 become 1152).' },
-  { name: 'TCP_LINGER2', level: 'IPPROTO_TCP', kind: 'int', min: -1, max: 120, unit: 'seconds', sockets: 'tcp', when: 'any time', inherited: true,
+  { name: 'TCP_LINGER2', level: 'IPPROTO_TCP', kind: 'int', min: -1, max: 120, unit: 'seconds', sockets: 'tcp', when: 'any time', inherited: LINUX_YES,
     doc: 'Lifetime of orphaned FIN-WAIT-2 sockets (-1: none; 0: the sysctl tcp_fin_timeout).' },
-  { name: 'TCP_CORK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time', inherited: true,
+  { name: 'TCP_CORK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time', inherited: LINUX_YES,
     doc: 'Hold partial segments until uncorked (at most 200 ms); a corked listener yields corked connections.' },
-  { name: 'SO_MARK', level: 'SOL_SOCKET', kind: 'int', min: INT_MIN, max: INT_MAX, sockets: 'any', when: 'any time', inherited: true, tuning: 'mark',
+  { name: 'SO_MARK', level: 'SOL_SOCKET', kind: 'int', min: INT_MIN, max: INT_MAX, sockets: 'any', when: 'any time', inherited: LINUX_YES, tuning: 'mark',
     privilege: 'CAP_NET_ADMIN or CAP_NET_RAW', doc: 'Firewall / policy-routing mark of outgoing packets (a u32 passed as an int).' },
-  { name: 'SO_PRIORITY', level: 'SOL_SOCKET', kind: 'int', min: INT_MIN, max: INT_MAX, sockets: 'any', when: 'any time', inherited: false, tuning: 'priority',
+  { name: 'SO_PRIORITY', level: 'SOL_SOCKET', kind: 'int', min: INT_MIN, max: INT_MAX, sockets: 'any', when: 'any time', inherited: LINUX_NO, tuning: 'priority',
     privilege: 'none for 0..6; CAP_NET_ADMIN or CAP_NET_RAW for other values', doc: 'Queueing priority of outgoing packets (accepted sockets start at 0: set it per connection).' },
-  { name: 'SO_BINDTODEVICE', level: 'SOL_SOCKET', kind: 'string', maxLength: 15, allowEmpty: true, sockets: 'any', when: 'before bind or connect', inherited: true,
+  { name: 'SO_BINDTODEVICE', level: 'SOL_SOCKET', kind: 'string', maxLength: 15, allowEmpty: true, sockets: 'any', when: 'before bind or connect', inherited: LINUX_YES,
     privilege: 'none for the first binding; CAP_NET_RAW to change or remove it', errnoHints: { ENODEV: 'no interface of that name' },
     doc: "Bind the socket to one interface ('' unbinds; an unknown name is ENODEV)." },
-  { name: 'SO_INCOMING_CPU', level: 'SOL_SOCKET', kind: 'int', min: -1, max: INT_MAX, sockets: 'any', when: 'on SO_REUSEPORT listeners', inherited: false,
+  { name: 'SO_INCOMING_CPU', level: 'SOL_SOCKET', kind: 'int', min: -1, max: INT_MAX, sockets: 'any', when: 'on SO_REUSEPORT listeners', inherited: LINUX_NO,
     doc: 'CPU whose reuseport listener is preferred; on accepted sockets, the CPU that handled the connection.' },
-  { name: 'SO_BUSY_POLL', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'microseconds', sockets: 'any', when: 'any time', inherited: true,
+  { name: 'SO_BUSY_POLL', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'microseconds', sockets: 'any', when: 'any time', inherited: LINUX_YES,
     doc: 'Busy-poll the device queue on blocking reads for up to this long.' },
-  { name: 'SO_RCVLOWAT', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any', when: 'any time', inherited: true,
+  { name: 'SO_RCVLOWAT', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any', when: 'any time', inherited: LINUX_YES,
     doc: 'Bytes that must be queued before a read wakes up (may grow SO_RCVBUF on TCP).' },
-  { name: 'IP_FREEBIND', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: true,
+  { name: 'IP_FREEBIND', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: LINUX_YES,
     doc: 'Allow bind() to an address that is not (yet) configured here (also covers IPv6).' },
-  { name: 'IP_TRANSPARENT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: true,
+  { name: 'IP_TRANSPARENT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: LINUX_YES,
     privilege: 'CAP_NET_ADMIN or CAP_NET_RAW to turn it on', doc: 'Transparent proxying (TPROXY): bind to and accept for non-local addresses.' },
-  { name: 'IP_BIND_ADDRESS_NO_PORT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'tcp', when: 'before bind (client sockets)', inherited: true,
+  { name: 'IP_BIND_ADDRESS_NO_PORT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'tcp', when: 'before bind (client sockets)', inherited: LINUX_YES,
     doc: 'bind() to an address without reserving a port; the port is chosen at connect().' },
-  { name: 'IP_MTU_DISCOVER', level: 'IPPROTO_IP', kind: 'int', min: 0, max: 5, sockets: 'any', when: 'any time', inherited: true,
+  { name: 'IP_MTU_DISCOVER', level: 'IPPROTO_IP', kind: 'int', min: 0, max: 5, sockets: 'any', when: 'any time', inherited: LINUX_YES,
     doc: 'Path-MTU discovery mode: 0 DONT, 1 WANT, 2 DO, 3 PROBE, 4 INTERFACE, 5 OMIT.' },
-  { name: 'IPV6_TCLASS', level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, sockets: 'ipv6', when: 'any time', inherited: true,
+  { name: 'IPV6_TCLASS', level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, sockets: 'ipv6', when: 'any time', inherited: LINUX_YES,
     doc: 'Traffic class (DSCP) of outgoing IPv6 packets (-1: default; TCP keeps the ECN bits).' },
 ] as const satisfies readonly RowShape[];
 

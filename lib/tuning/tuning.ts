@@ -12,6 +12,7 @@ import type net = require('node:net');
 import { net as netModule } from '../core/builtins';
 import { applyQueued, lookup, queue, readQueued, readValue, requireAddon, resolve, type Resolved } from '../core/syscall';
 import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
+import { familyOfAddress, listenerPlace, type ListenerFamily } from '../core/inheritance';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import type { Duration } from '../core/units';
@@ -173,23 +174,42 @@ export function subPlan(plan: Plan, keep: (row: OptionRow) => boolean): Plan {
 export interface ListenerConflict {
   readonly path: TuningPath;
   readonly reason: string;
+  /** False when the field does not apply to the server's sockets at all (a TCP field on an AF_UNIX server): it is set nowhere. */
+  readonly applies: boolean;
+}
+
+/** The address family `server` listens on (undefined while it does not listen). */
+export function serverFamily(server: net.Server): ListenerFamily | undefined {
+  try {
+    // A cluster worker's round-robin handle answers address() with {} even for a pipe: Node's own
+    // record of the path comes first.
+    if (typeof (server as unknown as { _pipeName?: unknown })._pipeName === 'string') return 'unix';
+    return familyOfAddress(server.address());
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The fields of `plan` that a socket accepted from `server`'s listener would not start with, even
- * though the listener holds them: the table's non-inherited options (SO_PRIORITY), and what Node
- * itself sets on each accepted socket or session: a server made with `keepAlive: true` re-enables
- * keepalive (and with a delay sets idle, interval 1 and count 10), `noDelay: true` (http's
- * default) sets TCP_NODELAY, and an http2 server sets TCP_NODELAY when each session starts.
+ * though the listener holds them: what the option table says is not inherited on this platform or
+ * address family (lib/core/inheritance.ts: SO_PRIORITY; every field off Linux, and the keepalive
+ * fields never on a listener there; every field of an AF_UNIX server, whose TCP fields do not
+ * apply at all), and what Node itself sets on each accepted socket or session: a server made with
+ * `keepAlive: true` re-enables keepalive (and with a delay sets idle, interval 1 and count 10),
+ * `noDelay: true` (http's default) sets TCP_NODELAY, and an http2 server sets TCP_NODELAY when
+ * each session starts. `platform` is read at the call (tests pass each one).
  */
-export function listenerConflicts(server: net.Server, plan: Plan): ListenerConflict[] {
+export function listenerConflicts(server: net.Server, plan: Plan, platform: NodeJS.Platform = process.platform): ListenerConflict[] {
   // net.Server keeps these as given to its constructor (keepAliveInitialDelay in whole seconds).
   const own = server as unknown as { keepAlive?: unknown; keepAliveInitialDelay?: unknown; noDelay?: unknown; updateSettings?: unknown };
   const http2 = typeof own.updateSettings === 'function';
+  const family = serverFamily(server) ?? 'IPv4';
   const conflicts: ListenerConflict[] = [];
   for (const { option, path, value } of plan.fields) {
-    if (option.row.inherited === false) {
-      conflicts.push({ path, reason: `${option.name} is not inherited by the sockets a listener accepts (they start with the kernel's default)` });
+    const where = listenerPlace(option.row, family, platform);
+    if (where.place !== 'listener') {
+      conflicts.push({ path, reason: where.reason, applies: where.place === 'per-connection' });
     } else if (path.startsWith('keepAlive.') && own.keepAlive === true) {
       const delay = Number(own.keepAliveInitialDelay);
       const overwritten = path === 'keepAlive.enable' ? value === 0 : delay > 0;
@@ -197,6 +217,7 @@ export function listenerConflicts(server: net.Server, plan: Plan): ListenerConfl
         conflicts.push({
           path,
           reason: `the server was created with keepAlive: true${delay > 0 ? ` and keepAliveInitialDelay (${delay} s)` : ''}, so Node sets keepalive on every socket it accepts${delay > 0 ? ' (idle, interval 1, count 10)' : ''}`,
+          applies: true,
         });
       }
     } else if (path === 'noDelay' && value === 0 && (own.noDelay === true || http2)) {
@@ -205,10 +226,16 @@ export function listenerConflicts(server: net.Server, plan: Plan): ListenerConfl
         reason: http2
           ? 'an http2 server sets TCP_NODELAY on each connection when its session starts'
           : 'the server was created with noDelay: true (the default of http.createServer), so Node sets TCP_NODELAY on every socket it accepts',
+        applies: true,
       });
     }
   }
   return conflicts;
+}
+
+/** The typed refusal of a field that does not apply to a server's address family (tune(server), tuneServer(), listen()). */
+export function notApplicableError(conflict: ListenerConflict): Error {
+  return invalidValue(`tuning.${conflict.path}`, `does not apply to this server: ${conflict.reason}. Drop it from this server's tuning`, NOT_SHOWN);
 }
 
 /**
@@ -218,7 +245,8 @@ export function listenerConflicts(server: net.Server, plan: Plan): ListenerConfl
 function checkServer(server: net.Server, plan: Plan): void {
   const conflicts = listenerConflicts(server, plan);
   if (conflicts.length === 0) return;
-  const first = conflicts[0]!;
+  const first = conflicts.find((c) => !c.applies) ?? conflicts[0]!;
+  if (!first.applies) throw notApplicableError(first);
   throw invalidValue(
     `tuning.${first.path}`,
     `cannot hold on this server's accepted sockets: ${first.reason}. Use tuneServer(server, tuning), which sets such fields on each accepted socket after Node's own, or drop the server option`,

@@ -45,7 +45,7 @@ describe('tuneServer', () => {
     const tuner = knobs.tuneServer(server, TUNING);
     server.listen(0, '127.0.0.1'); // with a host, listen is asynchronous
     const mode = await tuner.ready;
-    expect(mode).toEqual({ mode: 'listener', perConnection: [], reasons: [] });
+    expect(mode).toEqual({ mode: 'listener', perConnection: [], skipped: [], reasons: [], platform: process.platform });
     await connectMany(server.address().port, 5);
     await waitFor(() => seen.length === 5);
     for (const state of seen) expect(state).toMatchObject(EXPECTED);
@@ -119,23 +119,30 @@ describe('tuneServer', () => {
   });
 
   test('a refusal on an accepted socket destroys that socket with the SyscallError, reported once', async () => {
-    // A Unix-domain server made with keepAlive: the keepalive timings go per connection, and the
-    // kernel refuses TCP options on Unix sockets.
-    const server = await unixServer();
-    server.keepAlive = true; // as net.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 }) sets them
-    server.keepAliveInitialDelay = 5;
-    const tuner = knobs.tuneServer(server, { keepAlive: { idle: 61 } });
+    // As on macOS (process.platform read when the server starts listening), every field goes per
+    // connection; the kernel refuses an unknown congestion-control name on each accepted socket.
+    const original = Object.getOwnPropertyDescriptor(process, 'platform');
+    const server = track(net.createServer());
+    let tuner;
+    try {
+      Object.defineProperty(process, 'platform', { value: 'darwin', configurable: true });
+      tuner = knobs.tuneServer(server, { congestionControl: 'no-such-cc' });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    } finally {
+      Object.defineProperty(process, 'platform', original);
+    }
     const errors = [];
     tuner.on('error', (err) => errors.push(err));
-    expect(await tuner.ready).toMatchObject({ mode: 'both', perConnection: ['keepAlive.idle'] }); // SO_KEEPALIVE holds on the listener
+    expect(await tuner.ready).toMatchObject({ mode: 'per-connection', perConnection: ['congestionControl'], platform: 'darwin' });
     const closed = [];
     for (let i = 0; i < 3; i++) {
-      const c = track(net.connect(server.address()));
+      const c = track(net.connect(server.address().port, '127.0.0.1'));
       closed.push(new Promise((resolve) => c.once('close', resolve).on('error', () => {})));
     }
     await Promise.all(closed);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(knobs.SyscallError);
+    expect(errors[0]).toMatchObject({ code: 'ENOENT', option: 'TCP_CONGESTION' });
   });
 
   test('bad input is a typed error before any syscall', () => {
@@ -143,6 +150,79 @@ describe('tuneServer', () => {
     expect(() => knobs.tuneServer(net.createServer(), { keepalive: 1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => knobs.tuneServers(TUNING, { filter: 5 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
+});
+
+// Issue 24 §2.2: accepted AF_UNIX sockets inherit nothing from their listener (the kernel creates
+// them fresh), and TCP fields do not apply to them. Property: every field either holds on each
+// accepted socket or is refused (tuneServer, tune) / reported left out (tuneServers); no connection
+// is destroyed for a field that does not apply.
+describe('AF_UNIX servers', () => {
+  /** Connects to a Unix server and resolves with what the server's handler answered. */
+  function ask(address) {
+    return new Promise((resolve) => {
+      const c = track(net.connect(address));
+      let data = '';
+      c.on('data', (d) => (data += d));
+      c.on('end', () => resolve(data));
+      c.on('error', (err) => resolve(`error ${err.code}`));
+    });
+  }
+
+  test('tuneServer() refuses a TCP field on a listening AF_UNIX server, typed and naming the family, before any syscall', async () => {
+    const server = await unixServer();
+    expect(() => knobs.tuneServer(server, { keepAlive: { idle: 61 }, receiveBufferSize: 65536 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/tuning\.keepAlive\.enable.*AF_UNIX/) }),
+    );
+    expect(() => knobs.tune(server, { userTimeout: 5000 })).toThrow(expect.objectContaining({ message: expect.stringMatching(/TCP_USER_TIMEOUT.*AF_UNIX/) }));
+  });
+
+  test('tuneServer() before listen(): ready rejects typed; every connection is still served', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-unix-'));
+    const server = track(net.createServer((socket) => socket.end('served')));
+    server.once('close', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const tuner = knobs.tuneServer(server, { noDelay: true });
+    const errors = [];
+    tuner.on('error', (err) => errors.push(err));
+    await new Promise((resolve) => server.listen(path.join(dir, 's.sock'), resolve));
+    await expect(tuner.ready).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/TCP_NODELAY.*AF_UNIX/) });
+    expect(errors).toHaveLength(1);
+    const answers = await Promise.all([1, 2, 3].map(() => ask(server.address())));
+    expect(answers).toEqual(['served', 'served', 'served']);
+  });
+
+  test('buffers and linger: set on each accepted socket (mode per-connection), read back there; tune(server) refuses, naming why', async () => {
+    const server = await unixServer();
+    server.on('connection', (socket) => {
+      socket.end(JSON.stringify({ rcv: knobs.getReceiveBufferSize(socket), snd: knobs.getSendBufferSize(socket), linger: knobs.getLinger(socket) }));
+    });
+    expect(() => knobs.tune(server, { receiveBufferSize: 65536 })).toThrow(/SO_RCVBUF: accepted AF_UNIX sockets inherit nothing.*tuneServer/);
+    const tuner = knobs.tuneServer(server, { receiveBufferSize: 65536, sendBufferSize: 98304, linger: { enable: true, seconds: 3 } });
+    const mode = await tuner.ready;
+    expect(mode).toMatchObject({ mode: 'per-connection', skipped: [] });
+    expect([...mode.perConnection].sort()).toEqual(['linger', 'receiveBufferSize', 'sendBufferSize']);
+    for (let i = 0; i < 3; i++) {
+      expect(JSON.parse(await ask(server.address()))).toEqual({ rcv: 131072, snd: 196608, linger: { enable: true, seconds: 3 } });
+    }
+  });
+
+  testIf(
+    process.platform !== 'linux' ? 'cluster over a Unix path as measured on Linux' : null,
+    'a cluster of round-robin workers on one Unix path with tuneServers() and a TCP tuning: 10 of 10 served, buffers hold, TCP fields reported left out',
+    () => {
+      const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'cluster', 'unix.js')], { encoding: 'utf8', timeout: 60000 });
+      const out = JSON.parse(run.stdout.trim().split('\n').pop());
+      expect(out.error).toBeUndefined();
+      expect(out.answers).toHaveLength(10);
+      for (const answer of out.answers) expect(answer).toMatchObject({ rcvbuf: 131072 });
+      expect(new Set(out.answers.map((a) => a.pid)).size).toBe(2);
+      for (const worker of out.ready) {
+        expect(worker.report).toMatchObject({ mode: 'per-connection', perConnection: ['receiveBufferSize'] });
+        expect([...worker.report.skipped].sort()).toEqual(['keepAlive.count', 'keepAlive.enable', 'keepAlive.idle', 'keepAlive.interval', 'userTimeout']);
+        expect(worker.refused).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/AF_UNIX/) });
+      }
+    },
+    60000,
+  );
 });
 
 describe('frameworks, each read back on the sockets it accepted', () => {

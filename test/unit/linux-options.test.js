@@ -131,7 +131,7 @@ async function acceptedFrom(row, value, apply = true) {
   return { listenerValue, accepted: await acceptedP };
 }
 
-describeLinux('accepted sockets: inherited or not, as each row of the table says', () => {
+describeLinux("accepted sockets: inherited or not, as each row's Linux entry says", () => {
   const rows = knobs.OPTIONS.filter((row) => row.inherited !== undefined && knobs.isSupported(row.name));
 
   const reasonFor = (name, claim, row) =>
@@ -141,7 +141,7 @@ describeLinux('accepted sockets: inherited or not, as each row of the table says
       row.privilege && /CAP_/.test(row.privilege) && name !== 'TCP_CONGESTION' ? notRoot(row.privilege) : null,
     );
   eachIf(
-    rows.map((row) => [row.name, row.inherited ? 'inherits' : 'does not inherit', row]),
+    rows.map((row) => [row.name, row.inherited.linux ? 'inherits' : 'does not inherit', row]),
     reasonFor,
     '%s: an accepted socket %s it',
     async (name, claim, row) => {
@@ -155,11 +155,11 @@ describeLinux('accepted sockets: inherited or not, as each row of the table says
       if (name === 'TCP_MAXSEG') {
         // Inherited as the effective MSS: the value less the 12-byte timestamp option.
         expect(onAccepted).toBe(value - 12);
-        expect(row.inherited).toBe(true);
+        expect(row.inherited.linux).toBe(true);
         return;
       }
       const inherited = onAccepted === stored(row, value) && onAccepted !== baseline;
-      expect({ name, inherited }).toEqual({ name, inherited: row.inherited });
+      expect({ name, inherited }).toEqual({ name, inherited: row.inherited.linux });
     },
   );
 });
