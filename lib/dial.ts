@@ -98,7 +98,11 @@ interface DialPlan {
   readonly localPort: number;
   readonly connectTimeout: number | undefined;
   readonly attemptDelay: number;
+  /** False: one address, from a lookup without `all`, as net.connect({ autoSelectFamily: false }) does. */
+  readonly autoSelectFamily: boolean;
   readonly timeout: number | undefined;
+  /** What Node's net.connect() would set on the connected socket from a client's connection options (dialAgent). */
+  readonly socketOptions: SocketOptions | undefined;
   /** socket()'s protocol: IPPROTO_MPTCP for Multipath TCP, else 0. */
   readonly protocol: number;
   readonly fastOpen: boolean;
@@ -174,7 +178,9 @@ function compileDial(options: unknown): DialPlan {
     localPort,
     connectTimeout,
     attemptDelay,
+    autoSelectFamily: true,
     timeout,
+    socketOptions: undefined,
     protocol,
     fastOpen,
     beforeConnect,
@@ -194,13 +200,22 @@ function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
   }
   const lookup = plan.lookup ?? (require('node:dns') as typeof dns).lookup;
   return new Promise((resolveAddresses, reject) => {
-    const options: dns.LookupAllOptions = { all: true, family: plan.family, ...(plan.hints === undefined ? {} : { hints: plan.hints }) };
+    // Called as Node's net.connect() calls it (lib/net.js lookupAndConnect): ADDRCONFIG when no family
+    // and no hints are given (not on Windows); every address (`all: true`) only when it would race
+    // them itself: no family, no localAddress, autoSelectFamily on. Otherwise one address, answered
+    // as (err, address, family). A resolver passed by a client (an SSRF guard, a DNS pin) sees what it
+    // would see under Node.
+    const hints = plan.hints || (process.platform !== 'win32' && plan.family === 0 ? (require('node:dns') as typeof dns).ADDRCONFIG : 0);
+    const all = plan.family === 0 && plan.localAddress === undefined && plan.autoSelectFamily;
+    const options = { family: plan.family === 0 ? undefined : plan.family, hints, ...(all ? { all: true } : {}) } as dns.LookupAllOptions;
     let answered = false;
     // A resolver may throw, call back twice, or answer with anything: the first answer counts, and
     // only well-formed addresses are tried.
-    const onLookup = (err: NodeJS.ErrnoException | null, addresses: unknown): void => {
+    const onLookup = (err: NodeJS.ErrnoException | null, answer: unknown, answerFamily?: unknown): void => {
       if (answered) return;
       answered = true;
+      // The one-address form, when that is what was asked for.
+      const addresses = !all && typeof answer === 'string' ? [{ address: answer, family: answerFamily }] : answer;
       if (err) {
         reject(
           err.errno !== undefined
@@ -219,7 +234,9 @@ function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
         reject(
           invalidValue(
             'options.lookup',
-            'called back with something other than an array of { address, family } (what dns.lookup gives with all: true)',
+            all
+              ? 'called back with something other than an array of { address, family } (what dns.lookup gives with all: true)'
+              : 'called back with something other than (err, address, family) or an array of { address, family }',
             addresses,
           ),
         );
@@ -319,8 +336,8 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
 
 /** Races the addresses; resolves with the first socket that connects, closing the others. */
 function race(plan: DialPlan, addresses: dns.LookupAddress[], deadline: Promise<never> | undefined): Promise<net.Socket> {
-  // Fast Open connects before any SYN: only one address can be tried.
-  const candidates = plan.fastOpen ? addresses.slice(0, 1) : addresses;
+  // Fast Open connects before any SYN: only one address can be tried; so without autoSelectFamily, as Node.
+  const candidates = plan.fastOpen || !plan.autoSelectFamily ? addresses.slice(0, 1) : addresses;
   return new Promise<net.Socket>((resolveWinner, reject) => {
     const pending = new Set<net.Socket>();
     const errors: string[] = [];
@@ -424,6 +441,11 @@ function dialPlanned(plan: DialPlan): Promise<net.Socket> {
     const addresses = deadline ? await Promise.race([addressesOf(plan), deadline]) : await addressesOf(plan);
     const socket = await race(plan, addresses, deadline);
     try {
+      // Node's own settings from the client's options first, as net.connect() would make them; the
+      // tuning after, so where both name a field the tuning is what holds.
+      const own = plan.socketOptions;
+      if (own?.noDelay !== undefined) socket.setNoDelay(own.noDelay);
+      if (own?.keepAlive) socket.setKeepAlive(true, own.keepAliveInitialDelay ?? 0);
       if (plan.late && plan.late.fields.length > 0) applyPlan(socket, plan.late);
     } catch (err) {
       socket.destroy();
@@ -451,10 +473,81 @@ function compileDialer(options: unknown): DialPlan {
   return compileDial({ ...given, host: 'localhost', port: 1 });
 }
 
-/** `plan` for one connection to `host:port`, with `localAddress` from the client if the dialer has none. */
-function forDestination(plan: DialPlan, host: string, port: number, localAddress?: unknown): DialPlan {
-  const local = plan.localAddress ?? (typeof localAddress === 'string' && localAddress ? localAddress : undefined);
-  return { ...plan, host, port: validateInteger(port, 'port', 1, 65535), localAddress: local };
+/** What net.connect() sets on a socket from its options, that dialAgent() sets the same way. */
+interface SocketOptions {
+  readonly noDelay: boolean | undefined;
+  readonly keepAlive: boolean | undefined;
+  readonly keepAliveInitialDelay: number | undefined;
+}
+
+/**
+ * `plan` for one connection a client asked for, with the connection options the client passed
+ * (Node's createConnection options, an undici connector's) merged in. Each one that decides where or
+ * how to connect is honoured, or refused with a typed error; none is dropped: an SSRF guard or DNS
+ * pin given as `lookup` runs exactly as under Node. Where the dialer's own options and the client's
+ * name the same thing differently, socket-knobs does not choose between them: a typed error.
+ */
+function forRequest(plan: DialPlan, request: Record<string, unknown>, host: string, port: number, what: string): DialPlan {
+  const name = (key: string): string => `${what}.${key}`;
+  /** The client's value, unless absent; refused where the dialer already set a different one. */
+  const merged = <T>(key: string, dialer: T | undefined, fromClient: T | undefined, dialerKey = key): T | undefined => {
+    if (fromClient === undefined) return dialer;
+    if (dialer !== undefined && dialer !== fromClient) {
+      throw invalidValue(
+        name(key),
+        `differs from the dialer's options.${dialerKey}: socket-knobs will not choose between them (set it in one place)`,
+        typeof fromClient === 'function' ? NOT_SHOWN : fromClient,
+      );
+    }
+    return fromClient;
+  };
+  const present = (key: string): unknown => (request[key] === null ? undefined : request[key]);
+  // A Unix socket or a tunnel through a socket that already exists is not a TCP connection dial() makes.
+  if (typeof present('socketPath') === 'string') {
+    throw invalidValue(name('socketPath'), 'asks for a Unix-domain socket; a dialer connects TCP only (use a plain agent for it)', present('socketPath'));
+  }
+  if (present('httpSocket') !== undefined) {
+    throw invalidValue(name('httpSocket'), 'asks to run over a socket that already exists (a proxy tunnel); a dialer creates its own', NOT_SHOWN);
+  }
+  const lookup = present('lookup');
+  if (lookup !== undefined && typeof lookup !== 'function') throw invalidType(name('lookup'), 'of type function', lookup);
+  let family = present('family');
+  if (family === 'IPv4') family = 4;
+  else if (family === 'IPv6') family = 6;
+  if (family !== undefined && family !== 0 && family !== 4 && family !== 6) throw invalidValue(name('family'), 'must be 0, 4 or 6', family);
+  const hints = present('hints') === undefined || present('hints') === 0 ? undefined : validateInteger(present('hints'), name('hints'), 0, 2147483647);
+  const localAddressGiven = present('localAddress');
+  if (localAddressGiven !== undefined && (typeof localAddressGiven !== 'string' || netModule().isIP(localAddressGiven) === 0))
+    throw invalidValue(name('localAddress'), 'must be an IP address literal', localAddressGiven);
+  const localPort = present('localPort') === undefined ? undefined : validateInteger(present('localPort'), name('localPort'), 0, 65535);
+  const auto = present('autoSelectFamily');
+  if (auto !== undefined && typeof auto !== 'boolean') throw invalidType(name('autoSelectFamily'), 'of type boolean', auto);
+  const attemptTimeout = present('autoSelectFamilyAttemptTimeout');
+  const attemptDelay =
+    // Node raises a value under 10 ms to 10.
+    attemptTimeout === undefined ? undefined : Math.max(10, validateInteger(attemptTimeout, name('autoSelectFamilyAttemptTimeout'), 1, 2147483647));
+  const timeout = present('timeout') === undefined ? undefined : validateInteger(present('timeout'), name('timeout'), 0, 2147483647);
+  const noDelay = present('noDelay') === undefined ? undefined : validateBoolean(present('noDelay'), name('noDelay'));
+  const keepAlive = present('keepAlive') === undefined ? undefined : validateBoolean(present('keepAlive'), name('keepAlive'));
+  const keepAliveInitialDelay =
+    present('keepAliveInitialDelay') === undefined
+      ? undefined
+      : validateInteger(present('keepAliveInitialDelay'), name('keepAliveInitialDelay'), 0, 2147483647);
+  const familyMerged = merged('family', plan.family === 0 ? undefined : plan.family, family === 0 ? undefined : (family as 4 | 6 | undefined));
+  return {
+    ...plan,
+    host,
+    port: validateInteger(port, 'port', 1, 65535),
+    lookup: merged('lookup', plan.lookup, lookup as DialOptions['lookup'] | undefined),
+    family: familyMerged ?? 0,
+    hints: merged('hints', plan.hints, hints),
+    localAddress: merged('localAddress', plan.localAddress, localAddressGiven as string | undefined),
+    localPort: merged('localPort', plan.localPort === 0 ? undefined : plan.localPort, localPort === 0 ? undefined : localPort) ?? 0,
+    autoSelectFamily: auto ?? plan.autoSelectFamily,
+    attemptDelay: attemptDelay ?? plan.attemptDelay,
+    timeout: plan.timeout ?? timeout,
+    socketOptions: { noDelay, keepAlive, keepAliveInitialDelay },
+  };
 }
 
 interface AgentConnectOptions {
@@ -481,7 +574,15 @@ export function dialAgent<A extends object>(agent: A, options: DialerOptions): A
     const oncreate = args[args.length - 1] as (err: Error | null, socket?: net.Socket) => void;
     const host = connectOptions.host ?? connectOptions.hostname ?? 'localhost';
     const port = Number(connectOptions.port ?? (isHttps ? 443 : 80));
-    dialPlanned(forDestination(plan, host, port, connectOptions.localAddress)).then(
+    let destination: DialPlan;
+    try {
+      destination = forRequest(plan, connectOptions, host, port, 'request');
+    } catch (err) {
+      // The request's own error, as Node reports a bad createConnection option: on the request.
+      process.nextTick(oncreate, err);
+      return undefined;
+    }
+    dialPlanned(destination).then(
       (socket) => {
         if (!isHttps) {
           oncreate(null, socket);
@@ -508,6 +609,8 @@ interface UndiciConnectOptions {
   port: string | number;
   servername?: string | null;
   localAddress?: string | null;
+  /** A socket to run TLS over (undici's proxy tunnels): refused, a dialer creates its own. */
+  httpSocket?: unknown;
 }
 
 export interface DialConnectorOptions extends DialerOptions {
@@ -530,7 +633,7 @@ export function dialConnector(options: DialConnectorOptions = {}): Connector<Und
     let destination: DialPlan;
     try {
       const port = Number(connectOptions.port || (connectOptions.protocol === 'https:' ? 443 : 80));
-      destination = forDestination(plan, connectOptions.hostname, port, connectOptions.localAddress ?? undefined);
+      destination = forRequest(plan, connectOptions as unknown as Record<string, unknown>, connectOptions.hostname, port, 'connectOptions');
     } catch (err) {
       callback(err as Error, null);
       return;
