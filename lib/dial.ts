@@ -24,6 +24,7 @@ import {
   tryOpenSocket,
   type Resolved,
 } from './core/syscall';
+import { fdChanged, runControl } from './core/fdidentity';
 import { validateTime, type Duration } from './core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import { applyPlan, applyPlanToFd, compileTuning, subPlan, type Plan, type Tuning } from './tuning/tuning';
@@ -311,10 +312,11 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
         throw invalidValue('options.localAddress', `is not an IPv${target.family} address, the family of ${target.address}`, local);
       bindSocket(fd, domain, local, plan.localPort, 0, local);
     }
-    if (plan.control) plan.control(fd);
+    if (plan.control) runControl(fd, plan.control, 'options.control');
     adopted = new (netModule().Socket)({ fd, readable: true, writable: true });
   } catch (err) {
-    if (!adopted) closeSocket(fd);
+    // Never close a number control(fd) closed: it may already be another file's.
+    if (!adopted && !fdChanged(err)) closeSocket(fd);
     throw err;
   }
   const socket = adopted;
@@ -582,15 +584,37 @@ export function dialAgent<A extends object>(agent: A, options: DialerOptions): A
       process.nextTick(oncreate, err);
       return undefined;
     }
+    const started = Date.now();
     dialPlanned(destination).then(
       (socket) => {
         if (!isHttps) {
           oncreate(null, socket);
           return;
         }
+        // The agent's own TLS options and the request's, over the dialed socket; the request sees
+        // TLS errors on the socket as with a plain https.Agent.
         const tls = require('node:tls') as typeof import('node:tls');
         const servername = connectOptions.servername ?? (netModule().isIP(host) ? undefined : host);
-        oncreate(null, tls.connect({ ...(connectOptions as object), ...(servername ? { servername } : {}), socket }));
+        const secure = tls.connect({ ...(connectOptions as object), ...(servername ? { servername } : {}), socket });
+        if (destination.connectTimeout !== undefined) {
+          // connectTimeout covers the handshake too.
+          const timer = setTimeout(
+            () =>
+              secure.destroy(
+                syscallError(
+                  os().constants.errno.ETIMEDOUT,
+                  'connect',
+                  { address: destination.host, port: destination.port },
+                  undefined,
+                  `no TLS session within ${destination.connectTimeout} ms (connectTimeout covers the lookup, the connection and the handshake)`,
+                ),
+              ),
+            Math.max(0, destination.connectTimeout - (Date.now() - started)),
+          );
+          timer.unref();
+          secure.once('secureConnect', () => clearTimeout(timer)).once('close', () => clearTimeout(timer));
+        }
+        oncreate(null, secure);
       },
       (err: Error) => oncreate(err),
     );
@@ -599,6 +623,53 @@ export function dialAgent<A extends object>(agent: A, options: DialerOptions): A
   setAgentCreate(agent, create);
   if (plan.late) setAgentTuning(agent, plan.late);
   return agent;
+}
+
+/**
+ * TLS over a dialed socket, within what is left of the dial's connectTimeout (the deadline covers the
+ * handshake too); `done` is called exactly once, as undici's connector contract requires (its
+ * lib/core/connect.js makes its own callback one-shot): with the TLS socket once it is secure, or
+ * with the first error, never again for an error after the handshake (the socket's own 'error'
+ * listeners see that one).
+ */
+function secureOver(
+  socket: net.Socket,
+  options: import('node:tls').ConnectionOptions,
+  plan: DialPlan,
+  started: number,
+  done: (err: Error | null, secure: import('node:tls').TLSSocket | null) => void,
+): void {
+  const tls = require('node:tls') as typeof import('node:tls');
+  let called = false;
+  let timer: NodeJS.Timeout | undefined;
+  const once = (err: Error | null, secure: import('node:tls').TLSSocket | null): void => {
+    if (called) return;
+    called = true;
+    if (timer) clearTimeout(timer);
+    done(err, secure);
+  };
+  const secure = tls.connect({ ...options, socket });
+  secure.once('secureConnect', () => once(null, secure));
+  secure.on('error', (err) => {
+    if (called) return;
+    secure.destroy();
+    once(typed(err, plan.host, plan.port), null);
+  });
+  if (plan.connectTimeout !== undefined) {
+    const left = Math.max(0, plan.connectTimeout - (Date.now() - started));
+    timer = setTimeout(() => {
+      const err = syscallError(
+        os().constants.errno.ETIMEDOUT,
+        'connect',
+        { address: plan.host, port: plan.port },
+        undefined,
+        `no TLS session within ${plan.connectTimeout} ms (connectTimeout covers the lookup, the connection and the handshake)`,
+      );
+      secure.destroy();
+      once(err, null);
+    }, left);
+    timer.unref();
+  }
 }
 
 /** undici's connect options, the part used here. */
@@ -638,17 +709,21 @@ export function dialConnector(options: DialConnectorOptions = {}): Connector<Und
       callback(err as Error, null);
       return;
     }
+    const started = Date.now();
     dialPlanned(destination).then(
       (socket) => {
         if (connectOptions.protocol !== 'https:') {
           callback(null, socket);
           return;
         }
-        const tls = require('node:tls') as typeof import('node:tls');
         const servername = connectOptions.servername || (netModule().isIP(connectOptions.hostname) ? undefined : connectOptions.hostname);
-        const secure = tls.connect({ ALPNProtocols: ['http/1.1'], ...(tlsOptions as object), ...(servername ? { servername } : {}), socket });
-        secure.once('secureConnect', () => callback(null, secure));
-        secure.once('error', (err) => callback(err, null));
+        secureOver(
+          socket,
+          { ALPNProtocols: ['http/1.1'], ...(tlsOptions as object), ...(servername ? { servername } : {}) },
+          destination,
+          started,
+          (err, secure) => (err ? callback(err, null) : callback(null, secure!)),
+        );
       },
       (err: Error) => callback(err, null),
     );

@@ -27,6 +27,7 @@ import { compileTuning, type Tuning } from './tuning/tuning';
 import { tuneServer } from './servers';
 import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import type { Duration } from './core/units';
+import { fdChanged, runControl } from './core/fdidentity';
 
 export interface ListenOptions {
   /** Port to bind; 0 lets the kernel choose. */
@@ -169,7 +170,7 @@ function openListener(given: ListenSnapshot, withTuning = false): { fd: number; 
     if (freebindOption) queue(count++, freebindOption, freebind ? 1 : 0);
     applyQueued(fd, count);
     if (deviceOption) writeName(fd, deviceOption, device!);
-    if (control) control(fd);
+    if (control) runControl(fd, control, 'options.control');
     bindSocket(fd, target.domain, target.address, port, target.scopeId, target.host);
     count = 0;
     if (deferOption) queue(count++, deferOption, deferAccept!);
@@ -178,7 +179,8 @@ function openListener(given: ListenSnapshot, withTuning = false): { fd: number; 
     listenSocket(fd, backlog, target.host, port);
     return { fd, backlog };
   } catch (error) {
-    closeSocket(fd);
+    // Never close a number control(fd) closed: it may already be another file's.
+    if (!fdChanged(error)) closeSocket(fd);
     throw error;
   }
 }
