@@ -66,16 +66,24 @@ const INTERVAL_FIELD = { unit: 'milliseconds' as const, min: 1, max: 2147483647 
 /** A connection being observed. */
 interface Watched {
   readonly socket: net.Socket;
+  /** The libuv handle that owns the fd (a TLS socket's is the TCP handle under it): the connection's identity. */
+  readonly handle: object;
   readonly fd: number;
   readonly attributes: Attributes;
   /** The cumulative counters at the previous sample, for the deltas. */
   readonly previous: (number | undefined)[];
   next: number;
+  /** Its place in the schedule's heap (-1: not in it). */
+  index: number;
   done: boolean;
   unhook: () => void;
 }
 
-/** A min-heap of connections by next sample time: one timer per observer, whatever the count. */
+/**
+ * A min-heap of connections by next sample time: one timer per observer, whatever the count. Each
+ * entry knows its index, so a connection that ends leaves the heap at once: a closed socket is never
+ * held until its next due time (§2.5).
+ */
 class Schedule {
   private readonly heap: Watched[] = [];
   get size(): number {
@@ -84,45 +92,73 @@ class Schedule {
   peek(): Watched | undefined {
     return this.heap[0];
   }
-  push(item: Watched): void {
+  private place(item: Watched, i: number): void {
+    this.heap[i] = item;
+    item.index = i;
+  }
+  private up(i: number): void {
     const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
+    const item = h[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent]!.next <= h[i]!.next) break;
-      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      if (h[parent]!.next <= item.next) break;
+      this.place(h[parent]!, i);
       i = parent;
     }
+    this.place(item, i);
+  }
+  private down(i: number): void {
+    const h = this.heap;
+    const item = h[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      let best = item.next;
+      if (l < h.length && h[l]!.next < best) {
+        m = l;
+        best = h[l]!.next;
+      }
+      if (r < h.length && h[r]!.next < best) m = r;
+      if (m === i) break;
+      this.place(h[m]!, i);
+      i = m;
+    }
+    this.place(item, i);
+  }
+  push(item: Watched): void {
+    this.heap.push(item);
+    this.up(this.heap.length - 1);
   }
   pop(): Watched | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && h[l]!.next < h[m]!.next) m = l;
-        if (r < h.length && h[r]!.next < h[m]!.next) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
+    const top = this.heap[0];
+    if (top) this.remove(top);
     return top;
   }
+  /** Takes `item` out wherever it is (a no-op if it is not in the heap). */
+  remove(item: Watched): void {
+    const h = this.heap;
+    const i = item.index;
+    if (i < 0 || h[i] !== item) return;
+    item.index = -1;
+    const last = h.pop()!;
+    if (last === item) return;
+    this.place(last, i);
+    this.up(i);
+    this.down(last.index);
+  }
   clear(): void {
+    for (const item of this.heap) item.index = -1;
     this.heap.length = 0;
   }
 }
 
 class ObserverImpl extends EventEmitter implements Observer {
   private stopped = false;
-  private readonly byFd = new Map<number, Watched>();
+  /** By the handle that owns the kernel socket: never by fd number, which another file may take. */
+  private readonly byHandle = new Map<object, Watched>();
+  /** Sockets waiting for 'connect', each with the removal of its listeners (dropped at 'close' too). */
+  private readonly pendingConnect = new Map<net.Socket, () => void>();
   private readonly schedule = new Schedule();
   private timer: NodeJS.Timeout | null = null;
   private readonly unhooks: (() => void)[] = [];
@@ -151,7 +187,7 @@ class ObserverImpl extends EventEmitter implements Observer {
   }
 
   get connections(): number {
-    return this.byFd.size;
+    return this.byHandle.size;
   }
 
   /** Starts watching a server's accepted sockets, and samples its listener's accept queue. */
@@ -178,22 +214,34 @@ class ObserverImpl extends EventEmitter implements Observer {
   add(socket: net.Socket, role: 'server' | 'client'): void {
     if (this.stopped || socket.destroyed) return;
     if (!isConnected(socket)) {
-      const onConnect = (): void => this.add(socket, role);
+      // Held only until it connects or closes: a socket that never connects is not kept (§2.5).
+      if (this.pendingConnect.has(socket)) return;
+      const onConnect = (): void => {
+        drop();
+        this.add(socket, role);
+      };
+      const drop = (): void => {
+        this.pendingConnect.delete(socket);
+        socket.removeListener('connect', onConnect);
+        socket.removeListener('close', drop);
+      };
       socket.once('connect', onConnect);
-      this.unhooks.push(() => socket.removeListener('connect', onConnect));
+      socket.once('close', drop);
+      this.pendingConnect.set(socket, drop);
       return;
     }
+    const handle = ownerHandle(socket);
     const fd = openHandleFd(socket);
     // One sample series per kernel socket: a TLS socket and the TCP socket under it are one.
-    if (fd < 0 || this.byFd.has(fd)) return;
+    if (fd < 0 || !handle || this.byHandle.has(handle)) return;
     const attributes: Attributes = {
       ...this.attributes,
       'network.tcp.role': role,
       ...(this.peerAttributes ? { 'network.peer.address': socket.remoteAddress ?? '', 'network.peer.port': socket.remotePort ?? 0 } : {}),
     };
-    const watched: Watched = { socket, fd, attributes, previous: COUNTERS.map(() => undefined), next: 0, done: false, unhook: () => {} };
+    const watched: Watched = { socket, handle, fd, attributes, previous: COUNTERS.map(() => undefined), next: 0, index: -1, done: false, unhook: () => {} };
     watched.unhook = onSocketClosing(socket, () => this.final(watched));
-    this.byFd.set(fd, watched);
+    this.byHandle.set(handle, watched);
     this.reschedule(watched);
   }
 
@@ -223,7 +271,7 @@ class ObserverImpl extends EventEmitter implements Observer {
       const watched = this.schedule.pop()!;
       if (watched.done) continue;
       this.sample(watched, false);
-      this.reschedule(watched);
+      if (!watched.done) this.reschedule(watched);
     }
     this.arm();
   }
@@ -238,13 +286,21 @@ class ObserverImpl extends EventEmitter implements Observer {
   private forget(watched: Watched): void {
     watched.done = true;
     watched.unhook();
-    if (this.byFd.get(watched.fd) === watched) this.byFd.delete(watched.fd);
+    this.schedule.remove(watched);
+    if (this.byHandle.get(watched.handle) === watched) this.byHandle.delete(watched.handle);
   }
 
   /** Reads TCP_INFO (and the tuning, for drift) now; delivers in a microtask. */
   private sample(watched: Watched, final: boolean): void {
     let info: TcpInfo;
     let drift: TuningPath[] | undefined;
+    // The fd number is read only while the handle that owns it still holds it: a socket handed to a
+    // child process (its handle taken away, the number closed and reused) has left this process,
+    // and the file now under that number is someone else's connection (§2.6).
+    if (ownerHandle(watched.socket) !== watched.handle || (watched.handle as { fd?: unknown }).fd !== watched.fd) {
+      this.forget(watched);
+      return;
+    }
     try {
       info = getTcpInfo(watched.fd);
       if (this.plan) drift = driftOf(this.plan, getTuning(watched.fd));
@@ -324,13 +380,22 @@ class ObserverImpl extends EventEmitter implements Observer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const undo of this.unhooks.splice(0)) undo();
-    for (const watched of this.byFd.values()) {
+    for (const drop of [...this.pendingConnect.values()]) drop();
+    for (const watched of this.byHandle.values()) {
       watched.done = true;
       watched.unhook();
     }
-    this.byFd.clear();
+    this.byHandle.clear();
     this.schedule.clear();
   }
+}
+
+/** The libuv handle that owns `socket`'s fd now (a TLS socket's TLSWrap has none: its TCP parent does), or null. */
+function ownerHandle(socket: net.Socket): object | null {
+  const handle = (socket as unknown as { _handle?: { fd?: unknown; _parent?: { fd?: unknown } | null } | null })._handle;
+  if (!handle) return null;
+  if (typeof handle.fd === 'number') return handle;
+  return handle._parent && typeof handle._parent.fd === 'number' ? handle._parent : null;
 }
 
 /** An http.Agent (or https.Agent), recognised without loading node:http when it is not one. */

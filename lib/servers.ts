@@ -14,12 +14,35 @@
 import { EventEmitter } from 'node:events';
 import type net = require('node:net');
 import { net as netModule } from './core/builtins';
-import { SocketOptionError, UnsupportedOptionError, warn } from './core/errors';
+import { SocketOptionError, SocketStateError, UnsupportedOptionError, warn } from './core/errors';
+import { syscallError } from './core/syscall';
+import { getTcpInfo } from './options/tcpinfo';
 import { listenerFd } from './core/target';
 import type { TuningPath } from './core/table';
 import { NOT_SHOWN, invalidType, invalidValue, isInstance, readOptions } from './core/validate';
-import { applyPlan, applyPlanToFd, compileTuning, listenerConflicts, notApplicableError, subPlan, type Plan, type Tuning } from './tuning/tuning';
-import { claimServer, onServerConnection, onServerSession, releaseServer } from './tuning/hooks';
+import {
+  applyPlan,
+  applyPlanToFd,
+  compileTuning,
+  driftOf,
+  getTuning,
+  listenerConflicts,
+  notApplicableError,
+  snapshotPlan,
+  subPlan,
+  type Plan,
+  type Tuning,
+} from './tuning/tuning';
+import {
+  claimServer,
+  hasListenChannel,
+  onAnyServerListening,
+  onServerConnection,
+  onServerListening,
+  onServerSession,
+  releaseServer,
+  type ServerOwner,
+} from './tuning/hooks';
 
 /** How a server's tuning holds, once it listens. */
 export interface ServerTuningMode {
@@ -39,6 +62,12 @@ export interface ServerTuningMode {
   readonly reasons: readonly string[];
   /** The platform the decision was made for (`process.platform` when the server started listening). */
   readonly platform: NodeJS.Platform;
+  /**
+   * Connections already in the listener's accept queue when it was tuned (TCP_INFO's unacked on the
+   * listener): their handshakes completed with its old options, so each accepted socket is read back
+   * and tuned until one carries the tuning. 0 where the listener holds no field.
+   */
+  readonly queuedAtTuning: number;
 }
 
 /**
@@ -68,20 +97,47 @@ function isHttp2Server(server: net.Server): boolean {
   return typeof (server as unknown as { updateSettings?: unknown }).updateSettings === 'function';
 }
 
-class ServerTunerImpl extends EventEmitter implements ServerTuner {
+/** A listener's accept-queue length now (TCP_INFO's unacked on a listening socket), 0 where unknown. */
+function acceptQueueLength(fd: number): number {
+  try {
+    return getTcpInfo(fd).unacked ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The object that owns a listening server's fd now (its handle), or null: a re-listen gets a new one. */
+function handleOf(server: net.Server): object | null {
+  return ((server as unknown as { _handle?: object | null })._handle ?? null) as object | null;
+}
+
+class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
   readonly ready: Promise<ServerTuningMode>;
   readonly tuning: Readonly<Tuning>;
   private stopped = false;
   private reported = false;
   private settle!: { resolve(mode: ServerTuningMode): void; reject(err: Error): void; done: boolean };
   private unhook: (() => void)[] = [];
+  /** The listening handle last tuned, so that the listen channel and 'listening' tune it once. */
+  private tunedHandle: object | null = null;
+  /** What the listener held before this tuning, put back if a later tuning replaces this one. */
+  private restore: { handle: object; fd: number; plan: Plan } | null = null;
   private readonly onListening = (): void => this.applyToListener();
+  private readonly onServerError = (err: Error & { errno?: unknown; syscall?: unknown }): void => {
+    // listen() failed (EADDRINUSE...) before this tuner ever saw the server listen: ready settles.
+    if (this.settle.done || this.server.listening) return;
+    this.settleWith(typeof err.errno === 'number' ? syscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
+  };
+  private readonly onServerClose = (): void => {
+    if (!this.settle.done) this.settleWith(new SocketStateError('ERR_SOCKET_CLOSED', 'The server was closed before it listened: nothing was tuned'));
+  };
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly server: net.Server,
     private readonly plan: Plan,
-    /** tuneServers(): leave out the fields that do not apply to the server's family, reporting them, instead of refusing. */
-    private readonly skipNotApplicable = false,
+    /** tuneServer() (true) or tuneServers() (false): an explicit tuning wins over the process-wide one. */
+    readonly explicit: boolean,
   ) {
     super();
     this.tuning = plan.tuning;
@@ -90,14 +146,36 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
     });
     // Awaiting `ready` is optional: a refusal is also 'error' (or a warning), never an unhandled rejection.
     this.ready.catch(() => {});
-    claimServer(server, this);
+    // Inside listen(), right after listen(2), where Node publishes it; 'listening' otherwise.
+    this.stopListening = onServerListening(server, this.onListening);
     server.on('listening', this.onListening);
-    if (server.listening) this.applyToListener();
+    server.on('error', this.onServerError);
+    server.on('close', this.onServerClose);
   }
 
-  /** At each 'listening': tune what the listener can hold, and set the rest on each accepted socket. */
+  /** Takes the server (unless an explicit tuning holds it and this one is process-wide) and tunes it if it listens. */
+  start(): boolean {
+    if (!claimServer(this.server, this)) {
+      this.detach();
+      this.stopped = true;
+      return false;
+    }
+    if (this.server.listening) this.applyToListener();
+    return true;
+  }
+
+  private settleWith(err: Error): void {
+    if (this.settle.done) return;
+    this.settle.done = true;
+    this.settle.reject(err);
+  }
+
+  /** At each listen: tune what the listener can hold, and set the rest on each accepted socket. */
   private applyToListener(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.server.listening) return;
+    const handle = handleOf(this.server);
+    if (handle !== null && handle === this.tunedHandle) return;
+    this.tunedHandle = handle;
     for (const undo of this.unhook.splice(0)) undo();
     const fd = listenerFd(this.server);
     const reasons: string[] = [];
@@ -106,7 +184,7 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
     // to the family (TCP on AF_UNIX) is never attempted on a connection.
     const conflicts = listenerConflicts(this.server, this.plan);
     const notApplicable = conflicts.filter((c) => !c.applies);
-    if (notApplicable.length > 0 && !this.skipNotApplicable) {
+    if (notApplicable.length > 0 && this.explicit) {
       this.fail(notApplicableError(notApplicable[0]!), true);
       return;
     }
@@ -124,23 +202,70 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
       perConnection = subPlan(applicable, (row) => moved.has(row.tuning!));
       onListener = subPlan(applicable, (row) => !moved.has(row.tuning!));
     }
+    let queued = 0;
     try {
       if (onListener.fields.length > 0) {
-        if (typeof fd !== 'number' || fd < 0) throw invalidValue('server', 'is listening without a file descriptor', NOT_SHOWN);
+        if (typeof fd !== 'number' || fd < 0 || handle === null) throw invalidValue('server', 'is listening without a file descriptor', NOT_SHOWN);
+        this.restore = { handle, fd, plan: snapshotPlan(fd, onListener) };
         applyPlanToFd(fd, onListener);
+        queued = acceptQueueLength(fd);
       }
     } catch (err) {
       this.fail(err as Error, true);
       return;
     }
     if (perConnection.fields.length > 0) this.tuneEachConnection(perConnection);
+    // Connections whose handshake completed before the listener was tuned were cloned from its old
+    // options: each accepted socket is read back, and tuned, until one carries the tuning. The
+    // accept queue is FIFO, so every later one was cloned after the tuning (also where other
+    // processes accept from the same queue: the read-back, not a count, decides).
+    if (onListener.fields.length > 0) this.sweepAcceptQueue(onListener);
     const mode =
       perConnection.fields.length === 0 ? (onListener.fields.length === 0 ? 'none' : 'listener') : onListener.fields.length === 0 ? 'per-connection' : 'both';
     if (!this.settle.done) {
       this.settle.done = true;
       this.settle.resolve(
-        Object.freeze({ mode, perConnection: perConnection.fields.map((f) => f.path), skipped: [...skipped], reasons, platform: process.platform }),
+        Object.freeze({
+          mode,
+          perConnection: perConnection.fields.map((f) => f.path),
+          skipped: [...skipped],
+          reasons,
+          platform: process.platform,
+          queuedAtTuning: queued,
+        }),
       );
+    }
+  }
+
+  /** Reads back each accepted socket, tuning those that lack the listener's fields, until one has them. */
+  private sweepAcceptQueue(onListener: Plan): void {
+    let unhook: () => void = () => {};
+    unhook = onServerConnection(this.server, (socket) => {
+      let holds: boolean;
+      try {
+        holds = driftOf(onListener, getTuning(socket)).length === 0;
+      } catch {
+        holds = false;
+      }
+      if (holds) {
+        unhook();
+        return;
+      }
+      this.applyTo(socket, onListener);
+    });
+    this.unhook.push(() => unhook());
+  }
+
+  /** Sets `plan` on an accepted socket; a refusal destroys that socket with the error, reported once. */
+  private applyTo(socket: net.Socket, plan: Plan): void {
+    try {
+      applyPlan(socket, plan);
+    } catch (err) {
+      // The application's own handlers still see the error; a server with none must not crash
+      // over one connection (an 'error' nobody listens to is thrown).
+      socket.on('error', ignore);
+      socket.destroy(err as Error);
+      this.fail(err as Error, false);
     }
   }
 
@@ -150,21 +275,7 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
     // http2 sets TCP_NODELAY when the session starts, after 'connection': that field waits for 'session'.
     const atSession = http2 ? subPlan(plan, (row) => row.tuning === 'noDelay') : subPlan(plan, () => false);
     const atConnection = http2 ? subPlan(plan, (row) => row.tuning !== 'noDelay') : plan;
-    if (atConnection.fields.length > 0) {
-      this.unhook.push(
-        onServerConnection(this.server, (socket) => {
-          try {
-            applyPlan(socket, atConnection);
-          } catch (err) {
-            // The application's own handlers still see the error; a server with none must not
-            // crash over one connection (an 'error' nobody listens to is thrown).
-            socket.on('error', ignore);
-            socket.destroy(err as Error);
-            this.fail(err as Error, false);
-          }
-        }),
-      );
-    }
+    if (atConnection.fields.length > 0) this.unhook.push(onServerConnection(this.server, (socket) => this.applyTo(socket, atConnection)));
     if (atSession.fields.length > 0) {
       this.unhook.push(
         onServerSession(this.server, (session) => {
@@ -182,22 +293,48 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner {
 
   /** Reports a refusal: 'error' (or a warning without a listener), once for accepted sockets. */
   private fail(err: Error, atListener: boolean): void {
-    if (atListener && !this.settle.done) {
-      this.settle.done = true;
-      this.settle.reject(err);
-    }
+    if (atListener) this.settleWith(err);
     if (!atListener && this.reported) return;
     if (!atListener) this.reported = true;
     if (this.listenerCount('error') > 0) this.emit('error', err);
     else warn(err, 'SOCKET_KNOBS_SERVER_TUNING');
   }
 
+  /** Removes everything this tuner put on the server (its listeners and hooks). */
+  private detach(): void {
+    this.stopListening();
+    this.server.removeListener('listening', this.onListening);
+    this.server.removeListener('error', this.onServerError);
+    this.server.removeListener('close', this.onServerClose);
+    for (const undo of this.unhook.splice(0)) undo();
+  }
+
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.server.removeListener('listening', this.onListening);
-    for (const undo of this.unhook.splice(0)) undo();
+    this.detach();
     releaseServer(this.server, this);
+    this.settleWith(new SocketStateError('ERR_SOCKET_KNOBS_STOPPED', 'stop() was called before the server listened: nothing was tuned'));
+  }
+
+  /**
+   * A later tuning took the server: this one stops, and what it set on the listener is put back, so
+   * the new tuning replaces it whole (no field of this one left behind on the listener).
+   */
+  replaced(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.detach();
+    const restore = this.restore;
+    this.restore = null;
+    if (restore && handleOf(this.server) === restore.handle) {
+      try {
+        applyPlanToFd(restore.fd, restore.plan);
+      } catch (err) {
+        this.fail(err as Error, false);
+      }
+    }
+    this.settleWith(new SocketStateError('ERR_SOCKET_KNOBS_REPLACED', 'a later tuneServer() on this server replaced this tuning before the server listened'));
   }
 }
 
@@ -213,7 +350,9 @@ export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
   // Listening already: a field that cannot apply to its family is refused here, before anything is set.
   const notApplicable = server.listening ? listenerConflicts(server, plan).find((c) => !c.applies) : undefined;
   if (notApplicable) throw notApplicableError(notApplicable);
-  return new ServerTunerImpl(server, plan);
+  const tuner = new ServerTunerImpl(server, plan, true);
+  tuner.start();
+  return tuner;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,6 +363,7 @@ export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
  * tuned, is tuned (what was set on their listeners stays); `'error'` as tuneServer's; `'tuned'`
  * `(server, mode)` once each server's tuning holds, its ServerTuningMode listing the fields left
  * out for that server's address family (without a 'tuned' listener, those are a process warning).
+ * A server with its own tuneServer() keeps that one: the explicit tuning wins, in either order.
  */
 export interface ServersTuner extends EventEmitter {
   readonly tuning: Readonly<Tuning>;
@@ -235,20 +375,11 @@ export interface TuneServersOptions {
   filter?: (server: net.Server) => boolean;
 }
 
-// Node publishes 'tracing:net.server.listen:asyncEnd' when any server starts listening, from 20.16
-// and 22.3 on (measured: 20.15.0 and 22.2.0 never publish it).
-const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncEnd';
-
-function hasListenChannel(version = process.versions.node): boolean {
-  const [major, minor] = version.split('.').map(Number) as [number, number];
-  return major > 22 || (major === 22 && minor >= 3) || (major === 20 && minor >= 16);
-}
-
 /**
  * Tunes every server that starts listening in this process from now on (through Node's
  * `net.server.listen` diagnostics channel), with tuneServer(), until `stop()`: the servers an
  * application cannot reach (ws's `WebSocketServer({ port })`, gRPC's `bindAsync`, Fastify's second
- * `localhost` server). `options.filter(server)` scopes it.
+ * `localhost` server). `options.filter(server)` scopes it. A closed server is let go.
  */
 export function tuneServers(tuning: Tuning, options?: TuneServersOptions): ServersTuner {
   const plan = compileTuning(tuning);
@@ -262,17 +393,22 @@ export function tuneServers(tuning: Tuning, options?: TuneServersOptions): Serve
       "Node publishes no 'net.server.listen' diagnostics channel before 20.16 and 22.3: use tuneServer(server, tuning) on each server",
     );
   }
-  const diagnostics = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
   const emitter = new EventEmitter() as ServersTuner & EventEmitter;
-  const tuners: ServerTuner[] = [];
-  const onListen = (message: unknown): void => {
-    const server = (message as { server?: net.Server }).server;
-    if (!server || !(server instanceof netModule().Server)) return;
+  // Only servers that are open: each is let go at its 'close' (§2.5: nothing a user closed is kept).
+  const tuners = new Map<net.Server, ServerTunerImpl>();
+  const onListen = (server: net.Server): void => {
+    if (tuners.has(server)) return;
     try {
       if (filter && !filter(server)) return;
-      const tuner = new ServerTunerImpl(server, plan, true);
+      const tuner = new ServerTunerImpl(server, plan, false);
+      if (!tuner.start()) return; // an explicit tuneServer() holds this server
+      tuners.set(server, tuner);
+      const letGo = (): void => {
+        if (tuners.get(server) === tuner) tuners.delete(server);
+        tuner.stop();
+      };
+      server.once('close', letGo);
       tuner.on('error', (err) => (emitter.listenerCount('error') > 0 ? emitter.emit('error', err) : warn(err, 'SOCKET_KNOBS_SERVER_TUNING')));
-      tuners.push(tuner);
       // Each server's report: 'tuned' with its mode; fields left out for its family are a warning
       // when nobody listens for the report, never a silent loss.
       tuner.ready.then(
@@ -291,14 +427,15 @@ export function tuneServers(tuning: Tuning, options?: TuneServersOptions): Serve
       else warn(error, 'SOCKET_KNOBS_SERVER_TUNING');
     }
   };
-  diagnostics.subscribe(LISTEN_CHANNEL, onListen);
+  const unsubscribe = onAnyServerListening(onListen);
   let stopped = false;
   Object.defineProperty(emitter, 'tuning', { value: plan.tuning, enumerable: true });
   emitter.stop = () => {
     if (stopped) return;
     stopped = true;
-    diagnostics.unsubscribe(LISTEN_CHANNEL, onListen);
-    for (const tuner of tuners.splice(0)) tuner.stop();
+    unsubscribe();
+    for (const tuner of tuners.values()) tuner.stop();
+    tuners.clear();
   };
   return emitter;
 }

@@ -135,7 +135,10 @@ export class SyscallError extends SocketOptionError {
 
 /** The target has no file descriptor to act on. */
 export class SocketStateError extends SocketOptionError {
-  constructor(code: 'ERR_SOCKET_NO_FD' | 'ERR_SOCKET_CLOSED' | 'ERR_SOCKET_FD_CHANGED', message: string) {
+  constructor(
+    code: 'ERR_SOCKET_NO_FD' | 'ERR_SOCKET_CLOSED' | 'ERR_SOCKET_FD_CHANGED' | 'ERR_SOCKET_KNOBS_STOPPED' | 'ERR_SOCKET_KNOBS_REPLACED',
+    message: string,
+  ) {
     super(code, message);
   }
 }

@@ -57,11 +57,12 @@ interface SocketHooks {
   readonly closing: Set<(socket: net.Socket) => void>;
   /** The `_destroy` own property the socket had before ours (undefined: it used its prototype's). */
   ownDestroy: PropertyDescriptor | undefined;
-  destroyWrapped: boolean;
+  /** Our `_destroy` wrapper, once installed (it stays while anyone wrapped it after us). */
+  destroyWrapper: ((err: Error | null, cb: (err?: Error | null) => void) => void) | null;
 }
 
 function socketHooks(socket: net.Socket): SocketHooks {
-  return registryOf<SocketHooks>(socket, () => ({ pending: null, onConnect: null, closing: new Set(), ownDestroy: undefined, destroyWrapped: false }));
+  return registryOf<SocketHooks>(socket, () => ({ pending: null, onConnect: null, closing: new Set(), ownDestroy: undefined, destroyWrapper: null }));
 }
 
 /**
@@ -104,23 +105,24 @@ export function hasPendingTuning(socket: net.Socket): boolean {
 export function onSocketClosing(socket: net.Socket, fn: (socket: net.Socket) => void): () => void {
   const hooks = socketHooks(socket);
   hooks.closing.add(fn);
-  if (!hooks.destroyWrapped) {
-    hooks.destroyWrapped = true;
+  if (!hooks.destroyWrapper) {
     hooks.ownDestroy = Object.getOwnPropertyDescriptor(socket, '_destroy');
     const original = (socket as unknown as { _destroy: (err: Error | null, cb: (err?: Error | null) => void) => void })._destroy;
-    Object.defineProperty(socket, '_destroy', {
-      configurable: true,
-      writable: true,
-      value: function destroyWithHooks(this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) {
-        for (const each of [...hooks.closing]) guarded(() => each(this));
-        return original.call(this, err, cb);
-      },
-    });
+    const wrapper = function destroyWithHooks(this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) {
+      for (const each of [...hooks.closing]) guarded(() => each(this));
+      return original.call(this, err, cb);
+    };
+    hooks.destroyWrapper = wrapper;
+    Object.defineProperty(socket, '_destroy', { configurable: true, writable: true, value: wrapper });
   }
   return () => {
     hooks.closing.delete(fn);
-    if (hooks.closing.size > 0 || !hooks.destroyWrapped) return;
-    hooks.destroyWrapped = false;
+    if (hooks.closing.size > 0 || !hooks.destroyWrapper) return;
+    // Composes with every other wrapper: ours comes off only while it is still the outermost (nobody
+    // wrapped it since: another observer, another copy of the package, an APM library). Otherwise it
+    // stays, calling nothing, and theirs keeps working.
+    if ((socket as unknown as { _destroy?: unknown })._destroy !== hooks.destroyWrapper) return;
+    hooks.destroyWrapper = null;
     if (hooks.ownDestroy) Object.defineProperty(socket, '_destroy', hooks.ownDestroy);
     else delete (socket as unknown as { _destroy?: unknown })._destroy;
   };
@@ -143,7 +145,12 @@ interface AgentHooks {
   readonly sockets: Set<(socket: net.Socket) => void>;
   /** Sockets already handed to the features, across createConnection's return value and callback. */
   seen: WeakSet<net.Socket>;
-  installed: { createConnection?: PropertyDescriptor; keepSocketAlive?: PropertyDescriptor } | null;
+  installed: {
+    createConnection?: PropertyDescriptor;
+    keepSocketAlive?: PropertyDescriptor;
+    /** The wrappers install() put there. */
+    ours?: { createConnection: AnyFunction; keepSocketAlive: (socket: net.Socket) => boolean };
+  } | null;
 }
 
 interface AgentLike {
@@ -206,12 +213,18 @@ function install(agent: AgentLike, hooks: AgentHooks): void {
       throw err;
     }
   };
+  hooks.installed.ours = { createConnection: agent.createConnection, keepSocketAlive: agent.keepSocketAlive };
 }
 
-/** Removes what install() put on the agent once nothing is registered. */
+/**
+ * Removes what install() put on the agent once nothing is registered, and only while our wrappers are
+ * still the outermost: one that someone wrapped since (an APM library, another copy of the package)
+ * stays, passing through, so theirs is never removed with ours.
+ */
 function uninstallIfIdle(agent: object, hooks: AgentHooks): void {
   if (hooks.tuning || hooks.create || hooks.sockets.size > 0 || !hooks.installed) return;
   const target = agent as Record<string, unknown>;
+  if (target.createConnection !== hooks.installed.ours?.createConnection || target.keepSocketAlive !== hooks.installed.ours?.keepSocketAlive) return;
   for (const key of ['createConnection', 'keepSocketAlive'] as const) {
     const before = hooks.installed[key];
     if (before) Object.defineProperty(target, key, before);
@@ -349,6 +362,78 @@ export function watchConnectorSockets(connector: object, fn: (socket: net.Socket
 // ---------------------------------------------------------------------------------------------
 // Servers (net.Server and everything built on it).
 
+// Servers starting to listen. Node publishes 'tracing:net.server.listen:asyncEnd' synchronously inside
+// listen(), right after listen(2) (after the host lookup when a host is given), from 20.16 and 22.3 on
+// (20.15.0 and 22.2.0 never publish it): a listener tuned there has no window in which the kernel
+// completes handshakes with its old options before the application's code runs again. One
+// subscription for the whole package copy; per-server callbacks are held weakly.
+const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncEnd';
+
+/** Whether this Node publishes the listen channel. */
+export function hasListenChannel(version = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 3) || (major === 20 && minor >= 16);
+}
+
+const listening = {
+  perServer: new WeakMap<net.Server, Set<() => void>>(),
+  any: new Set<(server: net.Server) => void>(),
+  subscribed: false,
+};
+
+function onListenMessage(message: unknown): void {
+  const server = (message as { server?: unknown } | null)?.server;
+  if (!(server instanceof netModule().Server)) return;
+  const own = listening.perServer.get(server);
+  if (own) for (const fn of [...own]) guarded(fn);
+  for (const fn of [...listening.any]) guarded(() => fn(server));
+}
+
+function subscribeListening(): void {
+  if (listening.subscribed || !hasListenChannel()) return;
+  (require('node:diagnostics_channel') as typeof import('node:diagnostics_channel')).subscribe(LISTEN_CHANNEL, onListenMessage);
+  listening.subscribed = true;
+}
+
+function unsubscribeIfIdle(): void {
+  // perServer is a WeakMap (it cannot be counted): the subscription stays while anything registered.
+  if (!listening.subscribed || listening.any.size > 0 || listeningCount > 0) return;
+  (require('node:diagnostics_channel') as typeof import('node:diagnostics_channel')).unsubscribe(LISTEN_CHANNEL, onListenMessage);
+  listening.subscribed = false;
+}
+let listeningCount = 0;
+
+/**
+ * Calls `fn` each time `server` starts listening, as early as Node tells: inside listen() where the
+ * channel exists, else at 'listening' (the caller also listens for 'listening'; `fn` must be
+ * idempotent per listen). Held weakly by server. Returns the unregistration.
+ */
+export function onServerListening(server: net.Server, fn: () => void): () => void {
+  let set = listening.perServer.get(server);
+  if (!set) listening.perServer.set(server, (set = new Set()));
+  set.add(fn);
+  listeningCount++;
+  subscribeListening();
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    set.delete(fn);
+    listeningCount--;
+    unsubscribeIfIdle();
+  };
+}
+
+/** Calls `fn` with every server of the process that starts listening (needs the channel). Returns the unregistration. */
+export function onAnyServerListening(fn: (server: net.Server) => void): () => void {
+  listening.any.add(fn);
+  subscribeListening();
+  return () => {
+    listening.any.delete(fn);
+    unsubscribeIfIdle();
+  };
+}
+
 interface ServerHooks {
   /** Called for each accepted socket, before the server's own 'connection' handlers (prepended). */
   readonly connection: Set<(socket: net.Socket) => void>;
@@ -356,8 +441,15 @@ interface ServerHooks {
   readonly session: Set<(session: { socket: net.Socket; destroy(err?: Error): void }) => void>;
   onConnection: ((socket: net.Socket) => void) | null;
   onSession: ((session: { socket: net.Socket; destroy(err?: Error): void }) => void) | null;
-  /** The tuneServer() registration now in force (a second call replaces the first). */
-  owner: { stop(): void } | null;
+  /** The tuning registration now in force: an explicit tuneServer() wins over tuneServers(). */
+  owner: ServerOwner | null;
+}
+
+/** A registration that tunes a server: replaced, it undoes what it set on the listener. */
+export interface ServerOwner {
+  /** True for tuneServer() (and listen({ tuning })), false for tuneServers(). */
+  readonly explicit: boolean;
+  replaced(): void;
 }
 
 function serverHooks(server: net.Server): ServerHooks {
@@ -407,16 +499,22 @@ export function onServerSession(server: net.Server, fn: (session: { socket: net.
   };
 }
 
-/** Makes `owner` the server's tuneServer() registration, stopping the one before it. */
-export function claimServer(server: net.Server, owner: { stop(): void }): void {
+/**
+ * Makes `owner` the server's tuning registration, if it may: an explicit one (tuneServer) always
+ * replaces the one in force, whatever its kind and order; a process-wide one (tuneServers) never
+ * replaces an explicit one. Returns false where `owner` does not get the server.
+ */
+export function claimServer(server: net.Server, owner: ServerOwner): boolean {
   const hooks = serverHooks(server);
   const previous = hooks.owner;
+  if (previous && previous !== owner && previous.explicit && !owner.explicit) return false;
   hooks.owner = owner;
-  if (previous && previous !== owner) previous.stop();
+  if (previous && previous !== owner) previous.replaced();
+  return true;
 }
 
 /** Releases `owner`'s claim (if it still holds it). */
-export function releaseServer(server: net.Server, owner: { stop(): void }): void {
+export function releaseServer(server: net.Server, owner: ServerOwner): void {
   const hooks = existing<ServerHooks>(server);
   if (hooks && hooks.owner === owner) hooks.owner = null;
 }

@@ -372,6 +372,27 @@ function stateValue(state: TuningState, path: TuningPath): unknown {
 }
 
 /**
+ * A plan that puts back on `fd` what `plan`'s fields hold there now, read from the kernel: how a
+ * tuning replaced on a listener is undone before its replacement is applied (so the replacement is
+ * whole, never merged field by field). Linux reports buffer sizes doubled: half is set back.
+ */
+export function snapshotPlan(fd: number, plan: Plan): Plan {
+  const state = getTuning(fd);
+  const fields: PlannedField[] = [];
+  for (const { option, path } of plan.fields) {
+    const now = stateValue(state, path);
+    if (now === undefined) continue;
+    let value: number | string | Linger;
+    if (option.row.kind === 'bool') value = now === true || now === 1 ? 1 : 0;
+    else if (option.row.kind === 'linger') value = Object.freeze({ ...(now as Linger) });
+    else if ((path === 'receiveBufferSize' || path === 'sendBufferSize') && process.platform === 'linux') value = Math.max(1, Math.floor((now as number) / 2));
+    else value = now as number | string;
+    fields.push({ option, path, value });
+  }
+  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: plan.tuning };
+}
+
+/**
  * The Tuning paths of `plan` whose kernel value in `state` differs from what was set: a bool as
  * on/off, a buffer size against the doubled value Linux reports, a linger by both fields.
  */

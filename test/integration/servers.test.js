@@ -45,7 +45,7 @@ describe('tuneServer', () => {
     const tuner = knobs.tuneServer(server, TUNING);
     server.listen(0, '127.0.0.1'); // with a host, listen is asynchronous
     const mode = await tuner.ready;
-    expect(mode).toEqual({ mode: 'listener', perConnection: [], skipped: [], reasons: [], platform: process.platform });
+    expect(mode).toEqual({ mode: 'listener', perConnection: [], skipped: [], reasons: [], platform: process.platform, queuedAtTuning: 0 });
     await connectMany(server.address().port, 5);
     await waitFor(() => seen.length === 5);
     for (const state of seen) expect(state).toMatchObject(EXPECTED);
