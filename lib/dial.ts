@@ -25,6 +25,7 @@ import {
   type Resolved,
 } from './core/syscall';
 import { fdChanged, runControl } from './core/fdidentity';
+import { checkMptcp } from './options/mptcp';
 import { validateTime, type Duration } from './core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import { applyPlan, applyPlanToFd, compileTuning, subPlan, type Plan, type Tuning } from './tuning/tuning';
@@ -163,12 +164,15 @@ function compileDial(options: unknown): DialPlan {
   const protocol = streamProtocol(mptcp);
   let early: Plan | undefined;
   let late: Plan | undefined;
+  let planned: Plan | undefined;
   if (given.tuning !== undefined) {
-    const plan = compileTuning(given.tuning, 'options.tuning');
+    planned = compileTuning(given.tuning, 'options.tuning');
     const beforeSyn = (row: { tuning?: string }): boolean => row.tuning === 'receiveBufferSize' || row.tuning === 'sendBufferSize';
-    early = subPlan(plan, beforeSyn);
-    late = subPlan(plan, (row) => !beforeSyn(row));
+    early = subPlan(planned, beforeSyn);
+    late = subPlan(planned, (row) => !beforeSyn(row));
   }
+  // Known before the first syscall: what an MPTCP socket refuses (probed once per process).
+  if (mptcp) checkMptcp([...beforeConnect.map(([option]) => option.row.name), ...(planned?.fields.map((f) => f.option.row.name) ?? [])], 'dial()');
   return {
     host: given.host,
     port,

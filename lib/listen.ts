@@ -28,6 +28,7 @@ import { tuneServer } from './servers';
 import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import type { Duration } from './core/units';
 import { fdChanged, runControl } from './core/fdidentity';
+import { checkMptcp } from './options/mptcp';
 
 export interface ListenOptions {
   /** Port to bind; 0 lets the kernel choose. */
@@ -212,7 +213,16 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
     try {
       // The tuning is validated with everything else, before any socket exists.
       const given = readListenOptions(options, 'listen');
-      if (given.tuning !== undefined) plan = compileTuning(given.tuning, 'options.tuning').tuning;
+      if (given.tuning !== undefined) {
+        const compiled = compileTuning(given.tuning, 'options.tuning');
+        // What an MPTCP socket refuses is known before the first syscall (probed once per process).
+        if (given.mptcp === true)
+          checkMptcp(
+            compiled.fields.map((f) => f.option.row.name),
+            'listen()',
+          );
+        plan = compiled.tuning;
+      }
       listener = openListener(given, true);
     } catch (err) {
       starting.delete(server);

@@ -10,7 +10,7 @@
  */
 import type net = require('node:net');
 import { net as netModule } from '../core/builtins';
-import { applyQueued, lookup, queue, readQueued, readValue, requireAddon, resolve, type Resolved } from '../core/syscall';
+import { applyQueued, getIntOption, lookup, queue, readQueued, readValue, requireAddon, resolve, syscallError, type Resolved } from '../core/syscall';
 import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
 import { familyOfAddress, listenerPlace, type ListenerFamily } from '../core/inheritance';
 import { SyscallError, errnoName } from '../core/errors';
@@ -74,6 +74,11 @@ export interface TuningState {
   notSentLowWatermark?: number;
   mark?: number;
   priority?: number;
+  /**
+   * The TCP fields this socket's protocol refuses to report (a Multipath TCP socket: `userTimeout`),
+   * while the others read: absent when every field read.
+   */
+  unavailable?: TuningPath[];
 }
 
 /** The top-level Tuning fields, in the table's order. */
@@ -254,8 +259,39 @@ function checkServer(server: net.Server, plan: Plan): void {
   );
 }
 
+/**
+ * A refusal on a connected socket that turns out to be Multipath TCP, said so: the kernel's MPTCP
+ * socket refuses some TCP options (ENOPROTOOPT) that a plain TCP socket takes. Only read when the
+ * kernel already refused, so a tuning that holds costs no extra syscall.
+ */
+function namingMptcp(fd: number, err: unknown): unknown {
+  if (!(err instanceof SyscallError) || !NOT_THIS_SOCKET.has(errnoName(Math.abs(err.errno)))) return err;
+  const isMptcp = lookup('TCP_IS_MPTCP');
+  try {
+    if (!isMptcp || getIntOption(fd, isMptcp) !== 1) return err;
+  } catch {
+    return err;
+  }
+  const details = { level: err.level, option: err.option, value: err.value, applied: err.applied };
+  return syscallError(
+    Math.abs(err.errno),
+    err.syscall,
+    details,
+    undefined,
+    `${String(err.option)} is refused on a Multipath TCP socket (this kernel's MPTCP socket does not take it)`,
+  );
+}
+
 /** Applies a validated tuning to an fd: one crossing for the ints, one for each struct or name. */
 export function applyPlanToFd(fd: number, plan: Plan): void {
+  try {
+    applyPlanFields(fd, plan);
+  } catch (err) {
+    throw namingMptcp(fd, err);
+  }
+}
+
+function applyPlanFields(fd: number, plan: Plan): void {
   const { fields, intCount } = plan;
   for (let i = 0; i < intCount; i++) queue(i, fields[i]!.option, fields[i]!.value as number);
   if (intCount > 0) applyQueued(fd, intCount);
@@ -320,14 +356,32 @@ function readableIntRows(): { socket: Resolved[]; tcp: Resolved[] } {
 }
 let intRows: ReturnType<typeof readableIntRows> | undefined;
 
-/** Reads `options` in one crossing into `out` by path; false when the socket has no such level (TCP options on UDP). */
-function readInts(fd: number, options: readonly Resolved[], out: Map<TuningPath, number>, optional: boolean): boolean {
+/**
+ * Reads `options` in one crossing into `out` by path; false when the socket has no such level (TCP
+ * options on UDP or Unix). Where the batch is refused but some options read (a Multipath TCP socket
+ * refuses TCP_USER_TIMEOUT, not the keepalive timings), each is read alone, and the ones the
+ * protocol refuses are added to `unavailable`.
+ */
+function readInts(fd: number, options: readonly Resolved[], out: Map<TuningPath, number>, optional: boolean, unavailable?: TuningPath[]): boolean {
   options.forEach((option, i) => queue(i, option, 0));
   try {
     readQueued(fd, options.length);
   } catch (err) {
-    if (optional && err instanceof SyscallError && NOT_THIS_SOCKET.has(errnoName(err.errno))) return false;
-    throw err;
+    if (!(optional && err instanceof SyscallError && NOT_THIS_SOCKET.has(errnoName(err.errno)))) throw err;
+    const refused: TuningPath[] = [];
+    for (const option of options) {
+      try {
+        queue(0, option, 0);
+        readQueued(fd, 1);
+        out.set(option.row.tuning!, readValue(0));
+      } catch (each) {
+        if (!(each instanceof SyscallError && NOT_THIS_SOCKET.has(errnoName(each.errno)))) throw each;
+        refused.push(option.row.tuning!);
+      }
+    }
+    if (refused.length === options.length) return false;
+    unavailable?.push(...refused);
+    return true;
   }
   options.forEach((option, i) => out.set(option.row.tuning!, readValue(i)));
   return true;
@@ -343,7 +397,8 @@ export function getTuning(target: Target): TuningState {
   const fd = fdOf(target);
   const values = new Map<TuningPath, number>();
   readInts(fd, intRows.socket, values, false);
-  const isTcp = intRows.tcp.length > 0 && readInts(fd, intRows.tcp, values, true);
+  const unavailable: TuningPath[] = [];
+  const isTcp = intRows.tcp.length > 0 && readInts(fd, intRows.tcp, values, true, unavailable);
   const keepAlive: TuningState['keepAlive'] = { enable: values.get('keepAlive.enable') !== 0 };
   for (const key of ['idle', 'interval', 'count'] as const) {
     const value = values.get(`keepAlive.${key}`);
@@ -362,6 +417,7 @@ export function getTuning(target: Target): TuningState {
   }
   const congestion = lookup('TCP_CONGESTION');
   if (congestion && isTcp) state.congestionControl = readName(fd, congestion);
+  if (unavailable.length > 0) state.unavailable = unavailable;
   return state;
 }
 

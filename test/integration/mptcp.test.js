@@ -1,0 +1,86 @@
+'use strict';
+// Issue 24 §2.10: what a Multipath TCP socket refuses is known before the first syscall. The probe
+// runs once per process on an unconnected MPTCP socket; dial() and listen() check a tuning against
+// it with the rest of the validation (the error names MPTCP; no socket is created); getTuning() on an
+// MPTCP socket reports every field it can read and lists the ones the protocol cannot; a refusal on
+// a connected MPTCP socket (tune()) names MPTCP.
+const fs = require('node:fs');
+const net = require('node:net');
+const knobs = require('../..');
+const { mptcpRefuses } = require('../../dist/modules/options/mptcp.js');
+const { closeAll, track, describeIf, emulated, firstReason } = require('../helpers');
+
+afterEach(closeAll);
+
+const noMptcp = (() => {
+  try {
+    return fs.readFileSync('/proc/sys/net/mptcp/enabled', 'utf8').trim() === '1' ? null : 'net.mptcp.enabled is 0 here';
+  } catch {
+    return 'this kernel has no MPTCP';
+  }
+})();
+const openFds = () => fs.readdirSync('/proc/self/fd').length;
+
+describeIf(firstReason(noMptcp, emulated('TCP_USER_TIMEOUT')), 'Multipath TCP', () => {
+  test('the probe: an unconnected MPTCP socket refuses TCP_SYNCNT and TCP_USER_TIMEOUT here, and takes the keepalive timings', () => {
+    const refused = mptcpRefuses();
+    expect([...refused]).toEqual(expect.arrayContaining(['TCP_SYNCNT', 'TCP_USER_TIMEOUT']));
+    for (const name of ['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_NODELAY', 'SO_RCVBUF']) expect(refused.has(name)).toBe(false);
+  });
+
+  test.each([
+    ['synRetries', { synRetries: 1 }, 'TCP_SYNCNT'],
+    ['tuning.userTimeout', { tuning: { keepAlive: { idle: 30 }, userTimeout: 5000 } }, 'TCP_USER_TIMEOUT'],
+  ])('dial({ mptcp, %s }): UnsupportedOptionError naming MPTCP, before any socket exists', async (label, extra, option) => {
+    const server = track(net.createServer());
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    let accepted = 0;
+    server.on('connection', (s) => (accepted++, track(s)));
+    const before = openFds();
+    const err = await knobs.dial({ host: '127.0.0.1', port: server.address().port, mptcp: true, ...extra }).then(
+      () => null,
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(knobs.UnsupportedOptionError);
+    expect(err.option).toBe(option);
+    expect(err.message).toMatch(/Multipath TCP/);
+    expect(openFds()).toBe(before);
+    expect(accepted).toBe(0);
+  });
+
+  test('listen({ mptcp, tuning: { userTimeout } }): UnsupportedOptionError naming MPTCP, nothing listens', async () => {
+    const server = track(net.createServer());
+    const before = openFds();
+    await expect(knobs.listen(server, { port: 0, host: '127.0.0.1', mptcp: true, tuning: { userTimeout: 5000 } })).rejects.toMatchObject({
+      name: 'UnsupportedOptionError',
+      option: 'TCP_USER_TIMEOUT',
+      message: expect.stringMatching(/Multipath TCP/),
+    });
+    expect(server.listening).toBe(false);
+    expect(openFds()).toBe(before);
+  });
+
+  test('getTuning() on a connected MPTCP socket reads keepalive, noDelay and congestion, and lists userTimeout as unavailable; tune() says MPTCP', async () => {
+    const server = track(net.createServer((s) => track(s)));
+    await knobs.listen(server, { port: 0, host: '127.0.0.1', mptcp: true });
+    const socket = track(
+      await knobs.dial({
+        host: '127.0.0.1',
+        port: server.address().port,
+        mptcp: true,
+        tuning: { keepAlive: { idle: 31, interval: 7, count: 4 }, noDelay: true },
+      }),
+    );
+    expect(knobs.getsockopt(socket, 'IPPROTO_TCP', 'TCP_IS_MPTCP')).toBe(1);
+    const state = knobs.getTuning(socket);
+    expect(state).toMatchObject({ keepAlive: { enable: true, idle: 31, interval: 7, count: 4 }, noDelay: true, unavailable: ['userTimeout'] });
+    expect(typeof state.congestionControl).toBe('string');
+    expect(state.userTimeout).toBeUndefined();
+    expect(() => knobs.tune(socket, { userTimeout: 5000 })).toThrow(
+      expect.objectContaining({ code: 'ENOPROTOOPT', message: expect.stringMatching(/Multipath TCP/) }),
+    );
+    // A plain TCP socket reports everything, with no unavailable list.
+    const plain = track(await knobs.dial({ host: '127.0.0.1', port: server.address().port }));
+    expect(knobs.getTuning(plain).unavailable).toBeUndefined();
+  });
+});
