@@ -2,53 +2,19 @@
  * Tuning the sockets an application does not create itself: a client's socket once it connects (or
  * an http2 session's), every socket of an http(s).Agent (also after pool reuse), and every socket of
  * an undici-style connector (undici's Agent, and through it the global fetch). The machinery is the
- * hook registry (lib/tuning/hooks.ts), shared with observe() and dial.
+ * attachment layer (lib/node/hooks.ts, through lib/tuning/attach.ts), shared with observe() and dial.
  */
 import type net = require('node:net');
-import { http as httpModule, net as netModule } from './core/builtins';
+import { net as netModule } from './core/builtins';
 import { SocketStateError } from './core/errors';
 import { NOT_SHOWN, invalidType, invalidValue, isInstance } from './core/validate';
 import { applyPlan, compileTuning, type Plan, type Tuning } from './tuning/tuning';
-import { hookedConnector, isConnected, setAgentTuning, tuneWhenConnected, type AnyConnector } from './tuning/hooks';
+import { isConnected, type AnyConnector } from './node/hooks';
+import { isAgent, isHttp2Session, refusesManipulation, type Http2SessionLike } from './node/kinds';
+import { setAgentTuning, tunedConnector, tuneWhenConnected } from './tuning/attach';
 import type http = require('node:http');
 
-export type { AnyConnector, Connector, ConnectorCallback } from './tuning/hooks';
-
-/** The part of an `http2.Http2Session` used here (Node exports no class to test with instanceof). */
-interface Http2SessionLike {
-  readonly socket: net.Socket;
-  readonly connecting?: boolean;
-  readonly destroyed: boolean;
-  destroy(error?: Error): void;
-  once(event: 'connect', listener: () => void): unknown;
-}
-
-/**
- * An http2 session, client or server, recognised by what only sessions have: `ping`, `settings`,
- * `goaway` and a numeric `type`. (`node:http2` is not loaded for this.)
- */
-function isHttp2Session(value: unknown): value is Http2SessionLike {
-  if (value === null || typeof value !== 'object') return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.ping === 'function' && typeof v.settings === 'function' && typeof v.goaway === 'function' && typeof v.type === 'number';
-}
-
-/**
- * True for a socket that refuses to be managed: an http2 session's `socket` is a Proxy that throws
- * ERR_HTTP2_NO_SOCKET_MANIPULATION on `emit` (Node 20 to 26) and, before Node 24, on `destroy`, so
- * neither a 'connect' listener nor a refusal there could work (it would be thrown from inside
- * Node's event, uncaught).
- */
-function refusesManipulation(socket: net.Socket): boolean {
-  for (const method of ['destroy', 'emit'] as const) {
-    try {
-      if (typeof socket[method] !== 'function') return true;
-    } catch {
-      return true;
-    }
-  }
-  return false;
-}
+export type { AnyConnector, Connector, ConnectorCallback } from './node/hooks';
 
 /**
  * Tunes an http2 session's connection: now if it is connected (a failure throws), else at its
@@ -126,11 +92,6 @@ export function tuneOnConnect<S extends net.Socket | Http2SessionLike>(socket: S
   return socket;
 }
 
-/** Whether `value` is an http.Agent (or https.Agent): node:http is loaded only when one is checked. */
-function isAgent(value: unknown): value is http.Agent {
-  return isInstance(value, httpModule().Agent, 'agent');
-}
-
 /**
  * Tunes every socket of an `http.Agent` or `https.Agent`: those it already has (in use and pooled),
  * each new one when it connects, and each again when it returns to the pool (on Node 20 and 22 an
@@ -155,5 +116,5 @@ export function tuneAgent<A extends http.Agent>(agent: A, tuning: Tuning): A {
 export function tuneConnector<C extends AnyConnector>(connect: C, tuning: Tuning): C {
   const plan = compileTuning(tuning);
   if (typeof connect !== 'function') throw invalidType('connect', 'of type function', connect);
-  return hookedConnector(connect, plan);
+  return tunedConnector(connect, plan);
 }

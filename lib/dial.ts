@@ -24,12 +24,14 @@ import {
   tryOpenSocket,
   type Resolved,
 } from './core/syscall';
-import { fdChanged, runControl } from './core/fdidentity';
+import { fdChanged, runControl } from './node/fdidentity';
 import { checkMptcp } from './options/mptcp';
 import { validateTime, type Duration } from './core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import { applyPlan, applyPlanToFd, compileTuning, subPlan, type Plan, type Tuning } from './tuning/tuning';
-import { hookedConnector, setAgentCreate, setAgentTuning, type Connector } from './tuning/hooks';
+import { setAgentCreate, wrapConnector, type Connector } from './node/hooks';
+import { isAgent } from './node/kinds';
+import { setAgentTuning } from './tuning/attach';
 
 export interface DialOptions {
   /** A host name or an IP literal. */
@@ -572,8 +574,7 @@ interface AgentConnectOptions {
  */
 export function dialAgent<A extends object>(agent: A, options: DialerOptions): A {
   const plan = compileDialer(options);
-  const http = require('node:http') as typeof import('node:http');
-  if (!(agent instanceof http.Agent)) throw invalidType('agent', 'an instance of http.Agent or https.Agent', agent);
+  if (!isAgent(agent)) throw invalidType('agent', 'an instance of http.Agent or https.Agent', agent);
   const isHttps = (agent as { protocol?: unknown }).protocol === 'https:';
   const create = function dialedConnection(this: unknown, ...args: unknown[]): undefined {
     const connectOptions = (args[0] ?? {}) as AgentConnectOptions;
@@ -732,5 +733,5 @@ export function dialConnector(options: DialConnectorOptions = {}): Connector<Und
       (err: Error) => callback(err, null),
     );
   };
-  return hookedConnector(connector, null);
+  return wrapConnector(connector);
 }

@@ -13,7 +13,7 @@ export { SocketOptionError, InvalidArgumentError, UnsupportedOptionError, Syscal
 export { OPTIONS, LEVELS, SOCKET_CONSTANTS } from './core/table';
 export type { OptionRow, OptionName, LevelName, ConstantName, TuningPath } from './core/table';
 export { constants, addonPath, addonLoadError as loadError } from './core/syscall';
-export type { Target } from './core/target';
+export type { Target } from './node/target';
 export type { Duration } from './core/units';
 
 // One function per option, and raw access.

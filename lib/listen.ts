@@ -27,8 +27,9 @@ import { compileTuning, type Tuning } from './tuning/tuning';
 import { tuneServer } from './servers';
 import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import type { Duration } from './core/units';
-import { fdChanged, runControl } from './core/fdidentity';
+import { fdChanged, runControl } from './node/fdidentity';
 import { checkMptcp } from './options/mptcp';
+import { adoptedHandle } from './node/kinds';
 
 export interface ListenOptions {
   /** Port to bind; 0 lets the kernel choose. */
@@ -207,7 +208,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
   let listener: { fd: number; backlog: number };
   let plan: Tuning | undefined;
   try {
-    checkServer(server);
+    requireIdleServer(server);
     if (starting.has(server)) throw invalidValue('server', 'already has a listen() under way', 'a net.Server');
     starting.add(server);
     try {
@@ -230,7 +231,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
     }
     try {
       // A getter of `options` may have made the server listen (by other means) meanwhile.
-      checkServer(server);
+      requireIdleServer(server);
     } catch (err) {
       starting.delete(server);
       closeSocket(listener.fd);
@@ -255,7 +256,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
 }
 
 /** Throws unless `server` is a net.Server that is not listening (a listen() under way is checked by the caller). */
-function checkServer(server: net.Server): void {
+function requireIdleServer(server: net.Server): void {
   let isServer: boolean;
   let listening: boolean;
   try {
@@ -296,7 +297,7 @@ function serve(server: net.Server, listener: { fd: number; backlog: number }): P
       // A net.Socket wraps the fd in Node's own TCP handle; neither side of it is ever read or
       // written: the server takes the handle.
       const wrapper = new (netModule().Socket)({ fd: listener.fd, readable: false, writable: false });
-      handle = (wrapper as unknown as { _handle: { close(): void } })._handle;
+      handle = adoptedHandle(wrapper);
       server.once('listening', onListening);
       server.once('error', onError);
       server.once('close', onClose);

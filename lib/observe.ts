@@ -14,13 +14,14 @@ import { EventEmitter } from 'node:events';
 import type net = require('node:net');
 import { net as netModule } from './core/builtins';
 import { SocketStateError, warn } from './core/errors';
-import { listenerFd, openHandleFd } from './core/target';
+import { listenerFd, openHandleFd } from './node/target';
 import type { TuningPath } from './core/table';
 import { validateTime, type Duration } from './core/units';
 import { invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
 import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
 import { compileTuning, driftOf, getTuning, type Plan, type Tuning } from './tuning/tuning';
-import { isConnected, isHookedConnector, onServerConnection, onSocketClosing, watchAgentSockets, watchConnectorSockets } from './tuning/hooks';
+import { isConnected, isHookedConnector, onAgentSocket, onServerConnection, onSocketClosing, watchConnectorSockets } from './node/hooks';
+import { looksLikeAgent, ownerHandle } from './node/kinds';
 import { ACCEPT_QUEUE, COUNTERS, DRIFT_COUNTER, HISTOGRAMS, otelRecorder, promRecorder, type Attributes, type Recorder } from './metrics';
 
 /** One reading of a connection. */
@@ -203,7 +204,7 @@ class ObserverImpl extends EventEmitter implements Observer {
 
   /** Starts watching an agent's sockets: those it has now (pooled ones too), and each it creates. */
   watchAgent(agent: object): void {
-    this.unhooks.push(watchAgentSockets(agent, (socket) => this.add(socket, 'client')));
+    this.unhooks.push(onAgentSocket(agent, (socket) => this.add(socket, 'client')));
   }
 
   watchConnector(connector: object): void {
@@ -390,20 +391,6 @@ class ObserverImpl extends EventEmitter implements Observer {
   }
 }
 
-/** The libuv handle that owns `socket`'s fd now (a TLS socket's TLSWrap has none: its TCP parent does), or null. */
-function ownerHandle(socket: net.Socket): object | null {
-  const handle = (socket as unknown as { _handle?: { fd?: unknown; _parent?: { fd?: unknown } | null } | null })._handle;
-  if (!handle) return null;
-  if (typeof handle.fd === 'number') return handle;
-  return handle._parent && typeof handle._parent.fd === 'number' ? handle._parent : null;
-}
-
-/** An http.Agent (or https.Agent), recognised without loading node:http when it is not one. */
-function isAgent(value: object): boolean {
-  const v = value as { createConnection?: unknown; keepSocketAlive?: unknown; freeSockets?: unknown };
-  return typeof v.createConnection === 'function' && typeof v.keepSocketAlive === 'function' && typeof v.freeSockets === 'object';
-}
-
 /**
  * Observes every connection of `target`: a `net.Server` (the sockets it accepts from now on), an
  * `http.Agent`/`https.Agent` (the sockets it has, pooled ones included, and each it creates), a
@@ -436,7 +423,7 @@ export function observe(target: net.Server | net.Socket | object, options?: Obse
     if (socket.destroyed) throw new SocketStateError('ERR_SOCKET_CLOSED', 'The socket is destroyed: there is no connection left to observe');
     observer.add(socket, (socket as unknown as { server?: unknown }).server ? 'server' : 'client');
   } else if (typeof target === 'function' && isHookedConnector(target)) observer.watchConnector(target);
-  else if (target !== null && typeof target === 'object' && isAgent(target)) observer.watchAgent(target);
+  else if (target !== null && typeof target === 'object' && looksLikeAgent(target)) observer.watchAgent(target);
   else if (typeof target === 'function') {
     throw invalidValue(
       'target',

@@ -13,13 +13,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type net = require('node:net');
-import { net as netModule } from './core/builtins';
 import { SocketOptionError, SocketStateError, UnsupportedOptionError, warn } from './core/errors';
 import { syscallError } from './core/syscall';
 import { getTcpInfo } from './options/tcpinfo';
-import { listenerFd } from './core/target';
+import { listenerFd } from './node/target';
 import type { TuningPath } from './core/table';
-import { NOT_SHOWN, invalidType, invalidValue, isInstance, readOptions } from './core/validate';
+import { NOT_SHOWN, invalidType, invalidValue, readOptions } from './core/validate';
 import {
   applyPlan,
   applyPlanToFd,
@@ -42,7 +41,8 @@ import {
   onServerSession,
   releaseServer,
   type ServerOwner,
-} from './tuning/hooks';
+} from './node/hooks';
+import { assertServer, isHttp2Server, serverHandle } from './node/kinds';
 
 /** How a server's tuning holds, once it listens. */
 export interface ServerTuningMode {
@@ -86,17 +86,6 @@ export interface ServerTuner extends EventEmitter {
 
 function ignore(): void {}
 
-/** Whether `value` is a net.Server (http, https, http2, tls and frameworks' servers all are). */
-function checkServer(server: unknown): asserts server is net.Server {
-  if (!isInstance(server, netModule().Server, 'server'))
-    throw invalidType('server', 'an instance of net.Server (http, https, http2 and tls servers are)', server);
-}
-
-/** An http2 server (Node exports no class to test): it has updateSettings(). */
-function isHttp2Server(server: net.Server): boolean {
-  return typeof (server as unknown as { updateSettings?: unknown }).updateSettings === 'function';
-}
-
 /** A listener's accept-queue length now (TCP_INFO's unacked on a listening socket), 0 where unknown. */
 function acceptQueueLength(fd: number): number {
   try {
@@ -104,11 +93,6 @@ function acceptQueueLength(fd: number): number {
   } catch {
     return 0;
   }
-}
-
-/** The object that owns a listening server's fd now (its handle), or null: a re-listen gets a new one. */
-function handleOf(server: net.Server): object | null {
-  return ((server as unknown as { _handle?: object | null })._handle ?? null) as object | null;
 }
 
 class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
@@ -173,7 +157,7 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
   /** At each listen: tune what the listener can hold, and set the rest on each accepted socket. */
   private applyToListener(): void {
     if (this.stopped || !this.server.listening) return;
-    const handle = handleOf(this.server);
+    const handle = serverHandle(this.server);
     if (handle !== null && handle === this.tunedHandle) return;
     this.tunedHandle = handle;
     for (const undo of this.unhook.splice(0)) undo();
@@ -327,7 +311,7 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
     this.detach();
     const restore = this.restore;
     this.restore = null;
-    if (restore && handleOf(this.server) === restore.handle) {
+    if (restore && serverHandle(this.server) === restore.handle) {
       try {
         applyPlanToFd(restore.fd, restore.plan);
       } catch (err) {
@@ -346,7 +330,7 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
  */
 export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
   const plan = compileTuning(tuning);
-  checkServer(server);
+  assertServer(server);
   // Listening already: a field that cannot apply to its family is refused here, before anything is set.
   const notApplicable = server.listening ? listenerConflicts(server, plan).find((c) => !c.applies) : undefined;
   if (notApplicable) throw notApplicableError(notApplicable);

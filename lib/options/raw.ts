@@ -7,7 +7,7 @@
 import { constants, getRawBytes, getRawInt, lookup, requireAddon, rowNamed, setRaw } from '../core/syscall';
 import { LEVELS, OPTIONS, OPTION_BY_NAME, type ConstantName, type LevelName, type OptionName, type OptionNameOf, type OptionRow } from '../core/table';
 import { UnsupportedOptionError } from '../core/errors';
-import { fdOf, type Target } from '../core/target';
+import { fdOf, type Target } from '../node/target';
 import { INT32_MAX, INT32_MIN, copyBytes, invalidType, invalidValue, validateInteger } from '../core/validate';
 import { readLinger, readName, validateLinger, validateName, writeLinger, writeName, type Linger } from './values';
 

@@ -3,7 +3,7 @@
  * the table (lib/core/table.ts), validated before the first syscall.
  */
 import { applyQueued, getIntOption, queue, readQueued, readValue, resolve, setIntOption } from '../core/syscall';
-import { fdOf, type Target } from '../core/target';
+import { fdOf, type Target } from '../node/target';
 import type { OptionName } from '../core/table';
 import type { Duration } from '../core/units';
 import { ensureOptionsObject, unknownField, unreadable, validateBoolean } from '../core/validate';

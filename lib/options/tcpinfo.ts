@@ -9,7 +9,7 @@
  */
 import { getScratchOption, resolve, scratchBytes } from '../core/syscall';
 import { SocketOptionError } from '../core/errors';
-import { fdOf, type Target } from '../core/target';
+import { fdOf, type Target } from '../node/target';
 import { TCP_INFO_KNOWN_LENGTH, type TcpInfo } from './tcpinfo-layout';
 import { DecodedPart, decodeWhole } from './tcpinfo.gen';
 

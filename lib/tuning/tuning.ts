@@ -12,9 +12,10 @@ import type net = require('node:net');
 import { net as netModule } from '../core/builtins';
 import { applyQueued, getIntOption, lookup, queue, readQueued, readValue, requireAddon, resolve, syscallError, type Resolved } from '../core/syscall';
 import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
-import { familyOfAddress, listenerPlace, type ListenerFamily } from '../core/inheritance';
+import { listenerPlace } from '../core/inheritance';
+import { serverFamily } from '../node/kinds';
 import { SyscallError, errnoName } from '../core/errors';
-import { fdOf, type Target } from '../core/target';
+import { fdOf, type Target } from '../node/target';
 import type { Duration } from '../core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean } from '../core/validate';
 import {
@@ -183,18 +184,6 @@ export interface ListenerConflict {
   readonly applies: boolean;
 }
 
-/** The address family `server` listens on (undefined while it does not listen). */
-export function serverFamily(server: net.Server): ListenerFamily | undefined {
-  try {
-    // A cluster worker's round-robin handle answers address() with {} even for a pipe: Node's own
-    // record of the path comes first.
-    if (typeof (server as unknown as { _pipeName?: unknown })._pipeName === 'string') return 'unix';
-    return familyOfAddress(server.address());
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The fields of `plan` that a socket accepted from `server`'s listener would not start with, even
  * though the listener holds them: what the option table says is not inherited on this platform or
@@ -247,7 +236,7 @@ export function notApplicableError(conflict: ListenerConflict): Error {
  * tune(server) is strict and exact: a tuning that could not hold on every accepted socket is
  * refused, naming the cause and the fix, rather than lost silently.
  */
-function checkServer(server: net.Server, plan: Plan): void {
+function refuseUnholdable(server: net.Server, plan: Plan): void {
   const conflicts = listenerConflicts(server, plan);
   if (conflicts.length === 0) return;
   const first = conflicts.find((c) => !c.applies) ?? conflicts[0]!;
@@ -309,7 +298,7 @@ function applyPlanFields(fd: number, plan: Plan): void {
 /** Applies a validated tuning to `target`. */
 export function applyPlan(target: Target, plan: Plan): void {
   const fd = fdOf(target); // recognises (and vets) the target; no syscall yet
-  if (target instanceof netModule().Server) checkServer(target, plan);
+  if (target instanceof netModule().Server) refuseUnholdable(target, plan);
   applyPlanToFd(fd, plan);
 }
 

@@ -1,6 +1,7 @@
 'use strict';
-// The layering CONTRIBUTING.md draws, checked on the sources: lib/core <- lib/options <- lib/tuning
-// <- the capabilities in lib/*.ts <- lib/index.ts. A module imports only from its own layer or the
+// The layering CONTRIBUTING.md draws, checked on the sources: lib/core <- lib/node (the attachment
+// layer: fd lookup, Node's kinds, the hook registry) <- lib/options <- lib/tuning <- the
+// capabilities in lib/*.ts <- lib/index.ts. A module imports only from its own layer or the
 // layers below; nothing imports in a cycle; only lib/core/syscall.ts imports lib/core/native.ts.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -8,11 +9,11 @@ const path = require('node:path');
 const lib = path.join(__dirname, '..', '..', 'lib');
 const files = fs.readdirSync(lib, { recursive: true }).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
 
-/** The layer of a module, by folder: 0 core, 1 options, 2 tuning, 3 capabilities, 4 the index. */
+/** The layer of a module, by folder: 0 core, 1 node, 2 options, 3 tuning, 4 capabilities, 5 the index. */
 function layer(file) {
-  if (file === 'index.ts') return 4;
+  if (file === 'index.ts') return 5;
   const folder = file.includes(path.sep) ? file.split(path.sep)[0] : '';
-  return { core: 0, options: 1, tuning: 2, '': 3 }[folder];
+  return { core: 0, node: 1, options: 2, tuning: 3, '': 4 }[folder];
 }
 
 /** The package modules `file` imports (type-only imports count: they are edges of the design too). */
@@ -65,4 +66,20 @@ test('lib/index.ts is a list: it only re-exports', () => {
     .replace(/export (type )?\{[^}]*\} from '[^']+';/g, '')
     .trim();
   expect(code).toBe('');
+});
+
+test("Node's internals are touched only in the attachment layer (lib/node) and the one syscall door", () => {
+  // _handle, _destroy, createConnection/keepSocketAlive replacement, diagnostics channels, cluster:
+  // the things a Node release may change. Each has one home.
+  const INTERNALS = /\._handle\b|\._destroy\b|\.createConnection\s*=|\.keepSocketAlive\s*=|diagnostics_channel|node:cluster|_pipeName/;
+  const outside = files.filter((f) => !f.startsWith(`node${path.sep}`));
+  const touching = outside.filter((f) =>
+    INTERNALS.test(
+      fs
+        .readFileSync(path.join(lib, f), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, ''),
+    ),
+  );
+  expect(touching).toEqual([]);
 });

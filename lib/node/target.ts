@@ -5,9 +5,9 @@
  */
 import type dgram = require('node:dgram');
 import type net = require('node:net');
-import { dgram as dgramModule, net as netModule } from './builtins';
-import { SocketOptionError, SocketStateError } from './errors';
-import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, outOfRange } from './validate';
+import { dgram as dgramModule, net as netModule } from '../core/builtins';
+import { SocketOptionError, SocketStateError } from '../core/errors';
+import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, outOfRange } from '../core/validate';
 
 /** What socket-knobs can act on: a connected TCP (or TLS, or Unix) socket, a listening server, a bound UDP socket, or a raw fd. */
 export type Target = net.Socket | net.Server | dgram.Socket | number;

@@ -1,16 +1,23 @@
 /**
- * One hook registry per object socket-knobs reaches into: a socket, an http(s).Agent, a connector,
- * a server. Each keeps its state under a module-private symbol and is installed once, however many
- * features use it (tuneOnConnect, tuneAgent, tuneConnector, tuneServer, observe, dial...): features
- * register into it and unregister, and never chain wrappers around each other. When the last
- * registration goes, what was installed on the object is removed.
+ * The attachment layer's registry: one home for how socket-knobs holds on to Node's objects (a
+ * socket, an http(s).Agent, a connector, a server). Plain hooks (onSocketClosing, whenConnected,
+ * onAgentSocket, onPoolReturn, wrapConnector, onServerConnection, onServerSession,
+ * onServerListening, claimServer): each object's state lives under a module-private symbol and is
+ * installed once, however many features use it (tunings through lib/tuning/attach.ts, observe,
+ * dial); features register and unregister, and never chain wrappers around each other. It knows
+ * nothing of tunings, and holds what it watches weakly (the object itself, or a WeakMap).
+ *
+ * Its invariants (test/integration/attachment.test.js, test/fuzz/lifecycle.js):
+ * - every wrapper composes: ours comes off only while it is still the outermost, so another copy's,
+ *   an APM library's or another feature's stays;
+ * - nothing a user lets go is kept: registrations die with their object;
+ * - a callback never breaks Node's own code path: what it throws is a process warning.
  *
  * Nothing here makes a syscall; it decides when the features' callbacks run.
  */
 import type net = require('node:net');
 import { net as netModule } from '../core/builtins';
-import { SocketOptionError, warn } from '../core/errors';
-import { applyPlan, type Plan } from './tuning';
+import { warn } from '../core/errors';
 
 const HOOKS = Symbol('socket-knobs.hooks');
 
@@ -45,12 +52,9 @@ export function isConnected(socket: net.Socket): boolean {
   return !socket.connecting && !socket.destroyed && !socket.pending;
 }
 
-/** A tuning waiting for a socket's 'connect': a plan, or where to read the current one (an agent's). */
-type PendingPlan = Plan | (() => Plan | null);
-
 interface SocketHooks {
-  /** One pending tuning per socket, whoever left it: the last call wins, whole. */
-  pending: PendingPlan | null;
+  /** One pending callback per slot (a feature's key): the last registration in a slot wins, whole. */
+  readonly connectSlots: Map<symbol, () => void>;
   /** The 'connect' listener, while one is installed. */
   onConnect: (() => void) | null;
   /** Called from the socket's `_destroy`, while its fd is still open (observe's final sample). */
@@ -62,40 +66,33 @@ interface SocketHooks {
 }
 
 function socketHooks(socket: net.Socket): SocketHooks {
-  return registryOf<SocketHooks>(socket, () => ({ pending: null, onConnect: null, closing: new Set(), ownDestroy: undefined, destroyWrapper: null }));
+  return registryOf<SocketHooks>(socket, () => ({ connectSlots: new Map(), onConnect: null, closing: new Set(), ownDestroy: undefined, destroyWrapper: null }));
 }
 
 /**
- * Leaves `plan` to be applied when `socket` connects, replacing any tuning already pending on it.
- * Node's own `keepAlive: true` handling runs just before 'connect', so the listener runs after it.
- * A socket still connecting is not touched: with autoSelectFamily its fd is replaced for each
- * address tried, and 'connect' is only emitted for the one that finally connected. If the kernel
- * refuses the tuning there, the socket is destroyed with the SyscallError ('error', or a failed
- * request): never lost.
+ * Runs `fn` once when `socket` emits 'connect', in `slot`: a later registration in the same slot
+ * replaces this one (one pending per slot). Node's own `keepAlive: true` handling runs just before
+ * 'connect', so `fn` runs after it. A socket still connecting is never touched: with
+ * autoSelectFamily its fd is replaced for each address tried, and 'connect' is only emitted for the
+ * one that finally connected. What `fn` throws is a process warning.
  */
-export function tuneWhenConnected(socket: net.Socket, plan: PendingPlan): void {
+export function whenConnected(socket: net.Socket, slot: symbol, fn: () => void): void {
   const hooks = socketHooks(socket);
-  hooks.pending = plan;
+  hooks.connectSlots.set(slot, fn);
   if (hooks.onConnect) return;
   const onConnect = (): void => {
     hooks.onConnect = null;
-    const pending = hooks.pending;
-    hooks.pending = null;
-    const current = typeof pending === 'function' ? pending() : pending;
-    if (!current) return;
-    try {
-      applyPlan(socket, current);
-    } catch (err) {
-      socket.destroy(err as Error);
-    }
+    const due = [...hooks.connectSlots.values()];
+    hooks.connectSlots.clear();
+    for (const each of due) guarded(each);
   };
   hooks.onConnect = onConnect;
   socket.once('connect', onConnect);
 }
 
-/** Whether a tuning is waiting for `socket`'s 'connect' (for tests and the fuzzer). */
-export function hasPendingTuning(socket: net.Socket): boolean {
-  return existing<SocketHooks>(socket)?.pending != null;
+/** Whether something waits for `socket`'s 'connect' in `slot`. */
+export function isWaiting(socket: net.Socket, slot: symbol): boolean {
+  return existing<SocketHooks>(socket)?.connectSlots.has(slot) === true;
 }
 
 /**
@@ -137,12 +134,16 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 export type CreateConnection = (this: unknown, ...args: unknown[]) => unknown;
 
 interface AgentHooks {
-  /** The tuning of every socket (tuneAgent, dialAgent): at 'connect' and on each return to the pool. */
-  tuning: Plan | null;
   /** A replacement for the agent's own createConnection (dialAgent). */
   create: CreateConnection | null;
-  /** Called once for each socket the agent has or creates (observe). */
-  readonly sockets: Set<(socket: net.Socket) => void>;
+  /** Called once for each socket the agent creates (tunings, observe). */
+  readonly created: Set<(socket: net.Socket) => void>;
+  /**
+   * Called when Node's keepSocketAlive() keeps a socket for the pool; one returning false refuses
+   * it (the socket is not pooled). On Node 20 and 22 an https.Agent with keepAlive resets keepalive
+   * there, so a tuning is applied again here.
+   */
+  readonly poolReturn: Set<(socket: net.Socket) => boolean>;
   /** Sockets already handed to the features, across createConnection's return value and callback. */
   seen: WeakSet<net.Socket>;
   installed: {
@@ -161,18 +162,16 @@ interface AgentLike {
 }
 
 function agentHooks(agent: object): AgentHooks {
-  const hooks = registryOf<AgentHooks>(agent, () => ({ tuning: null, create: null, sockets: new Set(), seen: new WeakSet(), installed: null }));
+  const hooks = registryOf<AgentHooks>(agent, () => ({ create: null, created: new Set(), poolReturn: new Set(), seen: new WeakSet(), installed: null }));
   if (!hooks.installed) install(agent as AgentLike, hooks);
   return hooks;
 }
 
-/** A new socket of the agent: tuned at 'connect' (if the agent has a tuning), shown to the observers. */
+/** A new socket of the agent, shown once to every registered feature. */
 function adoptAgentSocket(hooks: AgentHooks, socket: unknown): void {
   if (!(socket instanceof netModule().Socket) || hooks.seen.has(socket)) return;
   hooks.seen.add(socket);
-  // The agent's current tuning, read at 'connect': a tuneAgent() meanwhile replaces it whole.
-  if (hooks.tuning) tuneWhenConnected(socket, () => hooks.tuning);
-  for (const fn of [...hooks.sockets]) guarded(() => fn(socket));
+  for (const fn of [...hooks.created]) guarded(() => fn(socket));
 }
 
 function install(agent: AgentLike, hooks: AgentHooks): void {
@@ -199,19 +198,10 @@ function install(agent: AgentLike, hooks: AgentHooks): void {
     adoptAgentSocket(hooks, returned);
     return returned;
   };
-  // On Node 20 and 22 an https.Agent with keepAlive calls socket.setKeepAlive(true, keepAliveMsecs)
-  // here, which resets interval and count: the tuning is applied again after it.
   agent.keepSocketAlive = function keepSocketAliveWithHooks(this: unknown, socket: net.Socket): boolean {
     if (!keepSocketAlive.call(this, socket)) return false;
-    if (!hooks.tuning) return true;
-    try {
-      applyPlan(socket, hooks.tuning);
-      return true;
-    } catch (err) {
-      // The socket cannot be tuned (it closed meanwhile): do not keep it in the pool.
-      if (err instanceof SocketOptionError) return false;
-      throw err;
-    }
+    for (const fn of [...hooks.poolReturn]) if (!fn(socket)) return false;
+    return true;
   };
   hooks.installed.ours = { createConnection: agent.createConnection, keepSocketAlive: agent.keepSocketAlive };
 }
@@ -222,7 +212,7 @@ function install(agent: AgentLike, hooks: AgentHooks): void {
  * stays, passing through, so theirs is never removed with ours.
  */
 function uninstallIfIdle(agent: object, hooks: AgentHooks): void {
-  if (hooks.tuning || hooks.create || hooks.sockets.size > 0 || !hooks.installed) return;
+  if (hooks.create || hooks.created.size > 0 || hooks.poolReturn.size > 0 || !hooks.installed) return;
   const target = agent as Record<string, unknown>;
   if (target.createConnection !== hooks.installed.ours?.createConnection || target.keepSocketAlive !== hooks.installed.ours?.keepSocketAlive) return;
   for (const key of ['createConnection', 'keepSocketAlive'] as const) {
@@ -244,31 +234,6 @@ export function agentSockets(agent: object): net.Socket[] {
   return out;
 }
 
-/**
- * Sets the agent's tuning (null removes it): every socket it creates is tuned at 'connect' and
- * again on each return to the pool; the sockets it already has are tuned now (connected ones at
- * once, connecting ones at 'connect'). A socket the kernel refuses the tuning for is destroyed
- * with the SyscallError.
- */
-export function setAgentTuning(agent: object, plan: Plan | null): void {
-  const hooks = agentHooks(agent);
-  hooks.tuning = plan;
-  if (plan) {
-    for (const socket of agentSockets(agent)) {
-      hooks.seen.add(socket);
-      if (socket.destroyed) continue;
-      if (isConnected(socket)) {
-        try {
-          applyPlan(socket, plan);
-        } catch (err) {
-          socket.destroy(err as Error);
-        }
-      } else tuneWhenConnected(socket, () => hooks.tuning);
-    }
-  }
-  uninstallIfIdle(agent, hooks);
-}
-
 /** Replaces how the agent creates its connections (dialAgent); null restores the agent's own. */
 export function setAgentCreate(agent: object, create: CreateConnection | null): void {
   const hooks = agentHooks(agent);
@@ -277,15 +242,30 @@ export function setAgentCreate(agent: object, create: CreateConnection | null): 
 }
 
 /**
- * Calls `fn` for each socket the agent has now and each it creates from now on. Returns the
- * unregistration.
+ * Calls `fn` for each socket the agent creates from now on, and (with `existing`) each it has now,
+ * in use or pooled. Returns the unregistration.
  */
-export function watchAgentSockets(agent: object, fn: (socket: net.Socket) => void): () => void {
+export function onAgentSocket(agent: object, fn: (socket: net.Socket) => void, existing = true): () => void {
   const hooks = agentHooks(agent);
-  hooks.sockets.add(fn);
-  for (const socket of agentSockets(agent)) if (!socket.destroyed) guarded(() => fn(socket));
+  hooks.created.add(fn);
+  if (existing) {
+    for (const socket of agentSockets(agent)) {
+      hooks.seen.add(socket);
+      if (!socket.destroyed) guarded(() => fn(socket));
+    }
+  }
   return () => {
-    hooks.sockets.delete(fn);
+    hooks.created.delete(fn);
+    uninstallIfIdle(agent, hooks);
+  };
+}
+
+/** Calls `fn` each time the agent keeps a socket for its pool; `fn` returning false refuses it. Returns the unregistration. */
+export function onPoolReturn(agent: object, fn: (socket: net.Socket) => boolean): () => void {
+  const hooks = agentHooks(agent);
+  hooks.poolReturn.add(fn);
+  return () => {
+    hooks.poolReturn.delete(fn);
     uninstallIfIdle(agent, hooks);
   };
 }
@@ -307,7 +287,8 @@ export type Connector<O = any, S extends net.Socket = net.Socket> = (options: O,
 export type AnyConnector = (options: never, callback: never) => unknown;
 
 interface ConnectorHooks {
-  tuning: Plan | null;
+  /** Called with each socket before it is handed out; one that throws fails the connection with its error. */
+  readonly prepare: Set<(socket: net.Socket) => void>;
   /** Called with each socket the connector hands to its caller (observe). */
   readonly sockets: Set<(socket: net.Socket) => void>;
   /** The connector this one wraps. */
@@ -315,14 +296,14 @@ interface ConnectorHooks {
 }
 
 /**
- * A connector that calls `inner` and, before handing a socket to its caller, applies the tuning
- * and shows it to the observers. If the kernel refuses the tuning, the socket is destroyed and
- * the callback gets the SyscallError (the request fails with it).
+ * A connector that calls `inner` and, before handing a socket to its caller, runs the `prepare`
+ * callbacks (a tuning; one that throws destroys the socket and the callback gets the error: the
+ * request fails with it), then shows it to the watchers. Wrapping a connector made here wraps what
+ * it wraps, so a socket is prepared once.
  */
-export function hookedConnector<C extends AnyConnector>(inner: C, plan: Plan | null): C {
-  // A connector made here already: wrap what it wraps, so a socket is tuned once.
+export function wrapConnector<C extends AnyConnector>(inner: C): C {
   const base = existing<ConnectorHooks>(inner)?.inner ?? (inner as unknown as Connector);
-  const hooks: ConnectorHooks = { tuning: plan, sockets: new Set(), inner: base };
+  const hooks: ConnectorHooks = { prepare: new Set(), sockets: new Set(), inner: base };
   const connector: Connector = function connectorWithHooks(this: unknown, options, callback) {
     return base.call(this, options, (...args: [null, net.Socket] | [Error, null]) => {
       const [err, socket] = args;
@@ -330,14 +311,12 @@ export function hookedConnector<C extends AnyConnector>(inner: C, plan: Plan | n
         callback(err ?? new Error('the connector called back with neither an error nor a socket'), null);
         return;
       }
-      if (hooks.tuning) {
-        try {
-          applyPlan(socket, hooks.tuning);
-        } catch (error) {
-          socket.destroy();
-          callback(error as Error, null);
-          return;
-        }
+      try {
+        for (const fn of [...hooks.prepare]) fn(socket);
+      } catch (error) {
+        socket.destroy();
+        callback(error as Error, null);
+        return;
       }
       for (const fn of [...hooks.sockets]) guarded(() => fn(socket));
       callback(null, socket);
@@ -345,6 +324,13 @@ export function hookedConnector<C extends AnyConnector>(inner: C, plan: Plan | n
   };
   Object.defineProperty(connector, HOOKS, { value: hooks, enumerable: false });
   return connector as unknown as C;
+}
+
+/** Adds a prepare callback to a connector made by wrapConnector(). Returns the unregistration. */
+export function onConnectorPrepare(connector: object, fn: (socket: net.Socket) => void): () => void {
+  const hooks = existing<ConnectorHooks>(connector)!;
+  hooks.prepare.add(fn);
+  return () => hooks.prepare.delete(fn);
 }
 
 /** Whether `connector` was made by tuneConnector or dialConnector (it can be observed). */

@@ -5,8 +5,8 @@
  * A file is named by its device and inode (`fstat`), as `ss`'s inode column names a socket.
  */
 import fs = require('node:fs');
-import { SocketStateError } from './errors';
-import { invalidValue, NOT_SHOWN } from './validate';
+import { SocketStateError } from '../core/errors';
+import { invalidValue, NOT_SHOWN } from '../core/validate';
 
 /** The identity of the file `fd` names now, or null when it names none (closed: EBADF). */
 export function fileIdentity(fd: number): string | null {
