@@ -17,11 +17,11 @@ import { SocketStateError, warn } from './core/errors';
 import { listenerFd, openHandleFd } from './node/target';
 import type { TuningPath } from './core/table';
 import { validateTime, type Duration } from './core/units';
-import { invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
+import { NOT_SHOWN as NOT_SHOWN_TARGET, invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
 import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
 import { compileTuning, driftOf, getTuning, type Plan, type Tuning } from './tuning/tuning';
 import { isConnected, isHookedConnector, onAgentSocket, onServerConnection, onSocketClosing, watchConnectorSockets } from './node/hooks';
-import { looksLikeAgent, ownerHandle } from './node/kinds';
+import { isUnixSocket, looksLikeAgent, ownerHandle } from './node/kinds';
 import { ACCEPT_QUEUE, COUNTERS, DRIFT_COUNTER, HISTOGRAMS, otelRecorder, promRecorder, type Attributes, type Recorder } from './metrics';
 
 /** One reading of a connection. */
@@ -57,7 +57,7 @@ export interface ObserveOptions {
 export interface Observer extends EventEmitter {
   /** Connections being observed now. */
   readonly connections: number;
-  /** No sample after it; nothing left registered on the target or its sockets. */
+  /** No sample is taken after it (a final one already taken is still delivered); nothing left registered on the target or its sockets. */
   stop(): void;
 }
 
@@ -231,6 +231,8 @@ class ObserverImpl extends EventEmitter implements Observer {
       this.pendingConnect.set(socket, drop);
       return;
     }
+    // TCP_INFO is TCP's: a Unix-domain connection (a server on a path) has none to observe.
+    if (isUnixSocket(socket)) return;
     const handle = ownerHandle(socket);
     const fd = openHandleFd(socket);
     // One sample series per kernel socket: a TLS socket and the TCP socket under it are one.
@@ -316,7 +318,9 @@ class ObserverImpl extends EventEmitter implements Observer {
   }
 
   private deliver(watched: Watched, sample: TcpSample): void {
-    if (this.stopped) return;
+    // A final sample read before stop() (the socket destroyed, then stop() in the same tick) is owed:
+    // exactly one final sample per connection that closed while observed. No other after stop().
+    if (this.stopped && !sample.final) return;
     try {
       this.record(watched, sample);
     } catch (err) {
@@ -421,6 +425,8 @@ export function observe(target: net.Server | net.Socket | object, options?: Obse
   else if (isInstance(target, Socket, 'target')) {
     const socket = target as net.Socket;
     if (socket.destroyed) throw new SocketStateError('ERR_SOCKET_CLOSED', 'The socket is destroyed: there is no connection left to observe');
+    if (isUnixSocket(socket))
+      throw invalidValue('target', 'is a Unix-domain socket: observe() reads TCP_INFO, which only TCP connections have', NOT_SHOWN_TARGET);
     observer.add(socket, (socket as unknown as { server?: unknown }).server ? 'server' : 'client');
   } else if (typeof target === 'function' && isHookedConnector(target)) observer.watchConnector(target);
   else if (target !== null && typeof target === 'object' && looksLikeAgent(target)) observer.watchAgent(target);

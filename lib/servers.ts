@@ -26,7 +26,9 @@ import {
   driftOf,
   getTuning,
   listenerConflicts,
+  mergePlans,
   notApplicableError,
+  pathsPlan,
   snapshotPlan,
   subPlan,
   type Plan,
@@ -95,6 +97,9 @@ function acceptQueueLength(fd: number): number {
   }
 }
 
+/** The Tuning fields socket-knobs ever set on each server's listener (weakly: a closed server goes). */
+const listenerFieldsEver = new WeakMap<net.Server, Set<TuningPath>>();
+
 class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
   readonly ready: Promise<ServerTuningMode>;
   readonly tuning: Readonly<Tuning>;
@@ -108,12 +113,15 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
   private restore: { handle: object; fd: number; plan: Plan } | null = null;
   private readonly onListening = (): void => this.applyToListener();
   private readonly onServerError = (err: Error & { errno?: unknown; syscall?: unknown }): void => {
-    // listen() failed (EADDRINUSE...) before this tuner ever saw the server listen: ready settles.
+    // listen() failed (EADDRINUSE...) before this tuner ever saw the server listen: ready rejects,
+    // and the tuner lets go (a rejected ready never turns into a tuning later).
     if (this.settle.done || this.server.listening) return;
-    this.settleWith(typeof err.errno === 'number' ? syscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
+    this.abandon(typeof err.errno === 'number' ? syscallError(err.errno, typeof err.syscall === 'string' ? err.syscall : 'listen') : err);
   };
   private readonly onServerClose = (): void => {
-    if (!this.settle.done) this.settleWith(new SocketStateError('ERR_SOCKET_CLOSED', 'The server was closed before it listened: nothing was tuned'));
+    // The stale 'close' of a close() made just before a new listen() is not this server closing.
+    if (!this.settle.done && !this.server.listening)
+      this.abandon(new SocketStateError('ERR_SOCKET_CLOSED', 'The server was closed before it listened: nothing was tuned'));
   };
   private readonly stopListening: () => void;
 
@@ -203,7 +211,7 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
     // options: each accepted socket is read back, and tuned, until one carries the tuning. The
     // accept queue is FIFO, so every later one was cloned after the tuning (also where other
     // processes accept from the same queue: the read-back, not a count, decides).
-    if (onListener.fields.length > 0) this.sweepAcceptQueue(onListener);
+    if (onListener.fields.length > 0 && typeof fd === 'number') this.sweepAcceptQueue(fd, onListener);
     const mode =
       perConnection.fields.length === 0 ? (onListener.fields.length === 0 ? 'none' : 'listener') : onListener.fields.length === 0 ? 'per-connection' : 'both';
     if (!this.settle.done) {
@@ -221,8 +229,23 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
     }
   }
 
-  /** Reads back each accepted socket, tuning those that lack the listener's fields, until one has them. */
-  private sweepAcceptQueue(onListener: Plan): void {
+  /**
+   * Reads back each accepted socket, tuning those that lack the listener's fields, until one has them.
+   * The fields compared are this tuning's and any an earlier tuning set on this server's listener (a
+   * replaced tuneServers(), put back): a socket cloned under the old tuning gets the listener's values
+   * now, so a replacement is whole on queued connections too.
+   */
+  private sweepAcceptQueue(fd: number, applied: Plan): void {
+    const ever = listenerFieldsEver.get(this.server) ?? new Set<TuningPath>();
+    listenerFieldsEver.set(this.server, ever);
+    for (const f of applied.fields) ever.add(f.path);
+    const others = [...ever].filter((path) => !applied.fields.some((f) => f.path === path));
+    let onListener = applied;
+    try {
+      if (others.length > 0) onListener = mergePlans(applied, snapshotPlan(fd, pathsPlan(others)));
+    } catch {
+      // The listener closed meanwhile: this tuning's own fields still decide.
+    }
     let unhook: () => void = () => {};
     unhook = onServerConnection(this.server, (socket) => {
       let holds: boolean;
@@ -291,6 +314,15 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
     this.server.removeListener('error', this.onServerError);
     this.server.removeListener('close', this.onServerClose);
     for (const undo of this.unhook.splice(0)) undo();
+  }
+
+  /** ready rejects with `err` and the tuner stops: nothing of it stays on the server. */
+  private abandon(err: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.detach();
+    releaseServer(this.server, this);
+    this.settleWith(err);
   }
 
   stop(): void {
@@ -388,10 +420,14 @@ export function tuneServers(tuning: Tuning, options?: TuneServersOptions): Serve
       if (!tuner.start()) return; // an explicit tuneServer() holds this server
       tuners.set(server, tuner);
       const letGo = (): void => {
+        // Node still emits the 'close' of a close() made just before a new listen(): a server that
+        // listens again is not let go.
+        if (server.listening) return;
+        server.removeListener('close', letGo);
         if (tuners.get(server) === tuner) tuners.delete(server);
         tuner.stop();
       };
-      server.once('close', letGo);
+      server.on('close', letGo);
       tuner.on('error', (err) => (emitter.listenerCount('error') > 0 ? emitter.emit('error', err) : warn(err, 'SOCKET_KNOBS_SERVER_TUNING')));
       // Each server's report: 'tuned' with its mode; fields left out for its family are a warning
       // when nobody listens for the report, never a silent loss.

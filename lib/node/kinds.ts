@@ -96,3 +96,9 @@ export function serverFamily(server: net.Server): ListenerFamily | undefined {
 export function adoptedHandle(socket: net.Socket): { close(): void } {
   return (socket as unknown as { _handle: { close(): void } })._handle;
 }
+
+/** A socket over a Unix-domain (or Windows pipe) handle: Node's Pipe, not TCP. */
+export function isUnixSocket(socket: net.Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { constructor?: { name?: unknown } } | null })._handle;
+  return !!handle && handle.constructor?.name === 'Pipe';
+}

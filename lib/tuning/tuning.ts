@@ -176,6 +176,28 @@ export function subPlan(plan: Plan, keep: (row: OptionRow) => boolean): Plan {
   return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: plan.tuning };
 }
 
+const KIND_ORDER: Record<string, number> = { bool: 0, int: 0, linger: 1, string: 2 };
+
+/** `a`'s fields and those of `b` whose paths `a` lacks, in the order a plan is applied (ints first). */
+export function mergePlans(a: Plan, b: Plan): Plan {
+  const paths = new Set(a.fields.map((f) => f.path));
+  const fields = [...a.fields, ...b.fields.filter((f) => !paths.has(f.path))].sort(
+    (x, y) => (KIND_ORDER[x.option.row.kind] ?? 3) - (KIND_ORDER[y.option.row.kind] ?? 3),
+  );
+  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: a.tuning };
+}
+
+/** A plan naming `paths` (values to be read with snapshotPlan): what a listener held, to compare accepted sockets with. */
+export function pathsPlan(paths: Iterable<TuningPath>): Plan {
+  const wanted = new Set(paths);
+  const fields: PlannedField[] = [];
+  for (const row of TUNING_ROWS) {
+    const option = wanted.has(row.tuning) ? lookup(row.name) : null;
+    if (option) fields.push({ option, path: row.tuning, value: 0 });
+  }
+  return mergePlans({ fields, intCount: 0, tuning: {} }, { fields: [], intCount: 0, tuning: {} });
+}
+
 /** A field of a plan that a listener cannot hold for the sockets it accepts, and why. */
 export interface ListenerConflict {
   readonly path: TuningPath;
