@@ -207,7 +207,7 @@ function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
   }
   const lookup = plan.lookup ?? (require('node:dns') as typeof dns).lookup;
   return new Promise((resolveAddresses, reject) => {
-    // Called as Node's net.connect() calls it (lib/net.js lookupAndConnect): ADDRCONFIG when no family
+    // Called as Node's net.connect() calls it (nodejs/node/lib/net.js, lookupAndConnect): ADDRCONFIG when no family
     // and no hints are given (not on Windows); every address (`all: true`) only when it would race
     // them itself: no family, no localAddress, autoSelectFamily on. Otherwise one address, answered
     // as (err, address, family). A resolver passed by a client (an SSRF guard, a DNS pin) sees what it
@@ -633,7 +633,7 @@ export function dialAgent<A extends object>(agent: A, options: DialerOptions): A
 /**
  * TLS over a dialed socket, within what is left of the dial's connectTimeout (the deadline covers the
  * handshake too); `done` is called exactly once, as undici's connector contract requires (its
- * lib/core/connect.js makes its own callback one-shot): with the TLS socket once it is secure, or
+ * nodejs/undici/lib/core/connect.js makes its own callback one-shot): with the TLS socket once it is secure, or
  * with the first error, never again for an error after the handshake (the socket's own 'error'
  * listeners see that one).
  */

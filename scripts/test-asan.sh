@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 sanitize='-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1'
 restore() {
   echo '== rebuilding the normal addon'
-  env -u CFLAGS -u CXXFLAGS -u LDFLAGS -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS npx node-gyp rebuild >/dev/null 2>&1 || echo 'warning: the normal rebuild failed; run npm run build:native'
+  env -u CFLAGS -u CXXFLAGS -u LDFLAGS -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS npx node-gyp rebuild >/dev/null 2>&1 || echo 'warning: the normal rebuild failed; run npm run build'
 }
 trap restore EXIT
 

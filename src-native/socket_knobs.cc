@@ -563,7 +563,7 @@ napi_value Init(napi_env env, napi_value exports) {
 NAPI_MODULE(socket_knobs, Init)
 
 #ifdef SOCKET_KNOBS_OWN_CXX_RUNTIME
-// The musl prebuild (npm run prebuild:musl) links against musl's libc and no libstdc++, so it loads
+// The musl prebuild (npm run prebuilds:musl) links against musl's libc and no libstdc++, so it loads
 // on Alpine whatever C++ runtime is (or is not) installed. node-addon-api needs only these pieces
 // of the C++ runtime; they are defined here, hidden inside this addon by -fvisibility=hidden.
 #include <cstdlib>

@@ -4,9 +4,9 @@
  * Offsets are x86_64's, which on Linux is every architecture's: the struct has only fixed-size,
  * naturally aligned fields.
  *
- * `scripts/gen.js` turns this table into straight-line decoding code (`lib/tcpinfo.gen.ts`) when the
+ * `scripts/gen.js` turns this table into straight-line decoding code (`lib/options/tcpinfo.gen.ts`) when the
  * package is built, so nothing is compiled from strings at run time (`--disallow-code-generation-
- * from-strings` must not break require()), and test/unit/tcpinfo.test.js checks every offset against
+ * from-strings` must not break require()), and test/unit/linux-options.test.js checks every offset against
  * the installed <linux/tcp.h>.
  */
 

@@ -12,7 +12,7 @@ const { spawn, spawnSync, fork } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
 const knobs = require('../..');
-const { closeAll, track, waitFor } = require('../helpers');
+const { closeAll, emulated, track, waitFor } = require('../helpers');
 
 afterEach(closeAll);
 
@@ -77,7 +77,8 @@ describe('the accept queue (§2.3): every socket accepted after ready carries th
     const tuner = knobs.tuneServer(server, TUNING);
     const mode = await tuner.ready;
     expect(mode.mode).toBe('listener');
-    expect(mode.queuedAtTuning).toBeGreaterThan(0);
+    // The count comes from the listener's TCP_INFO (qemu-user copies only its first 4 bytes: 0 there).
+    if (!emulated('TCP_INFO')) expect(mode.queuedAtTuning).toBeGreaterThan(0);
     await waitFor(() => seen.length === N && clients.done(), { ms: 15000, what: `${N} connections` });
     // The sweep is a prepended 'connection' listener registered after the test's: it runs first, so
     // what the test reads back is what the application's handlers see.

@@ -1,7 +1,7 @@
 'use strict';
 // Tuning the sockets of real clients against real servers on loopback: Node's http and https
 // agents, undici and the global fetch, pg against PostgreSQL, ioredis against redis-server, mysql2
-// against MariaDB (servers from Debian's packages, started here in temp folders: test/servers.js).
+// against MariaDB (servers from Debian's packages, started here in temp folders: test/helpers/servers.js).
 // Each test reads the kernel's values back on the client's live socket after several requests,
 // after pool reuse, and for ioredis after a reconnect: `ss` shows only the idle timer, so only a
 // read-back catches a reset of interval or count.

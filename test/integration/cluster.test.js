@@ -1,7 +1,7 @@
 'use strict';
 // listen() inside cluster workers: each worker owns its listening socket (Node routes
 // `listen({ fd })` to the primary, which fails with EEXIST or serves the primary's own socket
-// under that number). Real cluster processes; see test/cluster/primary.js.
+// under that number). Real cluster processes; see test/fixtures/cluster/primary.js.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 

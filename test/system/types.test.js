@@ -11,7 +11,7 @@ const reason = EMULATED ? 'the type check does not depend on the architecture; i
 
 testIf(
   reason,
-  'test/types/consumer.ts type-checks against the package .d.ts files',
+  'test/fixtures/types/consumer.ts type-checks against the package .d.ts files',
   () => {
     const tsc = require.resolve('typescript/bin/tsc');
     const run = spawnSync(process.execPath, [tsc, '-p', path.join(__dirname, '..', 'fixtures', 'types', 'tsconfig.json')], {

@@ -13,7 +13,7 @@ const LINUX = process.platform === 'linux';
 const SAMPLES = { IP_TOS: [0x20, 0x40], IPV6_TCLASS: [0x20, 0x40] };
 
 // Options that only take a value in a socket state this loop does not have (before connect, on a
-// listener): test/linux-options.test.js sets them where they apply.
+// listener): test/unit/linux-options.test.js sets them where they apply.
 const ELSEWHERE = new Set(['TCP_FASTOPEN', 'TCP_FASTOPEN_CONNECT', 'TCP_MAXSEG']);
 const DOUBLED = new Set(['SO_RCVBUF', 'SO_SNDBUF']);
 
