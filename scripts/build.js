@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// npm run build: every script that runs code depends on this one (test, test:fast, demo, bench,
+// npm run build: every script that runs code depends on this one (test and its tiers, demo, bench,
 // fuzz, soak, prepare), so nothing ever runs against stale output:
 //   1. TypeScript, lib/ -> dist/modules/ (one file per module, and the .d.ts files), incrementally;
 //      files whose source is gone are removed (a renamed module must not live on as a stale copy);

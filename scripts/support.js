@@ -11,7 +11,7 @@
 // another platform says what it defines without being run: the names its platform's headers (with
 // the completions in socket_knobs.cc) define. The docs' platform columns come from that file, never
 // from a hand-kept list; the tests compare every binary they build or load with it
-// (test/system/prebuilds.test.js, musl.test.js, support-table.test.js, the wine and Bun runs) and
+// (test/release/prebuilds.test.js, musl.test.js, support-table.test.js, the wine and Bun runs) and
 // fail, naming this command, when it is stale.
 const fs = require('node:fs');
 const path = require('node:path');

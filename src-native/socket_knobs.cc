@@ -53,7 +53,7 @@ static int CloseSocket(SocketHandle fd) { return close(fd); }
 // Headers older than the platform's SDK (or kernel) are completed from its documented values, so
 // that a name the platform defines is exported (hasattr) even where the build machine's copy of the
 // header predates it; a kernel that lacks the option refuses it at run time, typed.
-// (test/system/support-table.test.js compiles this block too: keep it between the markers.)
+// (test/release/support-table.test.js compiles this block too: keep it between the markers.)
 // completions:begin
 #if defined(__linux__) && !defined(TCP_IS_MPTCP)
 #define TCP_IS_MPTCP 43  // include/uapi/linux/tcp.h (in the headers since Linux 6.7)
@@ -149,7 +149,7 @@ struct Binding {
 constexpr size_t kMaxBindings = 4096;
 
 // A plain array grown with realloc (Binding is trivially copyable): no libstdc++ container, so the
-// musl prebuild imports only libc and napi_* symbols (test/system/musl.test.js).
+// musl prebuild imports only libc and napi_* symbols (test/release/musl.test.js).
 struct Scratch {
   Binding* slots = nullptr;
   size_t count = 0;

@@ -60,12 +60,11 @@ describe('listenerPlace(row, family, platform): where a server field must be set
 // End to end as another OS. The override works where the addon loads from build/Release (a
 // prebuild-only copy would look for prebuilds/darwin-x64 and load nothing): skipped, with that reason, there.
 const root = path.join(__dirname, '..', '..');
-const noLocalBuild =
-  process.env.PREBUILDS_ONLY || !fs.existsSync(path.join(root, 'build', 'Release', 'socket_knobs.node'))
-    ? 'no build/Release addon here (a prebuild-only copy cannot load under an overridden process.platform)'
-    : process.platform !== 'linux'
-      ? 'the real listeners must be Linux ones'
-      : null;
+const noLocalBuild = !fs.existsSync(path.join(root, 'build', 'Release', 'socket_knobs.node'))
+  ? 'no build/Release addon here (a prebuild-only copy cannot load under an overridden process.platform)'
+  : process.platform !== 'linux'
+    ? 'the real listeners must be Linux ones'
+    : null;
 
 const WANT = { keepAlive: { enable: true, idle: 31, interval: 7, count: 4 }, userTimeout: 9000, noDelay: true };
 

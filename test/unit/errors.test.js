@@ -468,7 +468,7 @@ describe('errors are safe to log and serialize', () => {
 });
 
 // Windows itself (Node's sockets refused with ERR_SOCKET_NO_FD, listen() and dial() refused, typed)
-// is tested in Windows node.exe under wine: test/system/runtimes.test.js.
+// is tested in Windows node.exe under wine: test/release/runtimes.test.js.
 
 test('Winsock codes map to names Node itself uses (the table the Windows errors are named from)', () => {
   const { winsockErrorName } = require('../../dist/modules/core/errors.js');

@@ -17,7 +17,7 @@ const { describeIf, noCommand, waitFor } = require('../helpers');
 
 const root = path.join(__dirname, '..', '..');
 const CHECK = path.join(root, 'test', 'fixtures', 'runtimes', 'check.js');
-const onlyOnce = process.env.PREBUILDS_ONLY === '1' ? 'run once by npm test: these runtimes do not depend on the Node that runs the suite' : null;
+const onlyOnce = process.env.SOCKET_KNOBS_TEST_RUN === 'matrix' ? 'run once by npm test: these runtimes do not depend on the Node that runs the suite' : null;
 
 /** What npm publishes, copied into a temp folder, node_modules linked; returns the package folder. */
 function stage(work) {
