@@ -67,7 +67,7 @@ describe('control(fd) is synchronous', () => {
     expect(result.message).toMatch(/options\.control.*returned a promise/);
     expect(unhandled).toEqual([]);
     expect(accepted()).toBe(0);
-    expect(openFds()).toBe(before);
+    expect(openFds()).toBeLessThanOrEqual(before); // none left (another test's may close meanwhile)
   });
 
   test.each(Object.keys(HOOKS))('listen(): %s is a typed error; nothing listens, no fd left, no unhandled rejection', async (kind) => {
@@ -82,7 +82,7 @@ describe('control(fd) is synchronous', () => {
     expect(result).toBeInstanceOf(knobs.InvalidArgumentError);
     expect(unhandled).toEqual([]);
     expect(server.listening).toBe(false);
-    expect(openFds()).toBe(before);
+    expect(openFds()).toBeLessThanOrEqual(before); // none left (another test's may close meanwhile)
   });
 });
 

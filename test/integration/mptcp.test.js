@@ -44,7 +44,7 @@ describeIf(firstReason(noMptcp, emulated('TCP_USER_TIMEOUT')), 'Multipath TCP', 
     expect(err).toBeInstanceOf(knobs.UnsupportedOptionError);
     expect(err.option).toBe(option);
     expect(err.message).toMatch(/Multipath TCP/);
-    expect(openFds()).toBe(before);
+    expect(openFds()).toBeLessThanOrEqual(before); // none left (another test's may close meanwhile)
     expect(accepted).toBe(0);
   });
 
@@ -57,7 +57,7 @@ describeIf(firstReason(noMptcp, emulated('TCP_USER_TIMEOUT')), 'Multipath TCP', 
       message: expect.stringMatching(/Multipath TCP/),
     });
     expect(server.listening).toBe(false);
-    expect(openFds()).toBe(before);
+    expect(openFds()).toBeLessThanOrEqual(before); // none left (another test's may close meanwhile)
   });
 
   test('getTuning() on a connected MPTCP socket reads keepalive, noDelay and congestion, and lists userTimeout as unavailable; tune() says MPTCP', async () => {

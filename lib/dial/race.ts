@@ -1,0 +1,177 @@
+/**
+ * The connection race: each attempt a fresh socket of its address's family with the options set
+ * before connect(), adopted by a net.Socket; the first to connect wins and the others are closed
+ * (Node's own racing would replace the adopted socket with one that has none of the options).
+ */
+import type net = require('node:net');
+import type dns = require('node:dns');
+import { SocketOptionError } from '../core/errors';
+import { net as netModule, os } from '../core/builtins';
+import { applyQueued, bindSocket, closeSocket, constants, queue, socketError, syscallError, tryOpenSocket } from '../core/syscall';
+import { fdChanged, runControl } from '../node/fdidentity';
+import { invalidValue } from '../core/validate';
+import { applyPlan, applyPlanToFd } from '../tuning/tuning';
+import type { DialPlan } from './plan';
+import { addressesOf } from './resolve';
+
+/** An error of Node's (errno, syscall, address, port) as the package's SyscallError. */
+export function typed(err: unknown, address: string, port: number): Error {
+  if (err instanceof SocketOptionError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.errno === 'number') return syscallError(e.errno, e.syscall || 'connect', { address, port });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * One attempt: a socket of the address's family with the options set, bound if asked, adopted by a
+ * net.Socket that connects it. Synchronous until connect() has been called; resolves with the
+ * connected socket.
+ */
+function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socket; connected: Promise<net.Socket> } {
+  const c = constants;
+  const domain = target.family === 6 ? c.AF_INET6! : c.AF_INET!;
+  const fd = tryOpenSocket(domain, c.SOCK_STREAM!, plan.protocol);
+  if (fd < 0) throw socketError(-fd, plan.protocol);
+  let adopted: net.Socket | undefined;
+  try {
+    let n = 0;
+    for (const [option, value] of plan.beforeConnect) queue(n++, option, value);
+    if (n > 0) applyQueued(fd, n);
+    if (plan.early && plan.early.fields.length > 0) applyPlanToFd(fd, plan.early);
+    if (plan.localAddress !== undefined || plan.localPort !== 0) {
+      const local = plan.localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
+      if (netModule().isIP(local) !== target.family)
+        throw invalidValue('options.localAddress', `is not an IPv${target.family} address, the family of ${target.address}`, local);
+      bindSocket(fd, domain, local, plan.localPort, 0, local);
+    }
+    if (plan.control) runControl(fd, plan.control, 'options.control');
+    adopted = new (netModule().Socket)({ fd, readable: true, writable: true });
+  } catch (err) {
+    // Never close a number control(fd) closed: it may already be another file's.
+    if (!adopted && !fdChanged(err)) closeSocket(fd);
+    throw err;
+  }
+  const socket = adopted;
+  const connected = new Promise<net.Socket>((resolveSocket, reject) => {
+    const onError = (err: Error): void => {
+      socket.removeListener('connect', onConnect);
+      reject(typed(err, target.address, plan.port));
+    };
+    const onConnect = (): void => {
+      socket.removeListener('error', onError);
+      resolveSocket(socket);
+    };
+    socket.once('error', onError);
+    socket.once('connect', onConnect);
+  });
+  socket.connect({ port: plan.port, host: target.address, autoSelectFamily: false } as net.TcpSocketConnectOpts);
+  return { socket, connected };
+}
+
+/** Races the addresses; resolves with the first socket that connects, closing the others. */
+function race(plan: DialPlan, addresses: dns.LookupAddress[], deadline: Promise<never> | undefined): Promise<net.Socket> {
+  // Fast Open connects before any SYN: only one address can be tried; so without autoSelectFamily, as Node.
+  const candidates = plan.fastOpen || !plan.autoSelectFamily ? addresses.slice(0, 1) : addresses;
+  return new Promise<net.Socket>((resolveWinner, reject) => {
+    const pending = new Set<net.Socket>();
+    const errors: string[] = [];
+    let next = 0;
+    let settled = false;
+    let lastError: Error | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | null, winner?: net.Socket): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      for (const s of pending) if (s !== winner) s.destroy();
+      pending.clear();
+      if (err) reject(err);
+      else resolveWinner(winner!);
+    };
+    const startNext = (): void => {
+      if (settled) return;
+      if (timer) clearTimeout(timer);
+      if (next >= candidates.length) {
+        if (pending.size === 0) {
+          const detail = errors.length > 1 ? `${errors.length} addresses tried: ${errors.join(', ')}` : undefined;
+          const last = lastError as (SocketOptionError & { errno?: number; syscall?: string; address?: string; port?: number }) | undefined;
+          finish(
+            last && detail && typeof last.errno === 'number'
+              ? syscallError(last.errno, last.syscall ?? 'connect', { address: plan.host, port: plan.port }, undefined, detail)
+              : (last ?? new Error('no address to try')),
+          );
+        }
+        return;
+      }
+      const target = candidates[next++]!;
+      let started: ReturnType<typeof attempt>;
+      try {
+        started = attempt(plan, target);
+      } catch (err) {
+        // An option the kernel refuses, a control() that threw: the same for every address.
+        finish(err as Error);
+        return;
+      }
+      pending.add(started.socket);
+      started.connected.then(
+        (socket) => finish(null, socket),
+        (err: Error) => {
+          pending.delete(started.socket);
+          started.socket.destroy();
+          lastError = err;
+          errors.push(`${target.address} ${(err as { code?: string }).code ?? err.message}`);
+          startNext();
+        },
+      );
+      // RFC 8305: the next address after a delay, if this one has not connected by then.
+      if (next < candidates.length) {
+        timer = setTimeout(startNext, plan.attemptDelay);
+        timer.unref();
+      }
+    };
+    if (deadline) deadline.catch((err: Error) => finish(err));
+    startNext();
+  });
+}
+
+export function dialPlanned(plan: DialPlan): Promise<net.Socket> {
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  const deadline =
+    plan.connectTimeout === undefined
+      ? undefined
+      : new Promise<never>((_, reject) => {
+          deadlineTimer = setTimeout(
+            () =>
+              reject(
+                syscallError(
+                  os().constants.errno.ETIMEDOUT,
+                  'connect',
+                  { address: plan.host, port: plan.port },
+                  undefined,
+                  `no connection within ${plan.connectTimeout} ms (connectTimeout; name lookup included)`,
+                ),
+              ),
+            plan.connectTimeout,
+          );
+        });
+  const done = (async () => {
+    const addresses = deadline ? await Promise.race([addressesOf(plan), deadline]) : await addressesOf(plan);
+    const socket = await race(plan, addresses, deadline);
+    try {
+      // Node's own settings from the client's options first, as net.connect() would make them; the
+      // tuning after, so where both name a field the tuning is what holds.
+      const own = plan.socketOptions;
+      if (own?.noDelay !== undefined) socket.setNoDelay(own.noDelay);
+      if (own?.keepAlive) socket.setKeepAlive(true, own.keepAliveInitialDelay ?? 0);
+      if (plan.late && plan.late.fields.length > 0) applyPlan(socket, plan.late);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    if (plan.timeout !== undefined) socket.setTimeout(plan.timeout);
+    return socket;
+  })();
+  return done.finally(() => {
+    if (deadlineTimer) clearTimeout(deadlineTimer);
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Name resolution for dial(): the lookup called as Node's net.connect() calls it, its answer checked,
+ * the addresses ordered for the race (RFC 8305). No socket here.
+ */
+import type dns = require('node:dns');
+import { net as netModule } from '../core/builtins';
+import { syscallError } from '../core/syscall';
+import { invalidValue } from '../core/validate';
+import type { DialOptions, DialPlan } from './plan';
+
+/** libuv's EAI_NONAME (the same number on every platform): a name with no usable address. */
+const UV_EAI_NONAME = 3008;
+
+/** The addresses of `plan.host`, in the order to try: the first family first, then alternating (RFC 8305). */
+export function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
+  const literal = netModule().isIP(plan.host);
+  if (literal !== 0) {
+    if (plan.family !== 0 && plan.family !== literal)
+      return Promise.reject(invalidValue('options.host', `is an IPv${literal} address, but family is ${plan.family}`, plan.host));
+    return Promise.resolve([{ address: plan.host, family: literal }]);
+  }
+  const lookup = plan.lookup ?? (require('node:dns') as typeof dns).lookup;
+  return new Promise((resolveAddresses, reject) => {
+    // Called as Node's net.connect() calls it (nodejs/node/lib/net.js, lookupAndConnect): ADDRCONFIG when no family
+    // and no hints are given (not on Windows); every address (`all: true`) only when it would race
+    // them itself: no family, no localAddress, autoSelectFamily on. Otherwise one address, answered
+    // as (err, address, family). A resolver passed by a client (an SSRF guard, a DNS pin) sees what it
+    // would see under Node.
+    const hints = plan.hints || (process.platform !== 'win32' && plan.family === 0 ? (require('node:dns') as typeof dns).ADDRCONFIG : 0);
+    const all = plan.family === 0 && plan.localAddress === undefined && plan.autoSelectFamily;
+    const options = { family: plan.family === 0 ? undefined : plan.family, hints, ...(all ? { all: true } : {}) } as dns.LookupAllOptions;
+    let answered = false;
+    // A resolver may throw, call back twice, or answer with anything: the first answer counts, and
+    // only well-formed addresses are tried.
+    const onLookup = (err: NodeJS.ErrnoException | null, answer: unknown, answerFamily?: unknown): void => {
+      if (answered) return;
+      answered = true;
+      // The one-address form, when that is what was asked for.
+      const addresses = !all && typeof answer === 'string' ? [{ address: answer, family: answerFamily }] : answer;
+      if (err) {
+        reject(
+          err.errno !== undefined
+            ? syscallError(
+                Math.abs(Number(err.errno)) || UV_EAI_NONAME,
+                'getaddrinfo',
+                { address: plan.host, port: plan.port },
+                undefined,
+                err.code === 'ENOTFOUND' ? 'no such host' : undefined,
+              )
+            : err,
+        );
+        return;
+      }
+      if (!Array.isArray(addresses)) {
+        reject(
+          invalidValue(
+            'options.lookup',
+            all
+              ? 'called back with something other than an array of { address, family } (what dns.lookup gives with all: true)'
+              : 'called back with something other than (err, address, family) or an array of { address, family }',
+            addresses,
+          ),
+        );
+        return;
+      }
+      const list = (addresses as unknown[]).filter(
+        (a): a is dns.LookupAddress =>
+          a !== null &&
+          typeof a === 'object' &&
+          typeof (a as dns.LookupAddress).address === 'string' &&
+          netModule().isIP((a as dns.LookupAddress).address) === (a as dns.LookupAddress).family &&
+          (plan.family === 0 || (a as dns.LookupAddress).family === plan.family),
+      );
+      if (list.length === 0) {
+        reject(
+          syscallError(
+            UV_EAI_NONAME,
+            'getaddrinfo',
+            { address: plan.host, port: plan.port },
+            undefined,
+            `no ${plan.family ? `IPv${plan.family} ` : ''}address`,
+          ),
+        );
+        return;
+      }
+      // Interleave the families, starting with the first the resolver returned.
+      const first = list.filter((a) => a.family === list[0]!.family);
+      const other = list.filter((a) => a.family !== list[0]!.family);
+      const ordered: dns.LookupAddress[] = [];
+      for (let i = 0; i < Math.max(first.length, other.length); i++) {
+        if (first[i]) ordered.push(first[i]!);
+        if (other[i]) ordered.push(other[i]!);
+      }
+      resolveAddresses(ordered);
+    };
+    try {
+      lookup(plan.host, options, onLookup as Parameters<NonNullable<DialOptions['lookup']>>[2]);
+    } catch (err) {
+      answered = true;
+      reject(err);
+    }
+  });
+}
