@@ -20,11 +20,12 @@ import {
   streamProtocol,
   syscallError,
   tryOpenSocket,
+  type Resolved,
 } from './core/syscall';
 import { checkValue, validateName, writeName } from './options/values';
 import { SocketStateError, UnsupportedOptionError, errnoName } from './core/errors';
-import { compileTuning, type Tuning } from './tuning/tuning';
-import { tuneServer } from './servers';
+import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
+import { tuneServerPlanned } from './servers';
 import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from './core/validate';
 import type { Duration } from './core/units';
 import { fdChanged, runControl } from './node/fdidentity';
@@ -120,71 +121,117 @@ function readListenOptions(options: unknown, what: 'listen' | 'createListeningSo
   return readOptions(options, 'options', LISTEN_FIELDS);
 }
 
-/** createListeningSocket's work; also returns the validated backlog, for server.listen(). */
-function openListener(given: ListenSnapshot, withTuning = false): { fd: number; backlog: number } {
+type Address = ReturnType<typeof parseAddress>;
+type IntSetting = readonly [Resolved, number];
+
+/** A listener, planned: every option validated and resolved on this platform, before any socket exists. */
+interface ListenerPlan {
+  readonly port: number;
+  readonly backlog: number;
+  /** The address to bind, and the IPv4 one to fall back to where the host has no IPv6 (no host given). */
+  readonly address: Address;
+  readonly fallback: Address | undefined;
+  readonly protocol: number;
+  /** Int options set before bind() (IPV6_V6ONLY only on an IPv6 socket). */
+  readonly beforeBind: readonly IntSetting[];
+  readonly v6only: IntSetting | undefined;
+  readonly device: readonly [Resolved, string] | undefined;
+  /** Int options set after bind(), before listen() (TCP_DEFER_ACCEPT, TCP_FASTOPEN). */
+  readonly beforeListen: readonly IntSetting[];
+  readonly control: ((fd: number) => void) | undefined;
+}
+
+/** The host, port and backlog, and the addresses they mean. */
+function planAddresses(given: ListenSnapshot): Pick<ListenerPlan, 'port' | 'backlog' | 'address' | 'fallback'> {
   const port = validateInteger(given.port, 'options.port', 0, 65535);
   if (given.host !== undefined && typeof given.host !== 'string') throw invalidType('options.host', 'of type string', given.host);
   // At least 1: Node treats a backlog of 0 as "use 511". The kernel caps it at net.core.somaxconn.
   const backlog = given.backlog === undefined ? 511 : validateInteger(given.backlog, 'options.backlog', 1, INT32_MAX);
+  if (given.host !== undefined) return { port, backlog, address: parseAddress(given.host as string), fallback: undefined };
+  return { port, backlog, address: parseAddress('::'), fallback: parseAddress('0.0.0.0') };
+}
+
+/** The options set before bind(), each looked up on this platform. */
+function planBeforeBind(given: ListenSnapshot, address: Address): Pick<ListenerPlan, 'beforeBind' | 'v6only' | 'device'> {
   const reuseAddress = given.reuseAddress === undefined ? true : validateBoolean(given.reuseAddress, 'options.reuseAddress');
   const reusePort = given.reusePort === undefined ? false : validateBoolean(given.reusePort, 'options.reusePort');
   const ipv6Only = given.ipv6Only === undefined ? undefined : validateBoolean(given.ipv6Only, 'options.ipv6Only');
-  const hosts = given.host !== undefined ? [given.host as string] : ['::', '0.0.0.0'];
-  const addresses = hosts.map(parseAddress);
-  if (ipv6Only !== undefined && addresses[0]!.domain !== constants.AF_INET6) {
-    throw invalidValue('options.ipv6Only', 'applies only to an IPv6 host', ipv6Only);
+  if (ipv6Only !== undefined && address.domain !== constants.AF_INET6) throw invalidValue('options.ipv6Only', 'applies only to an IPv6 host', ipv6Only);
+  const beforeBind: IntSetting[] = [[resolve('SO_REUSEADDR'), reuseAddress ? 1 : 0]];
+  if (reusePort) beforeBind.push([resolve('SO_REUSEPORT'), 1]);
+  const v6only: IntSetting | undefined = address.domain === constants.AF_INET6 ? [resolve('IPV6_V6ONLY'), ipv6Only ? 1 : 0] : undefined;
+  // IP_FREEBIND on an IPv6 socket too: Linux keeps one bit for both (IPV6_FREEBIND is an alias).
+  if (given.freebind !== undefined) beforeBind.push([resolve('IP_FREEBIND'), validateBoolean(given.freebind, 'options.freebind') ? 1 : 0]);
+  let device: readonly [Resolved, string] | undefined;
+  if (given.bindToDevice !== undefined) {
+    const option = resolve('SO_BINDTODEVICE');
+    const name = validateName(option, given.bindToDevice, 'options.bindToDevice');
+    if (name === '') throw invalidValue('options.bindToDevice', 'must name an interface', name);
+    device = [option, name];
   }
-  // Every option must exist here before the socket is created.
-  const reuseAddr = resolve('SO_REUSEADDR');
-  const reusePortOption = reusePort ? resolve('SO_REUSEPORT') : undefined;
-  const v6only = addresses[0]!.domain === constants.AF_INET6 ? resolve('IPV6_V6ONLY') : undefined;
-  if (constants.SOCK_STREAM === undefined) throw new UnsupportedOptionError('SOCK_STREAM');
-  // Options for before bind() and for the listener, validated (and looked up) before the socket exists.
-  const freebind = given.freebind === undefined ? undefined : validateBoolean(given.freebind, 'options.freebind');
-  const freebindOption = freebind === undefined ? undefined : resolve('IP_FREEBIND');
-  const deviceOption = given.bindToDevice === undefined ? undefined : resolve('SO_BINDTODEVICE');
-  const device = deviceOption ? validateName(deviceOption, given.bindToDevice, 'options.bindToDevice') : undefined;
-  if (device === '') throw invalidValue('options.bindToDevice', 'must name an interface', device);
-  const deferOption = given.deferAccept === undefined ? undefined : resolve('TCP_DEFER_ACCEPT');
-  const deferAccept = deferOption ? checkValue(deferOption, given.deferAccept, 'options.deferAccept') : undefined;
-  const fastOpenOption = given.fastOpen === undefined ? undefined : resolve('TCP_FASTOPEN');
-  const fastOpen = fastOpenOption ? checkValue(fastOpenOption, given.fastOpen, 'options.fastOpen') : undefined;
+  return { beforeBind, v6only, device };
+}
 
+/** The listener's own options, set after bind(): TCP_DEFER_ACCEPT and the Fast Open queue. */
+function planBeforeListen(given: ListenSnapshot): IntSetting[] {
+  const out: IntSetting[] = [];
+  if (given.deferAccept !== undefined) {
+    const option = resolve('TCP_DEFER_ACCEPT');
+    out.push([option, checkValue(option, given.deferAccept, 'options.deferAccept')]);
+  }
+  if (given.fastOpen !== undefined) {
+    const option = resolve('TCP_FASTOPEN');
+    out.push([option, checkValue(option, given.fastOpen, 'options.fastOpen')]);
+  }
+  return out;
+}
+
+/** Validates every option and resolves it here; throws before any socket exists. */
+function planListener(given: ListenSnapshot, withTuning = false): ListenerPlan {
+  const addresses = planAddresses(given);
+  const beforeBind = planBeforeBind(given, addresses.address);
+  if (constants.SOCK_STREAM === undefined) throw new UnsupportedOptionError('SOCK_STREAM');
+  const beforeListen = planBeforeListen(given);
   const protocol = streamProtocol(given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp'));
   if (given.control !== undefined && typeof given.control !== 'function') throw invalidType('options.control', 'of type function', given.control);
-  const control = given.control as ((fd: number) => void) | undefined;
   if (given.tuning !== undefined && !withTuning)
     throw invalidValue('options.tuning', 'is for listen(): createListeningSocket() returns an fd, with no server to tune', NOT_SHOWN);
+  return { ...addresses, ...beforeBind, beforeListen, protocol, control: given.control as ListenerPlan['control'] };
+}
 
-  let target = addresses[0]!;
-  let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);
-  if (fd < 0 && given.host === undefined && errnoName(-fd) === 'EAFNOSUPPORT') {
-    target = addresses[1]!; // no IPv6 on this host: Node falls back to 0.0.0.0 the same way
-    fd = tryOpenSocket(target.domain, constants.SOCK_STREAM, protocol);
+/** Sets `settings` in one crossing. */
+function applySettings(fd: number, settings: readonly IntSetting[]): void {
+  settings.forEach(([option, value], i) => queue(i, option, value));
+  if (settings.length > 0) applyQueued(fd, settings.length);
+}
+
+/** The planned listener's syscalls: socket(), the options, bind(), listen(); the socket is closed on every failure. */
+function openPlanned(plan: ListenerPlan): { fd: number; backlog: number } {
+  let target = plan.address;
+  let fd = tryOpenSocket(target.domain, constants.SOCK_STREAM!, plan.protocol);
+  if (fd < 0 && plan.fallback && errnoName(-fd) === 'EAFNOSUPPORT') {
+    target = plan.fallback; // no IPv6 on this host: Node falls back to 0.0.0.0 the same way
+    fd = tryOpenSocket(target.domain, constants.SOCK_STREAM!, plan.protocol);
   }
-  if (fd < 0) throw socketError(-fd, protocol);
+  if (fd < 0) throw socketError(-fd, plan.protocol);
   try {
-    let count = 0;
-    queue(count++, reuseAddr, reuseAddress ? 1 : 0);
-    if (reusePortOption) queue(count++, reusePortOption, 1);
-    if (v6only && target.domain === constants.AF_INET6) queue(count++, v6only, ipv6Only ? 1 : 0);
-    // IP_FREEBIND on an IPv6 socket too: Linux keeps one bit for both (IPV6_FREEBIND is an alias).
-    if (freebindOption) queue(count++, freebindOption, freebind ? 1 : 0);
-    applyQueued(fd, count);
-    if (deviceOption) writeName(fd, deviceOption, device!);
-    if (control) runControl(fd, control, 'options.control');
-    bindSocket(fd, target.domain, target.address, port, target.scopeId, target.host);
-    count = 0;
-    if (deferOption) queue(count++, deferOption, deferAccept!);
-    if (fastOpenOption) queue(count++, fastOpenOption, fastOpen!);
-    if (count > 0) applyQueued(fd, count);
-    listenSocket(fd, backlog, target.host, port);
-    return { fd, backlog };
+    applySettings(fd, target.domain === constants.AF_INET6 && plan.v6only ? [...plan.beforeBind, plan.v6only] : plan.beforeBind);
+    if (plan.device) writeName(fd, plan.device[0], plan.device[1]);
+    if (plan.control) runControl(fd, plan.control, 'options.control');
+    bindSocket(fd, target.domain, target.address, plan.port, target.scopeId, target.host);
+    applySettings(fd, plan.beforeListen);
+    listenSocket(fd, plan.backlog, target.host, plan.port);
+    return { fd, backlog: plan.backlog };
   } catch (error) {
     // Never close a number control(fd) closed: it may already be another file's.
     if (!fdChanged(error)) closeSocket(fd);
     throw error;
   }
+}
+
+/** createListeningSocket's work; also returns the validated backlog, for server.listen(). */
+function openListener(given: ListenSnapshot, withTuning = false): { fd: number; backlog: number } {
+  return openPlanned(planListener(given, withTuning));
 }
 
 /** Servers with a listen() under way: a second call on the same server (even from a getter of the
@@ -206,7 +253,7 @@ const starting = new WeakSet<net.Server>();
  */
 export function listen(server: net.Server, options: ListenOptions): Promise<net.Server> {
   let listener: { fd: number; backlog: number };
-  let plan: Tuning | undefined;
+  let plan: Plan | undefined;
   try {
     requireIdleServer(server);
     if (starting.has(server)) throw invalidValue('server', 'already has a listen() under way', 'a net.Server');
@@ -222,7 +269,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
             compiled.fields.map((f) => f.option.row.name),
             'listen()',
           );
-        plan = compiled.tuning;
+        plan = compiled;
       }
       listener = openListener(given, true);
     } catch (err) {
@@ -246,7 +293,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
   // rejects, as every other failure here leaves nothing listening.
   return serve(server, listener).then(async (listening) => {
     try {
-      await tuneServer(listening, tuning).ready;
+      await tuneServerPlanned(listening, tuning).ready;
       return listening;
     } catch (err) {
       await new Promise((resolveClose) => listening.close(resolveClose));

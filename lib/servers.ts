@@ -361,7 +361,11 @@ class ServerTunerImpl extends EventEmitter implements ServerTuner, ServerOwner {
  * first. Bad input is a typed error before any syscall.
  */
 export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
-  const plan = compileTuning(tuning);
+  return tuneServerPlanned(server, compileTuning(tuning));
+}
+
+/** tuneServer() with a tuning compiled already (listen({ tuning }) passes its plan, not a copy to validate again). */
+export function tuneServerPlanned(server: net.Server, plan: Plan): ServerTuner {
   assertServer(server);
   // Listening already: a field that cannot apply to its family is refused here, before anything is set.
   const notApplicable = server.listening ? listenerConflicts(server, plan).find((c) => !c.applies) : undefined;
