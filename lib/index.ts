@@ -45,8 +45,11 @@ export { probe } from './options/probe';
 export type { ProbeResult } from './options/probe';
 
 // Tunings: the knobs set together.
-export { tune, getTuning, createTuner } from './tuning/tuning';
-export type { Tuning, TuningState, Tuner } from './tuning/tuning';
+export { tune, createTuner } from './tuning/apply';
+export { getTuning } from './tuning/readback';
+export type { Tuning } from './tuning/tuning';
+export type { TuningState } from './tuning/readback';
+export type { Tuner } from './tuning/apply';
 
 // Clients: sockets the application does not create itself.
 export { tuneOnConnect, tuneAgent, tuneConnector } from './clients';

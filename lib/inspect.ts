@@ -15,7 +15,7 @@ import { os } from './core/builtins';
 import { validateInteger } from './core/validate';
 import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
 import { stateName } from './options/tcpinfo-layout';
-import { getTuning, type TuningState } from './tuning/tuning';
+import { getTuning, type TuningState } from './tuning/readback';
 
 /** One TCP socket of the inspected process. */
 export interface InspectedConnection {

@@ -19,21 +19,10 @@ import { getTcpInfo } from './options/tcpinfo';
 import { listenerFd } from './node/target';
 import type { TuningPath } from './core/table';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions } from './core/validate';
-import {
-  applyPlan,
-  applyPlanToFd,
-  compileTuning,
-  driftOf,
-  getTuning,
-  listenerConflicts,
-  mergePlans,
-  notApplicableError,
-  pathsPlan,
-  snapshotPlan,
-  subPlan,
-  type Plan,
-  type Tuning,
-} from './tuning/tuning';
+import { compileTuning, mergePlans, pathsPlan, subPlan, type Plan, type Tuning } from './tuning/tuning';
+import { applyPlan, applyPlanToFd } from './tuning/apply';
+import { driftOf, getTuning, snapshotPlan } from './tuning/readback';
+import { listenerConflicts, notApplicableError } from './tuning/listener';
 import {
   claimServer,
   hasListenChannel,

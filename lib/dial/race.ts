@@ -10,7 +10,7 @@ import { net as netModule, os } from '../core/builtins';
 import { applyQueued, bindSocket, closeSocket, constants, queue, socketError, syscallError, tryOpenSocket } from '../core/syscall';
 import { fdChanged, runControl } from '../node/fdidentity';
 import { invalidValue } from '../core/validate';
-import { applyPlan, applyPlanToFd } from '../tuning/tuning';
+import { applyPlan, applyPlanToFd } from '../tuning/apply';
 import type { DialPlan } from './plan';
 import { addressesOf } from './resolve';
 

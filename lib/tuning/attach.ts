@@ -17,7 +17,8 @@ import {
   wrapConnector,
   type AnyConnector,
 } from '../node/hooks';
-import { applyPlan, type Plan } from './tuning';
+import { applyPlan } from './apply';
+import type { Plan } from './tuning';
 
 /** The slot of a socket's pending tuning: one per socket, whoever left it (the last call wins, whole). */
 const TUNING_SLOT = Symbol('socket-knobs.tuning');

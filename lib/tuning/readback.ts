@@ -1,0 +1,164 @@
+/**
+ * Reading a tuning back from the kernel: every Tuning field in the same shape and the kernel's units
+ * (getTuning), what differs from an intended plan (driftOf, observe's drift and the CLI's --expect),
+ * and what a listener holds, to put back or compare with (snapshotPlan).
+ */
+import { lookup, queue, readQueued, readValue, requireAddon, type Resolved } from '../core/syscall';
+import { TUNING_ROWS, type TuningPath } from '../core/table';
+import { SyscallError, errnoName } from '../core/errors';
+import { fdOf, type Target } from '../node/target';
+import { readLinger, readName, type KeepAlive, type Linger } from '../options/values';
+import type { Plan, PlannedField } from './tuning';
+
+/**
+ * Every field of a Tuning as the kernel reports it (times in the kernel's units: keepalive in
+ * seconds, userTimeout in milliseconds). A field is absent where the platform lacks its option, or
+ * where the socket is not TCP (a UDP or Unix socket has only the socket-level fields).
+ */
+export interface TuningState {
+  keepAlive: Partial<KeepAlive> & { enable: boolean };
+  userTimeout?: number;
+  noDelay?: boolean;
+  linger: Linger;
+  receiveBufferSize: number;
+  sendBufferSize: number;
+  congestionControl?: string;
+  notSentLowWatermark?: number;
+  mark?: number;
+  priority?: number;
+  /**
+   * The TCP fields this socket's protocol refuses to report (a Multipath TCP socket: `userTimeout`),
+   * while the others read: absent when every field read.
+   */
+  unavailable?: TuningPath[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a tuning back.
+
+/** getsockopt errnos that mean "this option is not for this kind of socket" (TCP options on UDP or Unix). */
+export const NOT_THIS_SOCKET = new Set(['EOPNOTSUPP', 'ENOPROTOOPT']);
+
+/** The int rows of the tuning that this platform defines, grouped by level (socket level first). */
+function readableIntRows(): { socket: Resolved[]; tcp: Resolved[] } {
+  const socket: Resolved[] = [];
+  const tcp: Resolved[] = [];
+  for (const row of TUNING_ROWS) {
+    if (row.kind !== 'int' && row.kind !== 'bool') continue;
+    const option = lookup(row.name);
+    if (option) (row.level === 'IPPROTO_TCP' ? tcp : socket).push(option);
+  }
+  return { socket, tcp };
+}
+let intRows: ReturnType<typeof readableIntRows> | undefined;
+
+/**
+ * Reads `options` in one crossing into `out` by path; false when the socket has no such level (TCP
+ * options on UDP or Unix). Where the batch is refused but some options read (a Multipath TCP socket
+ * refuses TCP_USER_TIMEOUT, not the keepalive timings), each is read alone, and the ones the
+ * protocol refuses are added to `unavailable`.
+ */
+function readInts(fd: number, options: readonly Resolved[], out: Map<TuningPath, number>, optional: boolean, unavailable?: TuningPath[]): boolean {
+  options.forEach((option, i) => queue(i, option, 0));
+  try {
+    readQueued(fd, options.length);
+  } catch (err) {
+    if (!(optional && err instanceof SyscallError && NOT_THIS_SOCKET.has(errnoName(err.errno)))) throw err;
+    const refused: TuningPath[] = [];
+    for (const option of options) {
+      try {
+        queue(0, option, 0);
+        readQueued(fd, 1);
+        out.set(option.row.tuning!, readValue(0));
+      } catch (each) {
+        if (!(each instanceof SyscallError && NOT_THIS_SOCKET.has(errnoName(each.errno)))) throw each;
+        refused.push(option.row.tuning!);
+      }
+    }
+    if (refused.length === options.length) return false;
+    unavailable?.push(...refused);
+    return true;
+  }
+  options.forEach((option, i) => out.set(option.row.tuning!, readValue(i)));
+  return true;
+}
+
+/**
+ * Reads every field of a Tuning back from the kernel, in the same shape and in the kernel's units.
+ * On a UDP or Unix socket only the socket-level fields are present.
+ */
+export function getTuning(target: Target): TuningState {
+  requireAddon();
+  intRows ??= readableIntRows();
+  const fd = fdOf(target);
+  const values = new Map<TuningPath, number>();
+  readInts(fd, intRows.socket, values, false);
+  const unavailable: TuningPath[] = [];
+  const isTcp = intRows.tcp.length > 0 && readInts(fd, intRows.tcp, values, true, unavailable);
+  const keepAlive: TuningState['keepAlive'] = { enable: values.get('keepAlive.enable') !== 0 };
+  for (const key of ['idle', 'interval', 'count'] as const) {
+    const value = values.get(`keepAlive.${key}`);
+    if (value !== undefined) keepAlive[key] = value;
+  }
+  const state: TuningState = {
+    keepAlive,
+    linger: readLinger(fd),
+    receiveBufferSize: values.get('receiveBufferSize')!,
+    sendBufferSize: values.get('sendBufferSize')!,
+  };
+  if (values.has('noDelay')) state.noDelay = values.get('noDelay') !== 0;
+  for (const key of ['userTimeout', 'notSentLowWatermark', 'mark', 'priority'] as const) {
+    const value = values.get(key);
+    if (value !== undefined) state[key] = value;
+  }
+  const congestion = lookup('TCP_CONGESTION');
+  if (congestion && isTcp) state.congestionControl = readName(fd, congestion);
+  if (unavailable.length > 0) state.unavailable = unavailable;
+  return state;
+}
+
+/** The value at `path` of a TuningState. */
+function stateValue(state: TuningState, path: TuningPath): unknown {
+  const [head, sub] = path.split('.') as [keyof TuningState, keyof KeepAlive | undefined];
+  return sub ? state.keepAlive[sub] : state[head];
+}
+
+/**
+ * A plan that puts back on `fd` what `plan`'s fields hold there now, read from the kernel: how a
+ * tuning replaced on a listener is undone before its replacement is applied (so the replacement is
+ * whole, never merged field by field). Linux reports buffer sizes doubled: half is set back.
+ */
+export function snapshotPlan(fd: number, plan: Plan): Plan {
+  const state = getTuning(fd);
+  const fields: PlannedField[] = [];
+  for (const { option, path } of plan.fields) {
+    const now = stateValue(state, path);
+    if (now === undefined) continue;
+    let value: number | string | Linger;
+    if (option.row.kind === 'bool') value = now === true || now === 1 ? 1 : 0;
+    else if (option.row.kind === 'linger') value = Object.freeze({ ...(now as Linger) });
+    else if ((path === 'receiveBufferSize' || path === 'sendBufferSize') && process.platform === 'linux') value = Math.max(1, Math.floor((now as number) / 2));
+    else value = now as number | string;
+    fields.push({ option, path, value });
+  }
+  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: plan.tuning };
+}
+
+/**
+ * The Tuning paths of `plan` whose kernel value in `state` differs from what was set: a bool as
+ * on/off, a buffer size against the doubled value Linux reports, a linger by both fields.
+ */
+export function driftOf(plan: Plan, state: TuningState): TuningPath[] {
+  const drift: TuningPath[] = [];
+  for (const { option, path, value } of plan.fields) {
+    const now = stateValue(state, path);
+    let same: boolean;
+    if (option.row.kind === 'bool') same = (now === true || now === 1) === (value === 1);
+    else if (option.row.kind === 'linger')
+      same = now !== undefined && (now as Linger).enable === (value as Linger).enable && (now as Linger).seconds === (value as Linger).seconds;
+    else if ((path === 'receiveBufferSize' || path === 'sendBufferSize') && process.platform === 'linux') same = now === (value as number) * 2;
+    else same = now === value;
+    if (!same) drift.push(path);
+  }
+  return drift;
+}
