@@ -23,6 +23,7 @@ import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import { driftOf, getTuning } from './tuning/readback';
 import { isConnected, isHookedConnector, onAgentSocket, onServerConnection, onSocketClosing, watchConnectorSockets } from './node/hooks';
 import { isUnixSocket, looksLikeAgent, ownerHandle } from './node/kinds';
+import { Schedule } from './observe/schedule';
 import { ACCEPT_QUEUE, COUNTERS, DRIFT_COUNTER, HISTOGRAMS, otelRecorder, promRecorder, type Attributes, type Recorder } from './metrics';
 
 /** One reading of a connection. */
@@ -81,87 +82,13 @@ interface Watched {
   unhook: () => void;
 }
 
-/**
- * A min-heap of connections by next sample time: one timer per observer, whatever the count. Each
- * entry knows its index, so a connection that ends leaves the heap at once: a closed socket is never
- * held until its next due time (§2.5).
- */
-class Schedule {
-  private readonly heap: Watched[] = [];
-  get size(): number {
-    return this.heap.length;
-  }
-  peek(): Watched | undefined {
-    return this.heap[0];
-  }
-  private place(item: Watched, i: number): void {
-    this.heap[i] = item;
-    item.index = i;
-  }
-  private up(i: number): void {
-    const h = this.heap;
-    const item = h[i]!;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.next <= item.next) break;
-      this.place(h[parent]!, i);
-      i = parent;
-    }
-    this.place(item, i);
-  }
-  private down(i: number): void {
-    const h = this.heap;
-    const item = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      let best = item.next;
-      if (l < h.length && h[l]!.next < best) {
-        m = l;
-        best = h[l]!.next;
-      }
-      if (r < h.length && h[r]!.next < best) m = r;
-      if (m === i) break;
-      this.place(h[m]!, i);
-      i = m;
-    }
-    this.place(item, i);
-  }
-  push(item: Watched): void {
-    this.heap.push(item);
-    this.up(this.heap.length - 1);
-  }
-  pop(): Watched | undefined {
-    const top = this.heap[0];
-    if (top) this.remove(top);
-    return top;
-  }
-  /** Takes `item` out wherever it is (a no-op if it is not in the heap). */
-  remove(item: Watched): void {
-    const h = this.heap;
-    const i = item.index;
-    if (i < 0 || h[i] !== item) return;
-    item.index = -1;
-    const last = h.pop()!;
-    if (last === item) return;
-    this.place(last, i);
-    this.up(i);
-    this.down(last.index);
-  }
-  clear(): void {
-    for (const item of this.heap) item.index = -1;
-    this.heap.length = 0;
-  }
-}
-
 class ObserverImpl extends EventEmitter implements Observer {
   private stopped = false;
   /** By the handle that owns the kernel socket: never by fd number, which another file may take. */
   private readonly byHandle = new Map<object, Watched>();
   /** Sockets waiting for 'connect', each with the removal of its listeners (dropped at 'close' too). */
   private readonly pendingConnect = new Map<net.Socket, () => void>();
-  private readonly schedule = new Schedule();
+  private readonly schedule = new Schedule<Watched>();
   private timer: NodeJS.Timeout | null = null;
   private readonly unhooks: (() => void)[] = [];
   private readonly recorders: Recorder[] = [];
