@@ -94,6 +94,66 @@ export interface DialPlan {
   readonly control: ((fd: number) => void) | undefined;
 }
 
+type Given = Partial<Record<(typeof DIAL_FIELDS)[number], unknown>>;
+
+/** Where to: host, port, the resolver and its family and hints, the local end. */
+function planDestination(given: Given): Pick<DialPlan, 'host' | 'port' | 'family' | 'hints' | 'lookup' | 'localAddress' | 'localPort'> {
+  if (typeof given.host !== 'string' || given.host.length === 0 || given.host.length > 253)
+    throw invalidType('options.host', 'a host name or IP address (a non-empty string)', given.host);
+  const port = validateInteger(given.port, 'options.port', 1, 65535);
+  const family = given.family === undefined ? 0 : given.family;
+  if (family !== 0 && family !== 4 && family !== 6) throw invalidValue('options.family', 'must be 0, 4 or 6', family);
+  const hints = given.hints === undefined ? undefined : validateInteger(given.hints, 'options.hints', 0, 2147483647);
+  if (given.lookup !== undefined && typeof given.lookup !== 'function') throw invalidType('options.lookup', 'of type function', given.lookup);
+  if (given.localAddress !== undefined && (typeof given.localAddress !== 'string' || netModule().isIP(given.localAddress) === 0))
+    throw invalidValue('options.localAddress', 'must be an IP address literal', given.localAddress);
+  const localPort = given.localPort === undefined ? 0 : validateInteger(given.localPort, 'options.localPort', 0, 65535);
+  return {
+    host: given.host,
+    port,
+    family,
+    hints,
+    lookup: given.lookup as DialOptions['lookup'],
+    localAddress: given.localAddress as string | undefined,
+    localPort,
+  };
+}
+
+/** The times: the whole dial's deadline, the race's attempt delay, Node's idle timeout. */
+function planTimes(given: Given): Pick<DialPlan, 'connectTimeout' | 'attemptDelay' | 'timeout'> {
+  return {
+    connectTimeout: given.connectTimeout === undefined ? undefined : validateTime(given.connectTimeout, 'options.connectTimeout', MS),
+    attemptDelay:
+      given.attemptDelay === undefined ? 250 : validateTime(given.attemptDelay, 'options.attemptDelay', { unit: 'milliseconds', min: 10, max: 2147483647 }),
+    timeout: given.timeout === undefined ? undefined : validateTime(given.timeout, 'options.timeout', { unit: 'milliseconds', min: 0, max: 2147483647 }),
+  };
+}
+
+/** The int options set on each attempt's socket before connect, each looked up here (UnsupportedOptionError elsewhere). */
+function planBeforeConnect(given: Given, local: Pick<DialPlan, 'localAddress' | 'localPort'>): { beforeConnect: [Resolved, number][]; fastOpen: boolean } {
+  const fastOpen = given.fastOpen === undefined ? false : validateBoolean(given.fastOpen, 'options.fastOpen');
+  const bindNoPort = given.bindAddressNoPort === undefined ? false : validateBoolean(given.bindAddressNoPort, 'options.bindAddressNoPort');
+  if (bindNoPort && (local.localAddress === undefined || local.localPort !== 0)) {
+    throw invalidValue('options.bindAddressNoPort', 'needs a localAddress and no localPort (the port is chosen at connect)', NOT_SHOWN);
+  }
+  const beforeConnect: [Resolved, number][] = [];
+  if (given.synRetries !== undefined) {
+    const option = resolve('TCP_SYNCNT');
+    beforeConnect.push([option, validateInteger(given.synRetries, 'options.synRetries', option.min, option.max, 'retries')]);
+  }
+  if (fastOpen) beforeConnect.push([resolve('TCP_FASTOPEN_CONNECT'), 1]);
+  if (bindNoPort) beforeConnect.push([resolve('IP_BIND_ADDRESS_NO_PORT'), 1]);
+  return { beforeConnect, fastOpen };
+}
+
+/** The tuning: buffer sizes before the SYN (where the window scale is negotiated), the rest once connected. */
+function planTuning(given: Given): { planned: Plan | undefined; early: Plan | undefined; late: Plan | undefined } {
+  if (given.tuning === undefined) return { planned: undefined, early: undefined, late: undefined };
+  const planned = compileTuning(given.tuning, 'options.tuning');
+  const beforeSyn = (row: { tuning?: string }): boolean => row.tuning === 'receiveBufferSize' || row.tuning === 'sendBufferSize';
+  return { planned, early: subPlan(planned, beforeSyn), late: subPlan(planned, (row) => !beforeSyn(row)) };
+}
+
 /** Validates dial options; throws InvalidArgumentError or UnsupportedOptionError before any socket exists. */
 export function compileDial(options: unknown): DialPlan {
   requireAddon();
@@ -106,63 +166,19 @@ export function compileDial(options: unknown): DialPlan {
   }
   if (options === undefined) throw invalidType('options', 'of type object', options);
   const given = readOptions(options, 'options', DIAL_FIELDS);
-  if (typeof given.host !== 'string' || given.host.length === 0 || given.host.length > 253)
-    throw invalidType('options.host', 'a host name or IP address (a non-empty string)', given.host);
-  const port = validateInteger(given.port, 'options.port', 1, 65535);
-  const family = given.family === undefined ? 0 : given.family;
-  if (family !== 0 && family !== 4 && family !== 6) throw invalidValue('options.family', 'must be 0, 4 or 6', family);
-  const hints = given.hints === undefined ? undefined : validateInteger(given.hints, 'options.hints', 0, 2147483647);
-  if (given.lookup !== undefined && typeof given.lookup !== 'function') throw invalidType('options.lookup', 'of type function', given.lookup);
+  const destination = planDestination(given);
   if (given.control !== undefined && typeof given.control !== 'function') throw invalidType('options.control', 'of type function', given.control);
-  let localAddress: string | undefined;
-  if (given.localAddress !== undefined) {
-    if (typeof given.localAddress !== 'string' || netModule().isIP(given.localAddress) === 0)
-      throw invalidValue('options.localAddress', 'must be an IP address literal', given.localAddress);
-    localAddress = given.localAddress;
-  }
-  const localPort = given.localPort === undefined ? 0 : validateInteger(given.localPort, 'options.localPort', 0, 65535);
-  const connectTimeout = given.connectTimeout === undefined ? undefined : validateTime(given.connectTimeout, 'options.connectTimeout', MS);
-  const attemptDelay =
-    given.attemptDelay === undefined ? 250 : validateTime(given.attemptDelay, 'options.attemptDelay', { unit: 'milliseconds', min: 10, max: 2147483647 });
-  const timeout = given.timeout === undefined ? undefined : validateTime(given.timeout, 'options.timeout', { unit: 'milliseconds', min: 0, max: 2147483647 });
+  const times = planTimes(given);
   const mptcp = given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp');
-  const fastOpen = given.fastOpen === undefined ? false : validateBoolean(given.fastOpen, 'options.fastOpen');
-  const bindNoPort = given.bindAddressNoPort === undefined ? false : validateBoolean(given.bindAddressNoPort, 'options.bindAddressNoPort');
-  if (bindNoPort && (localAddress === undefined || localPort !== 0)) {
-    throw invalidValue('options.bindAddressNoPort', 'needs a localAddress and no localPort (the port is chosen at connect)', NOT_SHOWN);
-  }
-  // Every option must exist here before any socket does (UnsupportedOptionError elsewhere).
-  const beforeConnect: [Resolved, number][] = [];
-  if (given.synRetries !== undefined) {
-    const option = resolve('TCP_SYNCNT');
-    beforeConnect.push([option, validateInteger(given.synRetries, 'options.synRetries', option.min, option.max, 'retries')]);
-  }
-  if (fastOpen) beforeConnect.push([resolve('TCP_FASTOPEN_CONNECT'), 1]);
-  if (bindNoPort) beforeConnect.push([resolve('IP_BIND_ADDRESS_NO_PORT'), 1]);
+  const { beforeConnect, fastOpen } = planBeforeConnect(given, destination);
   const protocol = streamProtocol(mptcp);
-  let early: Plan | undefined;
-  let late: Plan | undefined;
-  let planned: Plan | undefined;
-  if (given.tuning !== undefined) {
-    planned = compileTuning(given.tuning, 'options.tuning');
-    const beforeSyn = (row: { tuning?: string }): boolean => row.tuning === 'receiveBufferSize' || row.tuning === 'sendBufferSize';
-    early = subPlan(planned, beforeSyn);
-    late = subPlan(planned, (row) => !beforeSyn(row));
-  }
+  const { planned, early, late } = planTuning(given);
   // Known before the first syscall: what an MPTCP socket refuses (probed once per process).
   if (mptcp) checkMptcp([...beforeConnect.map(([option]) => option.row.name), ...(planned?.fields.map((f) => f.option.row.name) ?? [])], 'dial()');
   return {
-    host: given.host,
-    port,
-    family,
-    hints,
-    lookup: given.lookup as DialOptions['lookup'],
-    localAddress,
-    localPort,
-    connectTimeout,
-    attemptDelay,
+    ...destination,
+    ...times,
     autoSelectFamily: true,
-    timeout,
     socketOptions: undefined,
     protocol,
     fastOpen,
@@ -191,28 +207,29 @@ export interface SocketOptions {
   readonly keepAliveInitialDelay: number | undefined;
 }
 
-/**
- * `plan` for one connection a client asked for, with the connection options the client passed
- * (Node's createConnection options, an undici connector's) merged in. Each one that decides where or
- * how to connect is honoured, or refused with a typed error; none is dropped: an SSRF guard or DNS
- * pin given as `lookup` runs exactly as under Node. Where the dialer's own options and the client's
- * name the same thing differently, socket-knobs does not choose between them: a typed error.
- */
-export function forRequest(plan: DialPlan, request: Record<string, unknown>, host: string, port: number, what: string): DialPlan {
-  const name = (key: string): string => `${what}.${key}`;
-  /** The client's value, unless absent; refused where the dialer already set a different one. */
-  const merged = <T>(key: string, dialer: T | undefined, fromClient: T | undefined, dialerKey = key): T | undefined => {
-    if (fromClient === undefined) return dialer;
-    if (dialer !== undefined && dialer !== fromClient) {
-      throw invalidValue(
-        name(key),
-        `differs from the dialer's options.${dialerKey}: socket-knobs will not choose between them (set it in one place)`,
-        typeof fromClient === 'function' ? NOT_SHOWN : fromClient,
-      );
-    }
-    return fromClient;
-  };
-  const present = (key: string): unknown => (request[key] === null ? undefined : request[key]);
+/** What a client's connection options ask for, each validated (named `${what}.key` in errors). */
+interface ClientAsks {
+  readonly lookup: DialOptions['lookup'] | undefined;
+  readonly family: 4 | 6 | undefined;
+  readonly hints: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly autoSelectFamily: boolean | undefined;
+  readonly attemptDelay: number | undefined;
+  readonly timeout: number | undefined;
+  readonly socketOptions: SocketOptions;
+}
+
+/** An optional integer option of the client's, or undefined. */
+function optionalInt(value: unknown, name: string, min: number): number | undefined {
+  return value === undefined ? undefined : validateInteger(value, name, min, 2147483647);
+}
+
+/** Where and how to connect, as the client's options say: refused if the dialer cannot honour it. */
+function readClientTarget(
+  present: (key: string) => unknown,
+  name: (key: string) => string,
+): Pick<ClientAsks, 'lookup' | 'family' | 'hints' | 'localAddress' | 'localPort'> {
   // A Unix socket or a tunnel through a socket that already exists is not a TCP connection dial() makes.
   if (typeof present('socketPath') === 'string') {
     throw invalidValue(name('socketPath'), 'asks for a Unix-domain socket; a dialer connects TCP only (use a plain agent for it)', present('socketPath'));
@@ -222,41 +239,81 @@ export function forRequest(plan: DialPlan, request: Record<string, unknown>, hos
   }
   const lookup = present('lookup');
   if (lookup !== undefined && typeof lookup !== 'function') throw invalidType(name('lookup'), 'of type function', lookup);
-  let family = present('family');
-  if (family === 'IPv4') family = 4;
-  else if (family === 'IPv6') family = 6;
+  const given = present('family');
+  const family = given === 'IPv4' ? 4 : given === 'IPv6' ? 6 : given;
   if (family !== undefined && family !== 0 && family !== 4 && family !== 6) throw invalidValue(name('family'), 'must be 0, 4 or 6', family);
-  const hints = present('hints') === undefined || present('hints') === 0 ? undefined : validateInteger(present('hints'), name('hints'), 0, 2147483647);
-  const localAddressGiven = present('localAddress');
-  if (localAddressGiven !== undefined && (typeof localAddressGiven !== 'string' || netModule().isIP(localAddressGiven) === 0))
-    throw invalidValue(name('localAddress'), 'must be an IP address literal', localAddressGiven);
+  const hints = present('hints') === 0 ? undefined : optionalInt(present('hints'), name('hints'), 0);
+  const localAddress = present('localAddress');
+  if (localAddress !== undefined && (typeof localAddress !== 'string' || netModule().isIP(localAddress) === 0))
+    throw invalidValue(name('localAddress'), 'must be an IP address literal', localAddress);
   const localPort = present('localPort') === undefined ? undefined : validateInteger(present('localPort'), name('localPort'), 0, 65535);
+  return {
+    lookup: lookup as DialOptions['lookup'],
+    family: family === 0 ? undefined : (family as 4 | 6 | undefined),
+    hints,
+    localAddress: localAddress as string | undefined,
+    localPort,
+  };
+}
+
+/** The client's race and socket settings (what net.connect() would do with them). */
+function readClientSettings(
+  present: (key: string) => unknown,
+  name: (key: string) => string,
+): Omit<ClientAsks, 'lookup' | 'family' | 'hints' | 'localAddress' | 'localPort'> {
   const auto = present('autoSelectFamily');
   if (auto !== undefined && typeof auto !== 'boolean') throw invalidType(name('autoSelectFamily'), 'of type boolean', auto);
-  const attemptTimeout = present('autoSelectFamilyAttemptTimeout');
-  const attemptDelay =
+  const attemptTimeout = optionalInt(present('autoSelectFamilyAttemptTimeout'), name('autoSelectFamilyAttemptTimeout'), 1);
+  const bool = (key: string): boolean | undefined => (present(key) === undefined ? undefined : validateBoolean(present(key), name(key)));
+  return {
+    autoSelectFamily: auto,
     // Node raises a value under 10 ms to 10.
-    attemptTimeout === undefined ? undefined : Math.max(10, validateInteger(attemptTimeout, name('autoSelectFamilyAttemptTimeout'), 1, 2147483647));
-  const timeout = present('timeout') === undefined ? undefined : validateInteger(present('timeout'), name('timeout'), 0, 2147483647);
-  const noDelay = present('noDelay') === undefined ? undefined : validateBoolean(present('noDelay'), name('noDelay'));
-  const keepAlive = present('keepAlive') === undefined ? undefined : validateBoolean(present('keepAlive'), name('keepAlive'));
-  const keepAliveInitialDelay =
-    present('keepAliveInitialDelay') === undefined
-      ? undefined
-      : validateInteger(present('keepAliveInitialDelay'), name('keepAliveInitialDelay'), 0, 2147483647);
-  const familyMerged = merged('family', plan.family === 0 ? undefined : plan.family, family === 0 ? undefined : (family as 4 | 6 | undefined));
+    attemptDelay: attemptTimeout === undefined ? undefined : Math.max(10, attemptTimeout),
+    timeout: optionalInt(present('timeout'), name('timeout'), 0),
+    socketOptions: {
+      noDelay: bool('noDelay'),
+      keepAlive: bool('keepAlive'),
+      keepAliveInitialDelay: optionalInt(present('keepAliveInitialDelay'), name('keepAliveInitialDelay'), 0),
+    },
+  };
+}
+
+/**
+ * `plan` for one connection a client asked for, with the connection options the client passed
+ * (Node's createConnection options, an undici connector's) merged in. Each one that decides where or
+ * how to connect is honoured, or refused with a typed error; none is dropped: an SSRF guard or DNS
+ * pin given as `lookup` runs exactly as under Node. Where the dialer's own options and the client's
+ * name the same thing differently, socket-knobs does not choose between them: a typed error.
+ */
+export function forRequest(plan: DialPlan, request: Record<string, unknown>, host: string, port: number, what: string): DialPlan {
+  const name = (key: string): string => `${what}.${key}`;
+  const present = (key: string): unknown => (request[key] === null ? undefined : request[key]);
+  /** The client's value, unless absent; refused where the dialer already set a different one. */
+  const merged = <T>(key: string, dialer: T | undefined, fromClient: T | undefined): T | undefined => {
+    if (fromClient === undefined) return dialer;
+    if (dialer !== undefined && dialer !== fromClient) {
+      throw invalidValue(
+        name(key),
+        `differs from the dialer's options.${key}: socket-knobs will not choose between them (set it in one place)`,
+        typeof fromClient === 'function' ? NOT_SHOWN : fromClient,
+      );
+    }
+    return fromClient;
+  };
+  const target = readClientTarget(present, name);
+  const settings = readClientSettings(present, name);
   return {
     ...plan,
     host,
     port: validateInteger(port, 'port', 1, 65535),
-    lookup: merged('lookup', plan.lookup, lookup as DialOptions['lookup'] | undefined),
-    family: familyMerged ?? 0,
-    hints: merged('hints', plan.hints, hints),
-    localAddress: merged('localAddress', plan.localAddress, localAddressGiven as string | undefined),
-    localPort: merged('localPort', plan.localPort === 0 ? undefined : plan.localPort, localPort === 0 ? undefined : localPort) ?? 0,
-    autoSelectFamily: auto ?? plan.autoSelectFamily,
-    attemptDelay: attemptDelay ?? plan.attemptDelay,
-    timeout: plan.timeout ?? timeout,
-    socketOptions: { noDelay, keepAlive, keepAliveInitialDelay },
+    lookup: merged('lookup', plan.lookup, target.lookup),
+    family: merged('family', plan.family === 0 ? undefined : plan.family, target.family) ?? 0,
+    hints: merged('hints', plan.hints, target.hints),
+    localAddress: merged('localAddress', plan.localAddress, target.localAddress),
+    localPort: merged('localPort', plan.localPort === 0 ? undefined : plan.localPort, target.localPort === 0 ? undefined : target.localPort) ?? 0,
+    autoSelectFamily: settings.autoSelectFamily ?? plan.autoSelectFamily,
+    attemptDelay: settings.attemptDelay ?? plan.attemptDelay,
+    timeout: plan.timeout ?? settings.timeout,
+    socketOptions: settings.socketOptions,
   };
 }

@@ -35,63 +35,11 @@ export function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
     const onLookup = (err: NodeJS.ErrnoException | null, answer: unknown, answerFamily?: unknown): void => {
       if (answered) return;
       answered = true;
-      // The one-address form, when that is what was asked for.
-      const addresses = !all && typeof answer === 'string' ? [{ address: answer, family: answerFamily }] : answer;
-      if (err) {
-        reject(
-          err.errno !== undefined
-            ? syscallError(
-                Math.abs(Number(err.errno)) || UV_EAI_NONAME,
-                'getaddrinfo',
-                { address: plan.host, port: plan.port },
-                undefined,
-                err.code === 'ENOTFOUND' ? 'no such host' : undefined,
-              )
-            : err,
-        );
-        return;
+      try {
+        resolveAddresses(checkAnswer(plan, all, err, answer, answerFamily));
+      } catch (error) {
+        reject(error);
       }
-      if (!Array.isArray(addresses)) {
-        reject(
-          invalidValue(
-            'options.lookup',
-            all
-              ? 'called back with something other than an array of { address, family } (what dns.lookup gives with all: true)'
-              : 'called back with something other than (err, address, family) or an array of { address, family }',
-            addresses,
-          ),
-        );
-        return;
-      }
-      const list = (addresses as unknown[]).filter(
-        (a): a is dns.LookupAddress =>
-          a !== null &&
-          typeof a === 'object' &&
-          typeof (a as dns.LookupAddress).address === 'string' &&
-          netModule().isIP((a as dns.LookupAddress).address) === (a as dns.LookupAddress).family &&
-          (plan.family === 0 || (a as dns.LookupAddress).family === plan.family),
-      );
-      if (list.length === 0) {
-        reject(
-          syscallError(
-            UV_EAI_NONAME,
-            'getaddrinfo',
-            { address: plan.host, port: plan.port },
-            undefined,
-            `no ${plan.family ? `IPv${plan.family} ` : ''}address`,
-          ),
-        );
-        return;
-      }
-      // Interleave the families, starting with the first the resolver returned.
-      const first = list.filter((a) => a.family === list[0]!.family);
-      const other = list.filter((a) => a.family !== list[0]!.family);
-      const ordered: dns.LookupAddress[] = [];
-      for (let i = 0; i < Math.max(first.length, other.length); i++) {
-        if (first[i]) ordered.push(first[i]!);
-        if (other[i]) ordered.push(other[i]!);
-      }
-      resolveAddresses(ordered);
     };
     try {
       lookup(plan.host, options, onLookup as Parameters<NonNullable<DialOptions['lookup']>>[2]);
@@ -100,4 +48,51 @@ export function addressesOf(plan: DialPlan): Promise<dns.LookupAddress[]> {
       reject(err);
     }
   });
+}
+
+/** The resolver's answer as the addresses to try, or the error to reject with (the resolver's own when it has no errno). */
+function checkAnswer(plan: DialPlan, all: boolean, err: NodeJS.ErrnoException | null, answer: unknown, answerFamily: unknown): dns.LookupAddress[] {
+  if (err) {
+    if (err.errno === undefined) throw err;
+    const errno = Math.abs(Number(err.errno)) || UV_EAI_NONAME;
+    throw syscallError(errno, 'getaddrinfo', { address: plan.host, port: plan.port }, undefined, err.code === 'ENOTFOUND' ? 'no such host' : undefined);
+  }
+  // The one-address form, when that is what was asked for.
+  const addresses = !all && typeof answer === 'string' ? [{ address: answer, family: answerFamily }] : answer;
+  if (!Array.isArray(addresses)) {
+    const expected = all
+      ? 'called back with something other than an array of { address, family } (what dns.lookup gives with all: true)'
+      : 'called back with something other than (err, address, family) or an array of { address, family }';
+    throw invalidValue('options.lookup', expected, addresses);
+  }
+  const list = (addresses as unknown[]).filter(
+    (a): a is dns.LookupAddress =>
+      a !== null &&
+      typeof a === 'object' &&
+      typeof (a as dns.LookupAddress).address === 'string' &&
+      netModule().isIP((a as dns.LookupAddress).address) === (a as dns.LookupAddress).family &&
+      (plan.family === 0 || (a as dns.LookupAddress).family === plan.family),
+  );
+  if (list.length === 0) {
+    throw syscallError(
+      UV_EAI_NONAME,
+      'getaddrinfo',
+      { address: plan.host, port: plan.port },
+      undefined,
+      `no ${plan.family ? `IPv${plan.family} ` : ''}address`,
+    );
+  }
+  return interleave(list);
+}
+
+/** The families interleaved, starting with the first the resolver returned (RFC 8305). */
+function interleave(list: dns.LookupAddress[]): dns.LookupAddress[] {
+  const first = list.filter((a) => a.family === list[0]!.family);
+  const other = list.filter((a) => a.family !== list[0]!.family);
+  const ordered: dns.LookupAddress[] = [];
+  for (let i = 0; i < Math.max(first.length, other.length); i++) {
+    if (first[i]) ordered.push(first[i]!);
+    if (other[i]) ordered.push(other[i]!);
+  }
+  return ordered;
 }

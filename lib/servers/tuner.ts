@@ -69,6 +69,14 @@ function acceptQueueLength(fd: number): number {
   }
 }
 
+/** Where a tuning's fields go on one listen: on the listener, per connection, or nowhere (skipped, with why). */
+interface Placement {
+  readonly perConnection: Plan;
+  readonly onListener: Plan;
+  readonly skipped: TuningPath[];
+  readonly reasons: string[];
+}
+
 /** The Tuning fields socket-knobs ever set on each server's listener (weakly: a closed server goes). */
 const listenerFieldsEver = new WeakMap<net.Server, Set<TuningPath>>();
 
@@ -135,6 +143,32 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
   }
 
   /** At each listen: tune what the listener can hold, and set the rest on each accepted socket. */
+  /**
+   * Where each field goes, decided per platform and address family (lib/core/inheritance.ts), also
+   * for a round-robin worker, which has no listener of its own: a field that does not apply to the
+   * family (TCP on AF_UNIX) is never attempted on a connection; tuneServer() refuses it (an Error).
+   */
+  private placeFields(fd: number | 'primary'): Placement | Error {
+    const conflicts = listenerConflicts(this.server, this.plan);
+    const notApplicable = conflicts.filter((c) => !c.applies);
+    if (notApplicable.length > 0 && this.explicit) return notApplicableError(notApplicable[0]!);
+    const skipped = new Set(notApplicable.map((c) => c.path));
+    const moved = new Set(conflicts.filter((c) => c.applies).map((c) => c.path));
+    const reasons = conflicts.map((c) => `${c.path}: ${c.reason}`);
+    const applicable = subPlan(this.plan, (row) => !skipped.has(row.tuning!));
+    if (fd === 'primary') {
+      reasons.push('this cluster worker listens through the primary (round-robin scheduling): it has no listening socket of its own to tune');
+      return { perConnection: applicable, onListener: subPlan(this.plan, () => false), skipped: [...skipped], reasons };
+    }
+    return {
+      perConnection: subPlan(applicable, (row) => moved.has(row.tuning!)),
+      onListener: subPlan(applicable, (row) => !moved.has(row.tuning!)),
+      skipped: [...skipped],
+      reasons,
+    };
+  }
+
+  /** At each listen: tune what the listener can hold, and set the rest on each accepted socket. */
   private applyToListener(): void {
     if (this.stopped || !this.server.listening) return;
     const handle = serverHandle(this.server);
@@ -142,30 +176,12 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
     this.tunedHandle = handle;
     for (const undo of this.unhook.splice(0)) undo();
     const fd = listenerFd(this.server);
-    const reasons: string[] = [];
-    // Where each field goes is decided per platform and address family (lib/core/inheritance.ts),
-    // also for a round-robin worker, which has no listener of its own: a field that does not apply
-    // to the family (TCP on AF_UNIX) is never attempted on a connection.
-    const conflicts = listenerConflicts(this.server, this.plan);
-    const notApplicable = conflicts.filter((c) => !c.applies);
-    if (notApplicable.length > 0 && this.explicit) {
-      this.fail(notApplicableError(notApplicable[0]!), true);
+    const placed = this.placeFields(fd);
+    if (placed instanceof Error) {
+      this.fail(placed, true);
       return;
     }
-    const skipped = new Set(notApplicable.map((c) => c.path));
-    const moved = new Set(conflicts.filter((c) => c.applies).map((c) => c.path));
-    for (const c of conflicts) reasons.push(`${c.path}: ${c.reason}`);
-    const applicable = subPlan(this.plan, (row) => !skipped.has(row.tuning!));
-    let perConnection: Plan;
-    let onListener: Plan;
-    if (fd === 'primary') {
-      perConnection = applicable;
-      onListener = subPlan(this.plan, () => false);
-      reasons.push('this cluster worker listens through the primary (round-robin scheduling): it has no listening socket of its own to tune');
-    } else {
-      perConnection = subPlan(applicable, (row) => moved.has(row.tuning!));
-      onListener = subPlan(applicable, (row) => !moved.has(row.tuning!));
-    }
+    const { perConnection, onListener } = placed;
     let queued = 0;
     try {
       if (onListener.fields.length > 0) {
@@ -173,32 +189,29 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
         this.restore = { handle, fd, plan: snapshotPlan(fd, onListener) };
         applyPlanToFd(fd, onListener);
         queued = acceptQueueLength(fd);
+        // Connections whose handshake completed before the listener was tuned were cloned from its
+        // old options: each accepted socket is read back, and tuned, until one carries the tuning.
+        // The accept queue is FIFO, so every later one was cloned after the tuning (also where other
+        // processes accept from the same queue: the read-back, not a count, decides).
+        this.sweepAcceptQueue(fd, onListener);
       }
     } catch (err) {
       this.fail(err as Error, true);
       return;
     }
     if (perConnection.fields.length > 0) this.tuneEachConnection(perConnection);
-    // Connections whose handshake completed before the listener was tuned were cloned from its old
-    // options: each accepted socket is read back, and tuned, until one carries the tuning. The
-    // accept queue is FIFO, so every later one was cloned after the tuning (also where other
-    // processes accept from the same queue: the read-back, not a count, decides).
-    if (onListener.fields.length > 0 && typeof fd === 'number') this.sweepAcceptQueue(fd, onListener);
+    this.resolveReady(placed, queued);
+  }
+
+  /** ready, once: how the tuning holds. */
+  private resolveReady({ perConnection, onListener, skipped, reasons }: Placement, queued: number): void {
+    if (this.settle.done) return;
     const mode =
       perConnection.fields.length === 0 ? (onListener.fields.length === 0 ? 'none' : 'listener') : onListener.fields.length === 0 ? 'per-connection' : 'both';
-    if (!this.settle.done) {
-      this.settle.done = true;
-      this.settle.resolve(
-        Object.freeze({
-          mode,
-          perConnection: perConnection.fields.map((f) => f.path),
-          skipped: [...skipped],
-          reasons,
-          platform: process.platform,
-          queuedAtTuning: queued,
-        }),
-      );
-    }
+    this.settle.done = true;
+    this.settle.resolve(
+      Object.freeze({ mode, perConnection: perConnection.fields.map((f) => f.path), skipped, reasons, platform: process.platform, queuedAtTuning: queued }),
+    );
   }
 
   /**
