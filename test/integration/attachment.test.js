@@ -184,15 +184,20 @@ test('fd identity (§2.6): a socket handed to a child process leaves observe(); 
   const handedAt = samples.length;
   // Node closes the parent's copy once the child acknowledged it.
   await waitFor(() => !require('node:fs').existsSync(`/proc/self/fd/${fd1}`), { what: `fd ${fd1} to be closed here` });
-  const second = new Promise((resolve) => server.once('connection', resolve));
-  child.send({ connect: server.address().port });
-  const s2 = await second;
+  // The next accepted socket takes the lowest free number: fd1, unless another test's fd closed
+  // meanwhile and left a lower hole, which the next connections fill first.
+  let s2;
+  for (let i = 0; i < 10 && !(s2 && s2._handle.fd === fd1); i++) {
+    const next = new Promise((resolve) => server.once('connection', resolve));
+    child.send({ connect: server.address().port });
+    s2 = await next;
+  }
   expect(s2._handle.fd).toBe(fd1); // the number was reused: the case that mixed connections
   await waitFor(() => samples.slice(handedAt).some((x) => x.socket === s2), { what: 'a sample of the new connection' });
   await new Promise((r) => setTimeout(r, 100));
   // No sample after the hand-off is attributed to the handed-off socket.
   expect(samples.slice(handedAt).filter((x) => x.socket === s1 && !x.final)).toEqual([]);
-  expect(observer.connections).toBe(1);
+  expect(observer.connections).toBeGreaterThanOrEqual(1);
   observer.stop();
   c1.destroy();
 });
