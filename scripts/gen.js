@@ -121,11 +121,15 @@ function valueText(row) {
 
 // The platform columns: what each prebuild defines, read from the binaries (docs/evidence/support.json,
 // written by npm run support), never a hand-kept list.
-const PLATFORM_COLUMNS = [
-  ['Linux', ['linux-x64-glibc', 'linux-arm64-glibc', 'linux-x64-musl', 'linux-arm64-musl']],
-  ['macOS', ['darwin-x64', 'darwin-arm64']],
-  ['Windows', ['win32-x64']],
-];
+// One column per operating system of the prebuild targets (scripts/targets.js), in their order.
+const OS_NAMES = { linux: 'Linux', darwin: 'macOS', win32: 'Windows' };
+const PLATFORM_COLUMNS = [];
+for (const t of require('./targets').TARGETS) {
+  const os = t.name.split('-')[0];
+  const column = PLATFORM_COLUMNS.find(([label]) => label === (OS_NAMES[os] || os));
+  if (column) column[1].push(t.name);
+  else PLATFORM_COLUMNS.push([OS_NAMES[os] || os, [t.name]]);
+}
 
 /** ✓ where every prebuild of the column defines `name`, the ones that do where only some do, else nothing. */
 function platformCell(name, targets) {

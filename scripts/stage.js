@@ -9,7 +9,17 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 
 /** What the published tarball is made from (package.json "files", plus package.json and README). */
-const PUBLISHED = ['package.json', 'README.md', 'binding.gyp', 'src-native', 'dist', 'bin'];
+// What npm publishes, from package.json's `files` (their top-level entries: dist/ is built whole for
+// the stage), and the files npm always adds.
+const PUBLISHED = [
+  'package.json',
+  'README.md',
+  ...new Set(
+    JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'))
+      .files.map((f) => f.replace(/\/+$/, '').split('/')[0])
+      .filter((f) => f !== 'prebuilds'),
+  ),
+];
 
 /** npm's own script: the one running this under npm, else the one installed beside node. */
 function npmCli() {

@@ -3,7 +3,7 @@
  * inside its `_destroy`, while its fd is still open, on every close path (lib/node/hooks.ts).
  */
 import type net = require('node:net');
-import { existing, guarded, registryOf } from './registry';
+import { guarded, registryOf } from './registry';
 
 /** Whether a socket has connected and still owns its fd. */
 export function isConnected(socket: net.Socket): boolean {
@@ -46,11 +46,6 @@ export function whenConnected(socket: net.Socket, slot: symbol, fn: () => void):
   };
   hooks.onConnect = onConnect;
   socket.once('connect', onConnect);
-}
-
-/** Whether something waits for `socket`'s 'connect' in `slot`. */
-export function isWaiting(socket: net.Socket, slot: symbol): boolean {
-  return existing<SocketHooks>(socket)?.connectSlots.has(slot) === true;
 }
 
 /**

@@ -6,17 +6,7 @@
  */
 import type net = require('node:net');
 import { SocketOptionError } from '../core/errors';
-import {
-  agentSockets,
-  isConnected,
-  isWaiting,
-  onAgentSocket,
-  onConnectorPrepare,
-  onPoolReturn,
-  whenConnected,
-  wrapConnector,
-  type AnyConnector,
-} from '../node/hooks';
+import { agentSockets, isConnected, onAgentSocket, onConnectorPrepare, onPoolReturn, whenConnected, wrapConnector, type AnyConnector } from '../node/hooks';
 import { applyPlan } from './apply';
 import type { Plan } from './tuning';
 
@@ -41,11 +31,6 @@ export function tuneWhenConnected(socket: net.Socket, plan: PendingPlan): void {
       socket.destroy(err as Error);
     }
   });
-}
-
-/** Whether a tuning is waiting for `socket`'s 'connect' (for tests and the fuzzer). */
-export function hasPendingTuning(socket: net.Socket): boolean {
-  return isWaiting(socket, TUNING_SLOT);
 }
 
 interface AgentTuning {
