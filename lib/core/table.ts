@@ -31,22 +31,6 @@ export type TimeUnit = Extract<Unit, 'seconds' | 'milliseconds' | 'microseconds'
 /** Which sockets an option applies to; used by the tests and the docs. */
 export type SocketKind = 'tcp' | 'udp' | 'any' | 'ipv6';
 
-/** The Tuning field a row backs (lib/tuning/tuning.ts), as the path `observe()` reports drift with. */
-export type TuningPath =
-  | 'keepAlive.enable'
-  | 'keepAlive.idle'
-  | 'keepAlive.interval'
-  | 'keepAlive.count'
-  | 'userTimeout'
-  | 'noDelay'
-  | 'linger'
-  | 'receiveBufferSize'
-  | 'sendBufferSize'
-  | 'congestionControl'
-  | 'notSentLowWatermark'
-  | 'mark'
-  | 'priority';
-
 interface RowBase {
   /** The C macro name, as in the platform's headers. */
   readonly name: string;
@@ -89,8 +73,8 @@ interface RowBase {
    * TCP_KEEPALIVE. The typed functions use the first name the platform defines.
    */
   readonly alias?: string;
-  /** The Tuning field this row backs. */
-  readonly tuning?: TuningPath;
+  /** The Tuning field this row backs, as the path observe() reports drift with (TuningPath is derived from this column). */
+  readonly tuning?: string;
   /** One line for the docs. */
   readonly doc: string;
 }
@@ -253,10 +237,13 @@ export const OPTIONS = [
     doc: 'Traffic class (DSCP) of outgoing IPv6 packets (-1: default; TCP keeps the ECN bits).' },
 ] as const satisfies readonly RowShape[];
 
+/** The Tuning field paths: the rows' `tuning` column, derived (a new Tuning row is a new path, with no list to update). */
+export type TuningPath = Extract<(typeof OPTIONS)[number], { readonly tuning: string }>['tuning'];
+
 /** The name of an option socket-knobs knows. */
 export type OptionName = (typeof OPTIONS)[number]['name'];
 /** A row of the table: one of the shapes, discriminated by `kind`, with a name socket-knobs knows. */
-export type OptionRow = RowShape extends infer S ? (S extends RowShape ? S & { readonly name: OptionName } : never) : never;
+export type OptionRow = RowShape extends infer S ? (S extends RowShape ? S & { readonly name: OptionName; readonly tuning?: TuningPath } : never) : never;
 /** The options of each value kind, for the raw accessors' types. */
 export type OptionNameOf<K extends ValueKind> = Extract<(typeof OPTIONS)[number], { kind: K }>['name'];
 /** Every constant name the addon may export (where the platform defines it). */
