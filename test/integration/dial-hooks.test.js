@@ -152,8 +152,12 @@ function describeTls() {
         } else resolve();
       });
     });
-    // The reset reached the socket's own listener, not the connector's callback a second time.
-    expect(calls).toEqual(['socket', 'socket error ECONNRESET']);
+    // The callback ran once, with the socket; the reset (an ECONNRESET where the kernel reports one:
+    // under qemu-user the connection may just end) went to the socket's own listener, never to the
+    // connector's callback a second time.
+    expect(calls[0]).toBe('socket');
+    expect(calls.filter((c) => c.startsWith('error'))).toEqual([]);
+    expect(calls.slice(1).every((c) => c === 'socket error ECONNRESET')).toBe(true);
   });
 
   test('dialConnector() and dialAgent(https): connectTimeout covers the TLS handshake (a server that never answers TLS)', async () => {
