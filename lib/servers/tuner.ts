@@ -60,12 +60,12 @@ export interface ServerTuner extends EventEmitter {
 
 function ignore(): void {}
 
-/** A listener's accept-queue length now (TCP_INFO's unacked on a listening socket), 0 where unknown. */
-function acceptQueueLength(fd: number): number {
+/** A listener's accept-queue length now (TCP_INFO's unacked on a listening socket), undefined where unknown (qemu-user, other kernels). */
+function acceptQueueLength(fd: number): number | undefined {
   try {
-    return getTcpInfo(fd).unacked ?? 0;
+    return getTcpInfo(fd).unacked;
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
@@ -188,12 +188,14 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
         if (typeof fd !== 'number' || fd < 0 || handle === null) throw invalidValue('server', 'is listening without a file descriptor', NOT_SHOWN);
         this.restore = { handle, fd, plan: snapshotPlan(fd, onListener) };
         applyPlanToFd(fd, onListener);
-        queued = acceptQueueLength(fd);
+        const ever = listenerFieldsEver.get(this.server) ?? new Set<TuningPath>();
+        listenerFieldsEver.set(this.server, ever);
+        for (const f of onListener.fields) ever.add(f.path);
+        const length = acceptQueueLength(fd);
+        queued = length ?? 0;
         // Connections whose handshake completed before the listener was tuned were cloned from its
-        // old options: each accepted socket is read back, and tuned, until one carries the tuning.
-        // The accept queue is FIFO, so every later one was cloned after the tuning (also where other
-        // processes accept from the same queue: the read-back, not a count, decides).
-        this.sweepAcceptQueue(fd, onListener);
+        // old options: those are caught at accept (sweepAcceptQueue).
+        if (length !== 0) this.sweepAcceptQueue(fd, onListener, length);
       }
     } catch (err) {
       this.fail(err as Error, true);
@@ -215,15 +217,21 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
   }
 
   /**
-   * Reads back each accepted socket, tuning those that lack the listener's fields, until one has them.
-   * The fields compared are this tuning's and any an earlier tuning set on this server's listener (a
-   * replaced tuneServers(), put back): a socket cloned under the old tuning gets the listener's values
-   * now, so a replacement is whole on queued connections too.
+   * Reads back accepted sockets, tuning those that lack the listener's fields. The fields compared
+   * are this tuning's and any an earlier tuning set on this server's listener (a replaced one, put
+   * back): a socket cloned under the old tuning gets the listener's values now, so a replacement is
+   * whole on queued connections too.
+   *
+   * The accept queue is first in, first out, and `queued` (its length read right after the listener
+   * was tuned) counts every connection cloned before the tuning, and perhaps a few after. So the
+   * first `queued` sockets this process accepts are read back and tuned where they differ; every
+   * later one was cloned after the tuning, also where other processes accept from the same queue
+   * (they can only have taken some of the old ones). A read-back alone would stop too early when an
+   * old connection happens to carry the new values (a tuning replaced, then put back). Where the
+   * length is unknown, sockets are read back until one carries the tuning.
    */
-  private sweepAcceptQueue(fd: number, applied: Plan): void {
-    const ever = listenerFieldsEver.get(this.server) ?? new Set<TuningPath>();
-    listenerFieldsEver.set(this.server, ever);
-    for (const f of applied.fields) ever.add(f.path);
+  private sweepAcceptQueue(fd: number, applied: Plan, queued: number | undefined): void {
+    const ever = listenerFieldsEver.get(this.server)!;
     const others = [...ever].filter((path) => !applied.fields.some((f) => f.path === path));
     let onListener = applied;
     try {
@@ -232,18 +240,17 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
       // The listener closed meanwhile: this tuning's own fields still decide.
     }
     let unhook: () => void = () => {};
+    let accepted = 0;
     unhook = onServerConnection(this.server, (socket) => {
+      accepted++;
       let holds: boolean;
       try {
         holds = driftOf(onListener, getTuning(socket)).length === 0;
       } catch {
         holds = false;
       }
-      if (holds) {
-        unhook();
-        return;
-      }
-      this.applyTo(socket, onListener);
+      if (!holds) this.applyTo(socket, onListener);
+      if (queued === undefined ? holds : accepted >= queued) unhook();
     });
     this.unhook.push(() => unhook());
   }

@@ -2,9 +2,11 @@
 'use strict';
 // A model-based lifecycle fuzzer for the attachment layer (issue 24 §4): seeded random sequences of
 // real operations on real servers and sockets (net, http and Unix servers; listen, close, re-listen;
-// tuneServer, tuneServers, observe on servers and sockets from two copies of the package, stop;
-// tuneOnConnect; connect, destroy, resetAndDestroy, end; an APM library's _destroy wrapper; event-loop
-// turns of every kind; GC), checked against an oracle that reads the kernel:
+// tuneServer, tuneServers, observe on servers, sockets and agents from two copies of the package,
+// stop; tuneOnConnect; http agents plain, tuned (tuneAgent) and dialing (dialAgent) and requests
+// through them; connect, destroy, resetAndDestroy, end; a socket handed to a child process; an APM
+// library's _destroy wrapper; event-loop turns of every kind; GC), checked against an oracle that
+// reads the kernel:
 //   tuned:*    every socket accepted (or connected) after its tuning's `ready` (or 'connect') reads
 //              that tuning back, the fields it does not name at the kernel's defaults (a replaced
 //              tuning is replaced whole), or an error was delivered (sub-kinds: untuned, precedence,
@@ -29,6 +31,7 @@
 const fs = require('node:fs');
 const http = require('node:http');
 const Module = require('node:module');
+const { fork } = require('node:child_process');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -101,6 +104,10 @@ const WEIGHTS = [
   ['yield', 4],
   ['sleep', 2],
   ['gc', 1],
+  ['agent', 2],
+  ['request', 4],
+  ['observeAgent', 2],
+  ['handoff', 1],
 ];
 const TOTAL = WEIGHTS.reduce((n, [, w]) => n + w, 0);
 
@@ -209,7 +216,9 @@ async function runSequence(ops) {
     collect.names.set(id, label);
     collect.registry.register(object, id);
   };
-  let wide = null; // { tuning, stop, owned: Set<server> }
+  let wide = null; // { tuning, stop }
+  const agents = []; // { agent, variant, tuning }
+  let holder = null; // a child process that takes handed-off sockets
   const live = () => servers.filter((s) => s.server);
 
   function trackSocket(socket, label) {
@@ -432,6 +441,66 @@ async function runSequence(ops) {
       };
       apm.push(record);
     },
+    agent: (o) => {
+      const variant = ['plain', 'tuned', 'dialed'][o.a % 3];
+      const tuning = TUNINGS[o.b % TUNINGS.length];
+      const agent = new http.Agent({ keepAlive: o.a % 2 === 0, maxSockets: 2 });
+      if (variant === 'tuned') knobs.tuneAgent(agent, tuning);
+      if (variant === 'dialed') knobs.dialAgent(agent, { tuning });
+      agents.push({ agent, variant, tuning: variant === 'plain' ? null : tuning });
+    },
+    request: (o) => {
+      const entry = agents[o.a % Math.max(1, agents.length)];
+      const target = live().filter((e) => e.kind === 'http' && e.server.listening)[o.b % Math.max(1, live().length)];
+      if (!entry || !target) return;
+      const req = http.get({ host: '127.0.0.1', port: target.server.address().port, agent: entry.agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          // Every field the agent's tuning names, read back on the socket that carried the request.
+          if (!entry.tuning || !req.socket || req.socket.destroyed) return;
+          const now = read(req.socket);
+          const want = expected(entry.tuning);
+          // Only the fields the tuning names: Node sets the others on an agent's sockets itself
+          // (keepAlive: true agents call setKeepAlive(true), which sets interval 1 and count 10).
+          const ka = entry.tuning.keepAlive;
+          const named = Object.keys(want).filter((k) =>
+            k === 'userTimeout' ? entry.tuning.userTimeout !== undefined : ka && (k === 'enable' || ka[k] !== undefined),
+          );
+          const differs = named.filter((k) => now[k] !== want[k]);
+          if (differs.length > 0)
+            violate('tuned:agent', `${entry.variant} agent's socket: ${differs.map((k) => `${k} ${now[k]} (want ${want[k]})`).join(', ')}`);
+        });
+      });
+      req.on('error', () => {});
+      req.on('socket', (socket) => {
+        if (sockets.includes(socket) || socket.trackedAt) return;
+        socket.trackedAt = ++clock;
+        trackSocket(socket, `${entry.variant} agent socket`);
+        for (const r of observers) if (r.agent === entry.agent && r.stoppedAt === undefined) r.watching.add(socket);
+      });
+    },
+    observeAgent: (o) => {
+      const entry = agents[o.a % Math.max(1, agents.length)];
+      if (!entry) return;
+      const record = { target: null, agent: entry.agent, finals: new Map(), stoppedAt: undefined, watching: new Set() };
+      for (const list of [...Object.values(entry.agent.sockets), ...Object.values(entry.agent.freeSockets)])
+        for (const socket of list) record.watching.add(socket);
+      record.observer = COPIES[o.b % 2].observe(entry.agent, {
+        interval: 25,
+        onSample: (x) => x.final && record.finals.set(x.socket, (record.finals.get(x.socket) ?? 0) + 1),
+      });
+      record.observer.on('error', () => {});
+      observers.push(record);
+    },
+    handoff: async (o) => {
+      const socket = sockets.filter((x) => x.server && !x.destroyed && x.remoteFamily)[o.a % Math.max(1, sockets.length)];
+      if (!socket) return;
+      holder ??= fork(path.join(__dirname, '..', 'fixtures', 'hold-socket.js'), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const i = sockets.indexOf(socket);
+      if (i >= 0) sockets.splice(i, 1);
+      socket.handedOff = true;
+      await new Promise((resolve) => holder.send('socket', socket, () => resolve()));
+    },
     tick: () => new Promise((r) => process.nextTick(r)),
     yield: () => new Promise((r) => setImmediate(r)),
     sleep: (o) => new Promise((r) => setTimeout(r, 5 + (o.a % 4) * 10)),
@@ -440,13 +509,14 @@ async function runSequence(ops) {
 
   try {
     for (const o of ops) {
+      if (process.env.LIFECYCLE_TRACE === 'ops') console.error(`op ${show(o)}`);
       const result = exec[o.op](o);
       if (result && typeof result.then === 'function') await result;
     }
     await new Promise((r) => setTimeout(r, 40));
     // The end: every server closes, every socket goes, the user lets go of servers and tuners.
     for (const record of observers) {
-      if (record.target && record.stoppedAt === undefined) {
+      if ((record.target || record.agent) && record.stoppedAt === undefined) {
         // observe(server) holds its server while it runs, as the user's own reference would: let go.
         record.observer.stop();
         record.stoppedAt = ++clock;
@@ -454,7 +524,14 @@ async function runSequence(ops) {
     }
     // In functions of their own: a suspended async frame keeps its last loop values alive, which
     // would read as retention.
+    for (const entry of agents) entry.agent.destroy();
+    agents.length = 0;
+    // A server that handed a socket to the child waits for it in close(): the child lets go first.
+    const child = holder;
+    holder = null;
+    if (child) await new Promise((resolve) => child.once('message', resolve).send('release'));
     await closeEverything(sockets, live);
+    if (child) await new Promise((resolve) => child.once('exit', resolve).kill());
     await new Promise((r) => setTimeout(r, 60));
     // Checked in a function of its own: its loop values must not stay in this async frame.
     (() => {
@@ -487,6 +564,7 @@ async function runSequence(ops) {
         record.watching.clear();
         record.finals.clear();
         record.target = null;
+        record.agent = null;
         // A stopped observer is one the user let go of too.
         if (record.stoppedAt !== undefined) record.observer = null;
       }
@@ -508,6 +586,7 @@ async function runSequence(ops) {
   } catch (err) {
     violate('unhandled', `the sequence threw: ${err && err.stack ? err.stack.split('\n').slice(0, 3).join(' | ') : err}`);
   } finally {
+    if (holder) holder.kill();
     if (wide) wide.stop();
     process.removeListener('uncaughtException', onUncaught);
     process.removeListener('unhandledRejection', onRejection);
@@ -571,6 +650,7 @@ async function main() {
   const started = Date.now();
   for (let i = 0; i < SEQUENCES; i++) {
     const ops = generate(random, OPS);
+    if (process.env.LIFECYCLE_TRACE) console.error(`sequence ${i}: ${ops.map(show).join(' ')}`);
     const violations = await runSequence(ops);
     // Each kind of violation in the sequence, shrunk on its own (one may hide another).
     for (const kind of new Set(violations.map((v) => v.kind))) {
