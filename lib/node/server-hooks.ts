@@ -79,13 +79,19 @@ export function onAnyServerListening(fn: (server: net.Server) => void): () => vo
   };
 }
 
+type Session = { socket: net.Socket; destroy(err?: Error): void };
+
+/** The callbacks of one server event, and the one prepended listener that calls them, while any is registered. */
+interface EventHooks<T> {
+  readonly callbacks: Set<(value: T) => void>;
+  listener: ((value: T) => void) | null;
+}
+
 interface ServerHooks {
   /** Called for each accepted socket, before the server's own 'connection' handlers (prepended). */
-  readonly connection: Set<(socket: net.Socket) => void>;
+  readonly connection: EventHooks<net.Socket>;
   /** Called for each http2 session, before the server's own 'session' handlers. */
-  readonly session: Set<(session: { socket: net.Socket; destroy(err?: Error): void }) => void>;
-  onConnection: ((socket: net.Socket) => void) | null;
-  onSession: ((session: { socket: net.Socket; destroy(err?: Error): void }) => void) | null;
+  readonly session: EventHooks<Session>;
   /** The tuning registration now in force: an explicit tuneServer() wins over tuneServers(). */
   owner: ServerOwner | null;
 }
@@ -98,7 +104,29 @@ export interface ServerOwner {
 }
 
 function serverHooks(server: net.Server): ServerHooks {
-  return registryOf<ServerHooks>(server, () => ({ connection: new Set(), session: new Set(), onConnection: null, onSession: null, owner: null }));
+  return registryOf<ServerHooks>(server, () => ({
+    connection: { callbacks: new Set(), listener: null },
+    session: { callbacks: new Set(), listener: null },
+    owner: null,
+  }));
+}
+
+/** Registers `fn` for `event` on `server` through one prepended listener, installed while anything is registered. */
+function onServerEvent<T>(server: net.Server, event: string, hooks: EventHooks<T>, fn: (value: T) => void): () => void {
+  hooks.callbacks.add(fn);
+  if (!hooks.listener) {
+    hooks.listener = (value) => {
+      for (const each of [...hooks.callbacks]) guarded(() => each(value));
+    };
+    server.prependListener(event, hooks.listener);
+  }
+  return () => {
+    hooks.callbacks.delete(fn);
+    if (hooks.callbacks.size === 0 && hooks.listener) {
+      server.removeListener(event, hooks.listener);
+      hooks.listener = null;
+    }
+  };
 }
 
 /**
@@ -108,40 +136,12 @@ function serverHooks(server: net.Server): ServerHooks {
  * unregistration.
  */
 export function onServerConnection(server: net.Server, fn: (socket: net.Socket) => void): () => void {
-  const hooks = serverHooks(server);
-  hooks.connection.add(fn);
-  if (!hooks.onConnection) {
-    hooks.onConnection = (socket) => {
-      for (const each of [...hooks.connection]) guarded(() => each(socket));
-    };
-    server.prependListener('connection', hooks.onConnection);
-  }
-  return () => {
-    hooks.connection.delete(fn);
-    if (hooks.connection.size === 0 && hooks.onConnection) {
-      server.removeListener('connection', hooks.onConnection);
-      hooks.onConnection = null;
-    }
-  };
+  return onServerEvent(server, 'connection', serverHooks(server).connection, fn);
 }
 
 /** Calls `fn` with each http2 session of `server`, before the server's own 'session' handlers. Returns the unregistration. */
-export function onServerSession(server: net.Server, fn: (session: { socket: net.Socket; destroy(err?: Error): void }) => void): () => void {
-  const hooks = serverHooks(server);
-  hooks.session.add(fn);
-  if (!hooks.onSession) {
-    hooks.onSession = (session) => {
-      for (const each of [...hooks.session]) guarded(() => each(session));
-    };
-    server.prependListener('session', hooks.onSession);
-  }
-  return () => {
-    hooks.session.delete(fn);
-    if (hooks.session.size === 0 && hooks.onSession) {
-      server.removeListener('session', hooks.onSession);
-      hooks.onSession = null;
-    }
-  };
+export function onServerSession(server: net.Server, fn: (session: Session) => void): () => void {
+  return onServerEvent(server, 'session', serverHooks(server).session, fn);
 }
 
 /**
