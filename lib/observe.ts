@@ -17,7 +17,7 @@ import { SocketStateError, warn } from './core/errors';
 import { listenerFd, openHandleFd } from './node/target';
 import type { TuningPath } from './core/table';
 import { validateTime, type Duration } from './core/units';
-import { NOT_SHOWN as NOT_SHOWN_TARGET, invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
+import { NOT_SHOWN, invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
 import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
 import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import { driftOf, getTuning } from './tuning/readback';
@@ -353,8 +353,7 @@ export function observe(target: net.Server | net.Socket | object, options?: Obse
   else if (isInstance(target, Socket, 'target')) {
     const socket = target as net.Socket;
     if (socket.destroyed) throw new SocketStateError('ERR_SOCKET_CLOSED', 'The socket is destroyed: there is no connection left to observe');
-    if (isUnixSocket(socket))
-      throw invalidValue('target', 'is a Unix-domain socket: observe() reads TCP_INFO, which only TCP connections have', NOT_SHOWN_TARGET);
+    if (isUnixSocket(socket)) throw invalidValue('target', 'is a Unix-domain socket: observe() reads TCP_INFO, which only TCP connections have', NOT_SHOWN);
     observer.add(socket, (socket as unknown as { server?: unknown }).server ? 'server' : 'client');
   } else if (typeof target === 'function' && isHookedConnector(target)) observer.watchConnector(target);
   else if (target !== null && typeof target === 'object' && looksLikeAgent(target)) observer.watchAgent(target);
