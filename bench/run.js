@@ -349,22 +349,20 @@ async function main() {
   // of its own, no façade.
   const { native } = require('../dist/modules/core/native.js');
   const c = knobs.constants;
-  const batch = Int32Array.from([
-    0,
-    0,
-    c.SOL_SOCKET,
-    c.SO_KEEPALIVE,
-    1,
-    c.IPPROTO_TCP,
-    c.TCP_KEEPIDLE,
-    60,
-    c.IPPROTO_TCP,
-    c.TCP_KEEPINTVL,
-    10,
-    c.IPPROTO_TCP,
-    c.TCP_KEEPCNT,
-    3,
-  ]);
+  const L = native.batchLayout;
+  const ops = [
+    [c.SOL_SOCKET, c.SO_KEEPALIVE, 1],
+    [c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60],
+    [c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10],
+    [c.IPPROTO_TCP, c.TCP_KEEPCNT, 3],
+  ];
+  const batch = new Int32Array(L.HEADER + L.OP_WIDTH * ops.length);
+  ops.forEach(([level, option, value], i) => {
+    const at = L.HEADER + L.OP_WIDTH * i;
+    batch[at + L.LEVEL] = level;
+    batch[at + L.OPTION] = option;
+    batch[at + L.VALUE] = value;
+  });
   const slot = native.bindScratch(batch, new Uint8Array(8));
   const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4, getTcpInfo: 5 };
   const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 45000, noDelay: true };

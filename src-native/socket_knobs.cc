@@ -3,16 +3,21 @@
 // itself, whose options must be set before bind or connect; pidfd_open/pidfd_getfd to read another
 // process's sockets.)
 //
-// Validation, defaults, units and error typing live in the TypeScript façade (lib/). Every function
-// here returns 0 or the errno the kernel gave; it never throws for a kernel error, never aborts, and
-// never reads or writes past the typed arrays it is handed (lengths are checked against what the
-// caller claims). There is no global mutable state, so the addon is safe in worker threads.
+// Validation, defaults, units and error typing live in the TypeScript façade (lib/). One shape for
+// every function (node-addon-api, `Napi::Value F(const Napi::CallbackInfo&)`):
+//   - its arguments are read through one reader (Args), which checks types and lengths;
+//   - it returns one int32: >= 0 is its result (0, an fd, a length), < 0 the negated errno. It
+//     never throws for a kernel error, never aborts, and never reads or writes past the typed arrays
+//     it is handed (lengths are checked against what the caller claims);
+//   - the one failure path (Args::Fail) is a TypeError naming its signature, reachable only by
+//     calling the binding directly with wrong types: the façade validates.
+// There is no global mutable state, so the addon is safe in worker threads.
 //
-// Batch layout (lib/core/syscall.ts names it BATCH): one Int32Array `io` allocated once per thread
-// and bound once (bindScratch), so the hot calls pass only ints:
-//   io[0]  out: errno of the call that failed (0 when all succeeded)
-//   io[1]  out: how many operations succeeded before it (or the length written, for getBytes)
-//   io[2 + 3*i .. 4 + 3*i]  operation i: level, option, value (value is in for set, out for get)
+// Batch layout (exported as `batchLayout`; lib/core/syscall.ts names it BATCH and refuses a binary
+// whose layout differs): one Int32Array `io` allocated once per thread and bound once
+// (bindScratch), so the hot calls pass only ints:
+//   io[0]  out: how many operations succeeded (before the one that failed, if one did)
+//   io[1 + 3*i .. 3 + 3*i]  operation i: level, option, value (value is in for set, out for get)
 // One crossing then applies a whole keepalive configuration, which the benchmark shows pays
 // (four syscalls behind one N-API call instead of four calls).
 
@@ -98,34 +103,14 @@ inline void KeepDefinedNames() {
 #endif
 }
 
-constexpr size_t kHeader = 2;   // io[0] errno, io[1] count
+// The batch layout (see the top of this file), exported to the façade as `batchLayout`.
+constexpr size_t kDone = 0;     // io[0]: operations that succeeded
+constexpr size_t kHeader = 1;   // operations start after the header
 constexpr size_t kOpWidth = 3;  // level, option, value
+constexpr size_t kLevel = 0, kOption = 1, kValue = 2;
 
-// Reads argument `index` as an int32; false when it is not a number.
-bool ArgInt32(napi_env env, const Napi::CallbackInfo& info, size_t index, int32_t* out) {
-  return napi_get_value_int32(env, info[index], out) == napi_ok;
-}
-
-// Reads argument `index` as a typed array of the wanted element type; false otherwise.
-bool ArgTypedArray(napi_env env, const Napi::CallbackInfo& info, size_t index, napi_typedarray_type want, void** data,
-                   size_t* length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, info[index], &type, length, data, &buffer, &offset) != napi_ok) return false;
-  return type == want && (*data != nullptr || *length == 0);
-}
-
-Napi::Value Fail(const Napi::CallbackInfo& info, const char* what) {
-  // Only reachable by calling the internal binding directly with wrong types: the façade validates.
-  // Thrown with the plain C call and its status ignored: in an environment that is being torn down
-  // (a worker terminated mid-call) napi_throw fails, and node-addon-api's
-  // ThrowAsJavaScriptException would turn that failure into a process abort.
-  napi_throw_type_error(info.Env(), nullptr, what);
-  return Napi::Value();
-}
-
-Napi::Value Result(const Napi::CallbackInfo& info, int err) { return Napi::Number::New(info.Env(), err); }
+// The largest struct setBytes/getBytes accept: far beyond any socket option's.
+constexpr size_t kMaxBytes = 65536;
 
 // The scratch arrays the façade binds once per copy of its syscall module (bindScratch): the int
 // batch `io`, and `bytes` for structs read often (TCP_INFO). Held in the environment's instance
@@ -161,34 +146,108 @@ Scratch* ScratchOf(napi_env env) {
   return napi_get_instance_data(env, &data) == napi_ok ? static_cast<Scratch*>(data) : nullptr;
 }
 
-// Reads up to `n` int32 arguments of a call; false unless there are `n` numbers.
-bool IntArgs(napi_env env, napi_callback_info info, size_t n, int32_t* out) {
-  napi_value argv[4];
-  size_t argc = 4;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < n) return false;
-  for (size_t i = 0; i < n; i++) {
-    if (napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) return false;
+template <typename T>
+struct TypedArrayOf;
+template <>
+struct TypedArrayOf<int32_t> {
+  static constexpr napi_typedarray_type kType = napi_int32_array;
+};
+template <>
+struct TypedArrayOf<uint8_t> {
+  static constexpr napi_typedarray_type kType = napi_uint8_array;
+};
+
+// The one argument reader and the one way out of every exported function. Each read that fails
+// (a missing argument, a wrong type, a slot that is not bound, a batch longer than its array)
+// marks the call failed; the function then returns Fail(), whatever went wrong first.
+// The N-API calls are node-addon-api's C layer with their status checked, never its throwing
+// wrappers: in an environment being torn down (a worker terminated mid-call) a throw that cannot
+// be thrown is a fatal error that aborts the whole process (test/fuzz/worker-teardown.js).
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* usage) : info_(info), env_(info.Env()), usage_(usage) {}
+
+  bool Ok() const { return ok_; }
+
+  // Argument `i` as an int32.
+  int32_t Int(size_t i) {
+    int32_t value = 0;
+    Check(i < info_.Length() && napi_get_value_int32(env_, info_[i], &value) == napi_ok);
+    return value;
   }
-  return true;
-}
 
-// The binding in `slot`, or nullptr.
-Binding* BindingOf(napi_env env, int32_t slot) {
-  Scratch* scratch = ScratchOf(env);
-  if (scratch == nullptr || slot < 0 || static_cast<size_t>(slot) >= scratch->count) return nullptr;
-  return &scratch->slots[static_cast<size_t>(slot)];
-}
+  // Argument `i` as a typed array of T (Int32Array for int32_t, Uint8Array for uint8_t).
+  template <typename T>
+  T* Array(size_t i, size_t* length, size_t maxLength = SIZE_MAX) {
+    napi_typedarray_type type;
+    napi_value buffer;
+    size_t offset;
+    void* data = nullptr;
+    *length = 0;
+    Check(i < info_.Length() &&
+          napi_get_typedarray_info(env_, info_[i], &type, length, &data, &buffer, &offset) == napi_ok &&
+          type == TypedArrayOf<T>::kType && (data != nullptr || *length == 0) && *length <= maxLength);
+    return ok_ ? static_cast<T*>(data) : nullptr;
+  }
 
-napi_value Int(napi_env env, int value) {
-  napi_value result = nullptr;
-  napi_create_int32(env, value, &result);
-  return result;
-}
+  // Argument `i` as a string that fits `size` bytes with its terminator.
+  const char* String(size_t i, char* buffer, size_t size) {
+    size_t length = 0;
+    Check(i < info_.Length() && napi_get_value_string_utf8(env_, info_[i], buffer, size, &length) == napi_ok &&
+          length + 1 < size);
+    return buffer;
+  }
 
-napi_value FailRaw(napi_env env, const char* what) {
-  napi_throw_type_error(env, nullptr, what);
-  return nullptr;
-}
+  // Argument `i` as the number of a bound slot whose arrays are still alive. (Only the copy of the
+  // façade that bound a slot passes it, and it keeps its arrays; a caller of the binding itself
+  // could pass a slot whose arrays were collected, and is refused rather than handed freed memory.)
+  // `array` names the one of its two arrays the call will touch.
+  Binding* Slot(size_t i, napi_ref Binding::*array) {
+    const int32_t slot = Int(i);
+    Scratch* scratch = ScratchOf(env_);
+    Check(scratch != nullptr && slot >= 0 && static_cast<size_t>(slot) < scratch->count &&
+          Alive(scratch->slots[slot].*array));
+    return ok_ ? &scratch->slots[static_cast<size_t>(slot)] : nullptr;
+  }
+
+  // Arguments (slot, fd, count) of a batch call: the slot's io array, if it holds `count` operations.
+  int32_t* Batch(int32_t* fd, int32_t* count) {
+    Binding* binding = Slot(0, &Binding::ioRef);
+    *fd = Int(1);
+    *count = Int(2);
+    Check(*count >= 0 && binding != nullptr && binding->ioLength >= kHeader + kOpWidth * static_cast<size_t>(*count));
+    return ok_ ? binding->io : nullptr;
+  }
+
+  // The one result type: an int32, >= 0 a result, < 0 the negated errno.
+  Napi::Value Result(int value) const {
+    napi_value result = nullptr;
+    napi_create_int32(env_, value, &result);
+    return Napi::Value(env_, result);
+  }
+
+  // The one failure path: a TypeError with the function's signature (or `what`). Thrown with the
+  // C call, its status ignored (see above).
+  Napi::Value Fail(const char* what = nullptr) const {
+    napi_throw_type_error(env_, nullptr, what != nullptr ? what : usage_);
+    return Napi::Value();
+  }
+
+ private:
+  void Check(bool good) { ok_ = ok_ && good; }
+
+  bool Alive(napi_ref ref) const {
+    napi_value array = nullptr;
+    return ref != nullptr && napi_get_reference_value(env_, ref, &array) == napi_ok && array != nullptr;
+  }
+
+  const Napi::CallbackInfo& info_;
+  napi_env env_;
+  const char* usage_;
+  bool ok_ = true;
+};
+
+int Errno() { return -LastSocketError(); }
 
 // True if the arrays of `binding` were collected (or it was never bound): its slot can be reused.
 bool Collected(napi_env env, const Binding& binding) {
@@ -203,181 +262,132 @@ void Release(napi_env env, Binding& binding) {
   binding = Binding();
 }
 
-// bindScratch(io: Int32Array, bytes: Uint8Array): binds a copy of the façade's scratch arrays for
-// this thread. Returns its slot: a collected copy's, or a new one.
-Napi::Value BindScratch(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  void* io;
-  void* bytes;
-  size_t ioLength, bytesLength;
-  Scratch* scratch = ScratchOf(env);
-  if (scratch == nullptr || info.Length() < 2 || !ArgTypedArray(env, info, 0, napi_int32_array, &io, &ioLength) ||
-      !ArgTypedArray(env, info, 1, napi_uint8_array, &bytes, &bytesLength) || ioLength < kHeader) {
-    return Fail(info, "bindScratch(io: Int32Array, bytes: Uint8Array)");
-  }
+// A free slot of `scratch`: a collected copy's, or a new one; nullptr when none can be had.
+Binding* FreeSlot(napi_env env, Scratch* scratch) {
   size_t slot = 0;
   while (slot < scratch->count && !Collected(env, scratch->slots[slot])) slot++;
   if (slot == scratch->count) {
-    if (slot >= kMaxBindings) return Fail(info, "bindScratch: 4096 copies of socket-knobs are alive in this thread");
+    if (slot >= kMaxBindings) return nullptr;
     if (scratch->count == scratch->capacity) {
       const size_t capacity = scratch->capacity == 0 ? 8 : scratch->capacity * 2;
       void* grown = std::realloc(scratch->slots, capacity * sizeof(Binding));
-      if (grown == nullptr) return Fail(info, "bindScratch: out of memory");
+      if (grown == nullptr) return nullptr;
       scratch->slots = static_cast<Binding*>(grown);
       scratch->capacity = capacity;
     }
     scratch->slots[scratch->count++] = Binding();
   }
-  Binding& binding = scratch->slots[slot];
-  Release(env, binding);
-  if (napi_create_reference(env, info[0], 0, &binding.ioRef) != napi_ok ||
-      napi_create_reference(env, info[1], 0, &binding.bytesRef) != napi_ok) {
-    Release(env, binding);
-    return Fail(info, "bindScratch: could not hold the arrays");
-  }
-  binding.io = static_cast<int32_t*>(io);
-  binding.ioLength = ioLength;
-  binding.bytes = static_cast<uint8_t*>(bytes);
-  binding.bytesLength = bytesLength;
-  return Result(info, static_cast<int>(slot));
+  return &scratch->slots[slot];
 }
 
-// The batch of binding `slot`, if it holds `count` operations.
-int32_t* Batch(napi_env env, int32_t slot, int32_t count) {
-  Binding* binding = BindingOf(env, slot);
-  if (binding == nullptr || count < 0 || binding->ioLength < kHeader + kOpWidth * static_cast<size_t>(count)) {
-    return nullptr;
+// bindScratch(io: Int32Array, bytes: Uint8Array): binds a copy of the façade's scratch arrays for
+// this thread. Returns its slot: a collected copy's, or a new one.
+Napi::Value BindScratch(const Napi::CallbackInfo& info) {
+  Args args(info, "bindScratch(io: Int32Array, bytes: Uint8Array)");
+  size_t ioLength, bytesLength;
+  int32_t* io = args.Array<int32_t>(0, &ioLength);
+  uint8_t* bytes = args.Array<uint8_t>(1, &bytesLength);
+  napi_env env = info.Env();
+  Scratch* scratch = ScratchOf(env);
+  if (!args.Ok() || scratch == nullptr || ioLength < kHeader) return args.Fail();
+  Binding* binding = FreeSlot(env, scratch);
+  if (binding == nullptr) return args.Fail("bindScratch: 4096 copies of socket-knobs are alive in this thread");
+  Release(env, *binding);
+  if (napi_create_reference(env, info[0], 0, &binding->ioRef) != napi_ok ||
+      napi_create_reference(env, info[1], 0, &binding->bytesRef) != napi_ok) {
+    Release(env, *binding);
+    return args.Fail("bindScratch: could not hold the arrays");
   }
-  return binding->io;
+  binding->io = io;
+  binding->ioLength = ioLength;
+  binding->bytes = bytes;
+  binding->bytesLength = bytesLength;
+  return args.Result(static_cast<int>(binding - scratch->slots));
 }
 
-// setInts(slot, fd, count): setsockopt(fd, level, option, &value, sizeof(int)) for each of the
-// `count` operations in the slot's batch. io[0] = errno of the one that failed (or 0), io[1] = how
-// many succeeded. Returns the errno.
-napi_value SetInts(napi_env env, napi_callback_info info) {
-  int32_t args[3];
-  int32_t* io;
-  if (!IntArgs(env, info, 3, args) || (io = Batch(env, args[0], args[2])) == nullptr) {
-    return FailRaw(env, "setInts(slot, fd, count)");
-  }
-  const int32_t fd = args[1], count = args[2];
-  int err = 0;
+// One operation of a batch: setsockopt of its int value, or getsockopt into it. 0 or -errno.
+int SetInt(SocketHandle fd, int32_t* op) {
+  const int value = op[kValue];
+  return setsockopt(fd, op[kLevel], op[kOption], reinterpret_cast<const char*>(&value), sizeof value) == 0 ? 0
+                                                                                                           : Errno();
+}
+
+int GetInt(SocketHandle fd, int32_t* op) {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, op[kLevel], op[kOption], reinterpret_cast<char*>(&value), &len) != 0) return Errno();
+  // Some options (a few IPv4 ones) report a single byte; widen what the kernel wrote, nothing more.
+  op[kValue] = len == 1 ? static_cast<int32_t>(*reinterpret_cast<unsigned char*>(&value)) : value;
+  return 0;
+}
+
+// setInts(slot, fd, count) / getInts(slot, fd, count): one operation (SetInt or GetInt) for each of
+// the `count` operations in the slot's batch, stopping at the first that fails. io[0] = how many
+// succeeded. Returns 0 or -errno of the one that failed.
+template <int (*Operation)(SocketHandle, int32_t*)>
+Napi::Value IntBatch(const Napi::CallbackInfo& info) {
+  Args args(info, Operation == SetInt ? "setInts(slot, fd, count)" : "getInts(slot, fd, count)");
+  int32_t fd, count;
+  int32_t* io = args.Batch(&fd, &count);
+  if (!args.Ok()) return args.Fail();
+  int result = 0;
   int32_t done = 0;
-  for (; done < count; done++) {
-    const int32_t* op = io + kHeader + kOpWidth * done;
-    int value = op[2];
-    if (setsockopt(static_cast<SocketHandle>(fd), op[0], op[1], reinterpret_cast<const char*>(&value), sizeof value) !=
-        0) {
-      err = LastSocketError();
-      break;
-    }
+  for (; done < count && (result = Operation(static_cast<SocketHandle>(fd), io + kHeader + kOpWidth * done)) == 0;
+       done++) {
   }
-  io[0] = err;
-  io[1] = done;
-  return Int(env, err);
+  io[kDone] = done;
+  return args.Result(result);
 }
 
-// getInts(slot, fd, count): getsockopt of an int for each operation of the slot's batch, written
-// into its value slot. Returns the errno.
-napi_value GetInts(napi_env env, napi_callback_info info) {
-  int32_t args[3];
-  int32_t* io;
-  if (!IntArgs(env, info, 3, args) || (io = Batch(env, args[0], args[2])) == nullptr) {
-    return FailRaw(env, "getInts(slot, fd, count)");
-  }
-  const int32_t fd = args[1], count = args[2];
-  int err = 0;
-  int32_t done = 0;
-  for (; done < count; done++) {
-    int32_t* op = io + kHeader + kOpWidth * done;
-    int value = 0;
-    socklen_t len = sizeof value;
-    if (getsockopt(static_cast<SocketHandle>(fd), op[0], op[1], reinterpret_cast<char*>(&value), &len) != 0) {
-      err = LastSocketError();
-      break;
-    }
-    // Some options (a few IPv4 ones) report a single byte; widen what the kernel wrote, nothing more.
-    op[2] = len == 1 ? static_cast<int32_t>(*reinterpret_cast<unsigned char*>(&value)) : value;
-  }
-  io[0] = err;
-  io[1] = done;
-  return Int(env, err);
+// getsockopt of up to `size` bytes into `data`: the length the kernel wrote (clamped to `size`:
+// the kernel never reports more than it was given room for, but the façade's slice must never run
+// past the buffer), or -errno.
+int GetStruct(int32_t fd, int32_t level, int32_t option, void* data, size_t size) {
+  socklen_t len = static_cast<socklen_t>(size);
+  if (getsockopt(static_cast<SocketHandle>(fd), level, option, static_cast<char*>(data), &len) != 0) return Errno();
+  return static_cast<int>(static_cast<size_t>(len) > size ? size : static_cast<size_t>(len));
 }
 
 // getScratchBytes(slot, fd, level, option): getsockopt into the slot's bytes. Returns the length
 // the kernel wrote, or -errno.
-napi_value GetScratchBytes(napi_env env, napi_callback_info info) {
-  int32_t args[4];
-  Binding* binding;
-  if (!IntArgs(env, info, 4, args) || (binding = BindingOf(env, args[0])) == nullptr) {
-    return FailRaw(env, "getScratchBytes(slot, fd, level, option)");
-  }
-  socklen_t len = static_cast<socklen_t>(binding->bytesLength);
-  if (getsockopt(static_cast<SocketHandle>(args[1]), args[2], args[3], reinterpret_cast<char*>(binding->bytes), &len) !=
-      0) {
-    return Int(env, -LastSocketError());
-  }
-  return Int(env, static_cast<int>(static_cast<size_t>(len) > binding->bytesLength ? binding->bytesLength : len));
+Napi::Value GetScratchBytes(const Napi::CallbackInfo& info) {
+  Args args(info, "getScratchBytes(slot, fd, level, option)");
+  Binding* binding = args.Slot(0, &Binding::bytesRef);
+  const int32_t fd = args.Int(1), level = args.Int(2), option = args.Int(3);
+  if (!args.Ok()) return args.Fail();
+  return args.Result(GetStruct(fd, level, option, binding->bytes, binding->bytesLength));
 }
 
-// setBytes(fd, level, option, bytes: Uint8Array): setsockopt with an arbitrary struct (e.g. linger).
-Napi::Value SetBytes(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd, level, option;
-  void* data;
-  size_t length;
-  if (info.Length() < 4 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 1, &level) ||
-      !ArgInt32(env, info, 2, &option) || !ArgTypedArray(env, info, 3, napi_uint8_array, &data, &length) ||
-      length > 65536) {
-    return Fail(info, "setBytes(fd, level, option, bytes: Uint8Array)");
-  }
-  int err = 0;
-  if (setsockopt(static_cast<SocketHandle>(fd), level, option, static_cast<const char*>(data),
-                 static_cast<socklen_t>(length)) != 0) {
-    err = LastSocketError();
-  }
-  return Result(info, err);
-}
-
-// getBytes(fd, level, option, bytes: Uint8Array, io: Int32Array): io[1] = length the kernel wrote.
+// getBytes(fd, level, option, bytes: Uint8Array): getsockopt into `bytes`. Returns the length the
+// kernel wrote, or -errno.
 Napi::Value GetBytes(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd, level, option;
-  void* data;
-  void* ioData;
-  size_t length, ioLength;
-  if (info.Length() < 5 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 1, &level) ||
-      !ArgInt32(env, info, 2, &option) || !ArgTypedArray(env, info, 3, napi_uint8_array, &data, &length) ||
-      length > 65536 || !ArgTypedArray(env, info, 4, napi_int32_array, &ioData, &ioLength) || ioLength < kHeader) {
-    return Fail(info, "getBytes(fd, level, option, bytes: Uint8Array, io: Int32Array)");
-  }
-  int32_t* io = static_cast<int32_t*>(ioData);
-  socklen_t len = static_cast<socklen_t>(length);
-  int err = 0;
-  if (getsockopt(static_cast<SocketHandle>(fd), level, option, static_cast<char*>(data), &len) != 0) {
-    err = LastSocketError();
-    len = 0;
-  }
-  // The kernel never reports more than it was given room for; clamp anyway so the façade's slice
-  // can never run past the buffer.
-  io[0] = err;
-  io[1] = static_cast<int32_t>(static_cast<size_t>(len) > length ? length : static_cast<size_t>(len));
-  return Result(info, err);
+  Args args(info, "getBytes(fd, level, option, bytes: Uint8Array)");
+  const int32_t fd = args.Int(0), level = args.Int(1), option = args.Int(2);
+  size_t length;
+  uint8_t* data = args.Array<uint8_t>(3, &length, kMaxBytes);
+  if (!args.Ok()) return args.Fail();
+  return args.Result(GetStruct(fd, level, option, data, length));
 }
 
-// openSocket(domain, type, protocol): a new socket, close-on-exec so that child processes never
-// inherit it (protocol 0 is the family's default; IPPROTO_MPTCP for multipath TCP). Returns the
-// fd, or -errno.
-Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t domain, type, protocol;
-  if (info.Length() < 3 || !ArgInt32(env, info, 0, &domain) || !ArgInt32(env, info, 1, &type) ||
-      !ArgInt32(env, info, 2, &protocol)) {
-    return Fail(info, "openSocket(domain, type, protocol)");
-  }
+// setBytes(fd, level, option, bytes: Uint8Array): setsockopt with an arbitrary struct (linger, a
+// name). Returns 0 or -errno.
+Napi::Value SetBytes(const Napi::CallbackInfo& info) {
+  Args args(info, "setBytes(fd, level, option, bytes: Uint8Array)");
+  const int32_t fd = args.Int(0), level = args.Int(1), option = args.Int(2);
+  size_t length;
+  const uint8_t* data = args.Array<uint8_t>(3, &length, kMaxBytes);
+  if (!args.Ok()) return args.Fail();
+  return args.Result(setsockopt(static_cast<SocketHandle>(fd), level, option, reinterpret_cast<const char*>(data),
+                                static_cast<socklen_t>(length)) == 0
+                         ? 0
+                         : Errno());
+}
+
+// A new socket, close-on-exec (not inheritable on Windows), or -errno.
+int NewSocket(int domain, int type, int protocol) {
 #if defined(SOCK_CLOEXEC)
   SocketHandle fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-  if (fd < 0) return Result(info, -LastSocketError());
+  return fd < 0 ? Errno() : static_cast<int>(fd);
 #elif defined(_WIN32)
   // Not inheritable: Windows' counterpart of close-on-exec (a child process started with
   // bInheritHandles would otherwise hold the socket open). WSA_FLAG_NO_HANDLE_INHERIT needs Windows 7
@@ -391,102 +401,113 @@ Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
     if (fd != INVALID_SOCKET && !SetHandleInformation(reinterpret_cast<HANDLE>(fd), HANDLE_FLAG_INHERIT, 0)) {
       const int err = static_cast<int>(GetLastError());
       CloseSocket(fd);
-      return Result(info, -err);
+      return -err;
     }
   }
-  if (fd == INVALID_SOCKET) return Result(info, -LastSocketError());
+  return fd == INVALID_SOCKET ? Errno() : static_cast<int>(fd);
 #else
   // No SOCK_CLOEXEC (macOS): set FD_CLOEXEC at once; no exec can happen in between on this thread.
   SocketHandle fd = socket(domain, type, protocol);
-  if (fd < 0) return Result(info, -LastSocketError());
+  if (fd < 0) return Errno();
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-    int err = LastSocketError();
+    const int err = Errno();
     CloseSocket(fd);
-    return Result(info, -err);
+    return err;
   }
+  return fd;
 #endif
-  return Result(info, static_cast<int>(fd));
 }
 
-// bindSocket(fd, domain, address: string, port, scopeId): bind to an IP literal the façade has
-// already checked with net.isIP(); inet_pton parses it. Returns errno or 0 (EINVAL if unparsable).
-Napi::Value BindSocket(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd, domain, port, scope;
-  char address[64];
-  size_t length = 0;
-  if (info.Length() < 5 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 1, &domain) ||
-      napi_get_value_string_utf8(env, info[2], address, sizeof address, &length) != napi_ok ||
-      !ArgInt32(env, info, 3, &port) || !ArgInt32(env, info, 4, &scope) || port < 0 || port > 65535) {
-    return Fail(info, "bindSocket(fd, domain, address: string, port, scopeId)");
-  }
+// openSocket(domain, type, protocol): a new socket, close-on-exec so that child processes never
+// inherit it (protocol 0 is the family's default; IPPROTO_MPTCP for multipath TCP). Returns the
+// fd, or -errno.
+Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
+  Args args(info, "openSocket(domain, type, protocol)");
+  const int32_t domain = args.Int(0), type = args.Int(1), protocol = args.Int(2);
+  if (!args.Ok()) return args.Fail();
+  return args.Result(NewSocket(domain, type, protocol));
+}
+
+// bind() to `address` (an IP literal of `domain`), or -errno (-EINVAL if inet_pton cannot parse it).
+int BindTo(SocketHandle fd, int32_t domain, const char* address, int32_t port, int32_t scope) {
   int rc;
   if (domain == AF_INET) {
     sockaddr_in sa;
     std::memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) return Result(info, EINVAL);
-    rc = bind(static_cast<SocketHandle>(fd), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) return -EINVAL;
+    rc = bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
   } else if (domain == AF_INET6) {
     sockaddr_in6 sa;
     std::memset(&sa, 0, sizeof sa);
     sa.sin6_family = AF_INET6;
     sa.sin6_port = htons(static_cast<uint16_t>(port));
     sa.sin6_scope_id = static_cast<uint32_t>(scope);
-    if (inet_pton(AF_INET6, address, &sa.sin6_addr) != 1) return Result(info, EINVAL);
-    rc = bind(static_cast<SocketHandle>(fd), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    if (inet_pton(AF_INET6, address, &sa.sin6_addr) != 1) return -EINVAL;
+    rc = bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
   } else {
-    return Result(info, EAFNOSUPPORT);
+    return -EAFNOSUPPORT;
   }
-  return Result(info, rc == 0 ? 0 : LastSocketError());
+  return rc == 0 ? 0 : Errno();
 }
 
-// listenSocket(fd, backlog): returns errno or 0.
+// bindSocket(fd, domain, address: string, port, scopeId): bind to an IP literal the façade has
+// already checked with net.isIP(). Returns 0 or -errno.
+Napi::Value BindSocket(const Napi::CallbackInfo& info) {
+  Args args(info, "bindSocket(fd, domain, address: string, port, scopeId)");
+  char address[64];
+  const int32_t fd = args.Int(0), domain = args.Int(1);
+  args.String(2, address, sizeof address);
+  const int32_t port = args.Int(3), scope = args.Int(4);
+  if (!args.Ok() || port < 0 || port > 65535) return args.Fail();
+  return args.Result(BindTo(static_cast<SocketHandle>(fd), domain, address, port, scope));
+}
+
+// listenSocket(fd, backlog): returns 0 or -errno.
 Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd, backlog;
-  if (info.Length() < 2 || !ArgInt32(env, info, 0, &fd) || !ArgInt32(env, info, 1, &backlog)) {
-    return Fail(info, "listenSocket(fd, backlog)");
-  }
-  return Result(info, listen(static_cast<SocketHandle>(fd), backlog) == 0 ? 0 : LastSocketError());
+  Args args(info, "listenSocket(fd, backlog)");
+  const int32_t fd = args.Int(0), backlog = args.Int(1);
+  if (!args.Ok()) return args.Fail();
+  return args.Result(listen(static_cast<SocketHandle>(fd), backlog) == 0 ? 0 : Errno());
 }
 
-// closeSocket(fd): for sockets this addon opened and nobody else owns yet. Returns errno or 0.
+// closeSocket(fd): for sockets this addon opened and nobody else owns yet. Returns 0 or -errno.
 Napi::Value CloseSocketFn(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t fd;
-  if (info.Length() < 1 || !ArgInt32(env, info, 0, &fd)) return Fail(info, "closeSocket(fd)");
-  return Result(info, CloseSocket(static_cast<SocketHandle>(fd)) == 0 ? 0 : LastSocketError());
+  Args args(info, "closeSocket(fd)");
+  const int32_t fd = args.Int(0);
+  if (!args.Ok()) return args.Fail();
+  return args.Result(CloseSocket(static_cast<SocketHandle>(fd)) == 0 ? 0 : Errno());
 }
 
 // pidfdOpen(pid): a pidfd for another process (Linux 5.3+), for borrowing its sockets. Returns the
 // fd, or -errno (-ENOSYS where the platform has no such call).
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t pid;
-  if (info.Length() < 1 || !ArgInt32(env, info, 0, &pid)) return Fail(info, "pidfdOpen(pid)");
+  Args args(info, "pidfdOpen(pid)");
+  const int32_t pid = args.Int(0);
+  if (!args.Ok()) return args.Fail();
 #if defined(SYS_pidfd_open)
-  long fd = syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
-  return Result(info, fd < 0 ? -LastSocketError() : static_cast<int>(fd));
+  const long fd = syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
+  return args.Result(fd < 0 ? Errno() : static_cast<int>(fd));
 #else
-  return Result(info, -ENOSYS);
+  (void)pid;
+  return args.Result(-ENOSYS);
 #endif
 }
 
 // pidfdGetfd(pidfd, targetFd): a copy, in this process, of the other process's fd (Linux 5.6+;
 // root or CAP_SYS_PTRACE in practice). Close-on-exec. Returns the fd, or -errno.
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int32_t pidfd, target;
-  if (info.Length() < 2 || !ArgInt32(env, info, 0, &pidfd) || !ArgInt32(env, info, 1, &target)) {
-    return Fail(info, "pidfdGetfd(pidfd, targetFd)");
-  }
+  Args args(info, "pidfdGetfd(pidfd, targetFd)");
+  const int32_t pidfd = args.Int(0), target = args.Int(1);
+  if (!args.Ok()) return args.Fail();
 #if defined(SYS_pidfd_getfd)
-  long fd = syscall(SYS_pidfd_getfd, pidfd, target, 0);
-  return Result(info, fd < 0 ? -LastSocketError() : static_cast<int>(fd));
+  const long fd = syscall(SYS_pidfd_getfd, pidfd, target, 0);
+  return args.Result(fd < 0 ? Errno() : static_cast<int>(fd));
 #else
-  return Result(info, -ENOSYS);
+  (void)pidfd;
+  (void)target;
+  return args.Result(-ENOSYS);
 #endif
 }
 
@@ -502,6 +523,18 @@ bool SetNumber(napi_env env, napi_value object, const char* name, int value) {
          napi_set_named_property(env, object, name, number) == napi_ok;
 }
 
+// A named object of numbers, set on `exports`.
+bool SetNumbers(napi_env env, napi_value exports, const char* name, const KnownConstant* numbers, size_t count) {
+  napi_value object;
+  if (napi_create_object(env, &object) != napi_ok) return false;
+  for (size_t i = 0; i < count; i++) {
+    if (!SetNumber(env, object, numbers[i].name, numbers[i].value)) return false;
+  }
+  return napi_set_named_property(env, exports, name, object) == napi_ok;
+}
+
+// Every exported function, by the name lib/core/native.ts lists it under (FUNCTIONS); a unit test
+// checks that both lists agree.
 struct Export {
   const char* name;
   napi_callback callback;
@@ -514,18 +547,18 @@ napi_value Wrap(napi_env env, napi_callback_info info) {
 }
 
 const Export kExports[] = {
-    {"setInts", SetInts},
-    {"getInts", GetInts},
-    {"getScratchBytes", GetScratchBytes},
-    {"bindScratch", Wrap<BindScratch>},
-    {"setBytes", Wrap<SetBytes>},
-    {"getBytes", Wrap<GetBytes>},
-    {"openSocket", Wrap<OpenSocket>},
-    {"bindSocket", Wrap<BindSocket>},
-    {"listenSocket", Wrap<ListenSocket>},
-    {"closeSocket", Wrap<CloseSocketFn>},
-    {"pidfdOpen", Wrap<PidfdOpen>},
-    {"pidfdGetfd", Wrap<PidfdGetfd>},
+    {"bindScratch", Wrap<BindScratch>},   {"setInts", Wrap<IntBatch<SetInt>>},
+    {"getInts", Wrap<IntBatch<GetInt>>},  {"getScratchBytes", Wrap<GetScratchBytes>},
+    {"setBytes", Wrap<SetBytes>},         {"getBytes", Wrap<GetBytes>},
+    {"openSocket", Wrap<OpenSocket>},     {"bindSocket", Wrap<BindSocket>},
+    {"listenSocket", Wrap<ListenSocket>}, {"closeSocket", Wrap<CloseSocketFn>},
+    {"pidfdOpen", Wrap<PidfdOpen>},       {"pidfdGetfd", Wrap<PidfdGetfd>},
+};
+
+const KnownConstant kBatchLayout[] = {
+    {"DONE", static_cast<int>(kDone)},        {"HEADER", static_cast<int>(kHeader)},
+    {"OP_WIDTH", static_cast<int>(kOpWidth)}, {"LEVEL", static_cast<int>(kLevel)},
+    {"OPTION", static_cast<int>(kOption)},    {"VALUE", static_cast<int>(kValue)},
 };
 
 void FreeScratch(napi_env env, void* data, void*) {
@@ -542,12 +575,10 @@ napi_value Init(napi_env env, napi_value exports) {
     delete scratch;
     return nullptr;
   }
-  napi_value constants;
-  if (napi_create_object(env, &constants) != napi_ok) return nullptr;
-  for (const KnownConstant& c : kKnownConstants) {
-    if (!SetNumber(env, constants, c.name, c.value)) return nullptr;
+  if (!SetNumbers(env, exports, "constants", kKnownConstants, sizeof kKnownConstants / sizeof kKnownConstants[0]) ||
+      !SetNumbers(env, exports, "batchLayout", kBatchLayout, sizeof kBatchLayout / sizeof kBatchLayout[0])) {
+    return nullptr;
   }
-  if (napi_set_named_property(env, exports, "constants", constants) != napi_ok) return nullptr;
   for (const Export& e : kExports) {
     napi_value fn;
     if (napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.callback, nullptr, &fn) != napi_ok ||

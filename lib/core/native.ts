@@ -17,54 +17,98 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { SocketOptionError } from './errors';
 
-/** The whole native surface: syscalls and the #ifdef support table, nothing else. */
+/**
+ * The batch layout the addon reads (its `batchLayout` export): slot indices into the Int32Array
+ * bound with bindScratch. lib/core/syscall.ts states it as BATCH; a binary whose layout differs is
+ * refused at load, like one of another version.
+ */
+export interface BatchLayout {
+  readonly DONE: number;
+  readonly HEADER: number;
+  readonly OP_WIDTH: number;
+  readonly LEVEL: number;
+  readonly OPTION: number;
+  readonly VALUE: number;
+}
+
+/**
+ * The whole native surface: syscalls and the #ifdef support table, nothing else. Every function
+ * returns one int32: >= 0 is its result (0, an fd, a length), < 0 the negated errno (Winsock's
+ * WSAE* number on Windows). Wrong argument types throw a TypeError (only reachable by calling the
+ * binding directly: the façade validates).
+ */
 export interface NativeBinding {
   /** Names the platform headers define, with their numeric values. */
   readonly constants: Record<string, number>;
+  /** The batch layout (src-native/socket_knobs.cc: kDone, kHeader, kOpWidth, ...). */
+  readonly batchLayout: BatchLayout;
   /** Binds a copy of the syscall module's scratch arrays (the int batch, the bytes of often-read structs) for this thread; returns its slot. */
   bindScratch(io: Int32Array, bytes: Uint8Array): number;
-  /** setsockopt(int) for `count` operations laid out in the slot's batch (lib/core/syscall.ts: BATCH). Returns errno or 0. */
+  /** setsockopt(int) for `count` operations laid out in the slot's batch; io[DONE] = how many succeeded. 0 or -errno. */
   setInts(slot: number, fd: number, count: number): number;
-  /** getsockopt(int) for `count` operations of the slot's batch; values land in their value slots. */
+  /** getsockopt(int) for `count` operations of the slot's batch; values land in their value slots. 0 or -errno. */
   getInts(slot: number, fd: number, count: number): number;
-  /** getsockopt into the slot's bytes. Returns the length the kernel wrote, or -errno. */
+  /** getsockopt into the slot's bytes. The length the kernel wrote, or -errno. */
   getScratchBytes(slot: number, fd: number, level: number, option: number): number;
-  /** setsockopt with raw bytes. Returns errno or 0. */
+  /** setsockopt with raw bytes. 0 or -errno. */
   setBytes(fd: number, level: number, option: number, bytes: Uint8Array): number;
-  /** getsockopt into `bytes`; `io[1]` receives the length the kernel wrote. Returns errno or 0. */
-  getBytes(fd: number, level: number, option: number, bytes: Uint8Array, io: Int32Array): number;
-  /** socket(domain, type | SOCK_CLOEXEC, protocol). Returns the fd, or -errno. */
+  /** getsockopt into `bytes`. The length the kernel wrote, or -errno. */
+  getBytes(fd: number, level: number, option: number, bytes: Uint8Array): number;
+  /** socket(domain, type | SOCK_CLOEXEC, protocol). The fd, or -errno. */
   openSocket(domain: number, type: number, protocol: number): number;
-  /** bind() to an IP literal (parsed with inet_pton). Returns errno or 0. */
+  /** bind() to an IP literal (parsed with inet_pton). 0 or -errno. */
   bindSocket(fd: number, domain: number, address: string, port: number, scopeId: number): number;
-  /** listen(fd, backlog). Returns errno or 0. */
+  /** listen(fd, backlog). 0 or -errno. */
   listenSocket(fd: number, backlog: number): number;
-  /** close(fd), for sockets the addon opened and nobody else owns yet. Returns errno or 0. */
+  /** close(fd), for sockets the addon opened and nobody else owns yet. 0 or -errno. */
   closeSocket(fd: number): number;
-  /** pidfd_open(pid, 0). Returns the fd, or -errno (-ENOSYS off Linux). */
+  /** pidfd_open(pid, 0). The fd, or -errno (-ENOSYS off Linux). */
   pidfdOpen(pid: number): number;
-  /** pidfd_getfd(pidfd, targetFd, 0): a copy of another process's fd. Returns the fd, or -errno. */
+  /** pidfd_getfd(pidfd, targetFd, 0): a copy of another process's fd. The fd, or -errno. */
   pidfdGetfd(pidfd: number, targetFd: number): number;
 }
 
+/**
+ * The batch layout this façade writes (lib/core/syscall.ts: BATCH). The addon exports its own; a
+ * binary whose layout differs is refused at load, like a binary of another version.
+ */
+export const BATCH_LAYOUT: BatchLayout = Object.freeze({
+  /** io[0], out: how many operations succeeded (before the one that failed, if one did). */
+  DONE: 0,
+  /** Operations start after the header's one slot. */
+  HEADER: 1,
+  /** Each operation is three slots: level, option, value (in for set, out for get). */
+  OP_WIDTH: 3,
+  LEVEL: 0,
+  OPTION: 1,
+  VALUE: 2,
+});
+
+/** The names of the binding's functions (every member but the data). */
+type FunctionName = Exclude<keyof NativeBinding, 'constants' | 'batchLayout'>;
+
+/**
+ * Every function the addon exports (src-native/socket_knobs.cc: kExports, in the same order; a unit
+ * test compares the two). The record form makes the compiler refuse a list that misses one.
+ */
+const FUNCTION_SET: Record<FunctionName, true> = {
+  bindScratch: true,
+  setInts: true,
+  getInts: true,
+  getScratchBytes: true,
+  setBytes: true,
+  getBytes: true,
+  openSocket: true,
+  bindSocket: true,
+  listenSocket: true,
+  closeSocket: true,
+  pidfdOpen: true,
+  pidfdGetfd: true,
+};
+export const FUNCTIONS = Object.keys(FUNCTION_SET) as FunctionName[];
+
 // The package's folder: this file runs from dist/index.js (the bundle) or, in the tests that
 // import a module directly, from dist/modules/core/native.js.
-/** Every function the façade calls. */
-const FUNCTIONS = [
-  'bindScratch',
-  'setInts',
-  'getInts',
-  'getScratchBytes',
-  'setBytes',
-  'getBytes',
-  'openSocket',
-  'bindSocket',
-  'listenSocket',
-  'closeSocket',
-  'pidfdOpen',
-  'pidfdGetfd',
-] as const satisfies readonly (keyof NativeBinding)[];
-
 const root = __dirname.slice(0, __dirname.lastIndexOf(`${path.sep}dist`));
 
 /** Why the addon could not be loaded, or null when it was. */
@@ -81,25 +125,14 @@ export function noAddonError(): SocketOptionError {
   );
 }
 
-function unavailable(): NativeBinding {
+/** The binding used when no addon loaded: every function throws ERR_SOCKET_KNOBS_NO_ADDON, generated from the list. */
+function unavailable(layout: BatchLayout): NativeBinding {
   const fail = (): never => {
     throw noAddonError();
   };
-  return {
-    constants: {},
-    bindScratch: () => 0, // nothing to bind: every call that would use it throws first
-    getScratchBytes: fail,
-    setInts: fail,
-    getInts: fail,
-    setBytes: fail,
-    getBytes: fail,
-    openSocket: fail,
-    bindSocket: fail,
-    listenSocket: fail,
-    closeSocket: fail,
-    pidfdOpen: fail,
-    pidfdGetfd: fail,
-  };
+  const functions = Object.fromEntries(FUNCTIONS.map((name) => [name, fail])) as Record<FunctionName, () => never>;
+  // bindScratch has nothing to bind: every call that would use its slot throws first.
+  return { constants: {}, batchLayout: layout, ...functions, bindScratch: () => 0 };
 }
 
 /**
@@ -128,12 +161,15 @@ function load(): NativeBinding {
     // A binary of another version of this package (a stale build or prebuild) is not this one's.
     const missing = FUNCTIONS.filter((name) => typeof binding[name] !== 'function');
     if (missing.length > 0) throw new Error(`${file} is not this version's addon (it lacks ${missing.join(', ')}): rebuild it`);
+    const layout = binding.batchLayout as Partial<BatchLayout> | undefined;
+    const differs = (Object.keys(BATCH_LAYOUT) as (keyof BatchLayout)[]).filter((key) => layout?.[key] !== BATCH_LAYOUT[key]);
+    if (differs.length > 0) throw new Error(`${file} is not this version's addon (its batch layout differs in ${differs.join(', ')}): rebuild it`);
     loadedFrom = file;
     return binding;
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
     loadError = message.length > 300 ? `${message.slice(0, 297)}...` : message;
-    return unavailable();
+    return unavailable(BATCH_LAYOUT);
   }
 }
 

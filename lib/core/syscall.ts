@@ -5,7 +5,7 @@
  *
  * Every function here takes values already validated (lib/core/validate.ts, lib/core/units.ts).
  */
-import { loadError, native, nativePath, requireAddon } from './native';
+import { BATCH_LAYOUT, loadError, native, nativePath, requireAddon } from './native';
 import { OPTIONS, OPTION_BY_NAME, type OptionName, type OptionRow } from './table';
 import { SyscallError, UnsupportedOptionError, errnoName, type SyscallDetails } from './errors';
 import { INT32_MAX, INT32_MIN } from './validate';
@@ -94,19 +94,9 @@ export function rowNamed(name: unknown): OptionRow | undefined {
 // ---------------------------------------------------------------------------------------------
 // Batches of int options: one Int32Array, laid out as src-native/socket_knobs.cc reads it.
 
-/** The layout of the batch array shared with the addon. */
+/** The layout of the batch array shared with the addon (which exports it as `batchLayout`). */
 export const BATCH = Object.freeze({
-  /** io[0], out: the errno of the call that failed, 0 when all succeeded. */
-  ERRNO: 0,
-  /** io[1], out: how many operations succeeded before it (for getBytes: the length written). */
-  DONE: 1,
-  /** Operations start after the two header slots. */
-  HEADER: 2,
-  /** Each operation is three slots: level, option, value (in for set, out for get). */
-  OP_WIDTH: 3,
-  LEVEL: 0,
-  OPTION: 1,
-  VALUE: 2,
+  ...BATCH_LAYOUT,
   /**
    * The largest batch: every int or bool option of the table at once. A Tuning or a listener's
    * options are a subset, so a new Tuning field can never outgrow the array.
@@ -137,23 +127,20 @@ export function queue(index: number, option: Resolved, value: number): void {
 
 /** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
 export function applyQueued(fd: number, count: number): void {
-  if (native.setInts(binding, fd, count) === 0) return;
+  const result = native.setInts(binding, fd, count);
+  if (result === 0) return;
   const failed = io[BATCH.DONE]!;
   const option = queued[failed]!;
   const applied = count > 1 ? queued.slice(0, failed).map((o) => o.name) : undefined;
-  throw syscallError(
-    io[BATCH.ERRNO]!,
-    'setsockopt',
-    { level: option.row.level, option: option.name, value: io[slot(failed, BATCH.VALUE)]!, applied },
-    option.row,
-  );
+  throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value: io[slot(failed, BATCH.VALUE)]!, applied }, option.row);
 }
 
 /** Reads the `count` queued operations in one crossing; values are then readValue(i). */
 export function readQueued(fd: number, count: number): void {
-  if (native.getInts(binding, fd, count) === 0) return;
+  const result = native.getInts(binding, fd, count);
+  if (result === 0) return;
   const option = queued[io[BATCH.DONE]!]!;
-  throw syscallError(io[BATCH.ERRNO]!, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
+  throw syscallError(-result, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
 }
 
 /** The value read by operation `index` of the last readQueued(). */
@@ -179,8 +166,8 @@ export function getIntOption(fd: number, option: Resolved): number {
 
 /** setsockopt with `bytes`; `shown` is the value as an error message shows it. */
 export function setBytesOption(fd: number, option: Resolved, bytes: Uint8Array, shown: string, applied?: string[]): void {
-  const err = native.setBytes(fd, option.level, option.option, bytes);
-  if (err !== 0) throw syscallError(err, 'setsockopt', { level: option.row.level, option: option.name, value: shown, applied }, option.row);
+  const result = native.setBytes(fd, option.level, option.option, bytes);
+  if (result < 0) throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value: shown, applied }, option.row);
 }
 
 /** getsockopt into `scratchBytes` (read it before the next call); returns the length the kernel wrote. */
@@ -192,9 +179,9 @@ export function getScratchOption(fd: number, option: Resolved): number {
 
 /** getsockopt into `bytes`; returns the length the kernel wrote. */
 export function getBytesOption(fd: number, option: Resolved, bytes: Uint8Array): number {
-  const err = native.getBytes(fd, option.level, option.option, bytes, io);
-  if (err !== 0) throw syscallError(err, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
-  return io[BATCH.DONE]!;
+  const length = native.getBytes(fd, option.level, option.option, bytes);
+  if (length < 0) throw syscallError(-length, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
+  return length;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,16 +195,16 @@ export interface RawNames {
 
 /** setsockopt(fd, level, option, int or bytes); `shown` is the value as errors show it. */
 export function setRaw(fd: number, level: number, option: number, value: number | Uint8Array, names: RawNames, shown: string | number): void {
-  let err: number;
+  let result: number;
   if (typeof value === 'number') {
     io[slot(0, BATCH.LEVEL)] = level;
     io[slot(0, BATCH.OPTION)] = option;
     io[slot(0, BATCH.VALUE)] = value;
-    err = native.setInts(binding, fd, 1);
+    result = native.setInts(binding, fd, 1);
   } else {
-    err = native.setBytes(fd, level, option, value);
+    result = native.setBytes(fd, level, option, value);
   }
-  if (err !== 0) throw syscallError(err, 'setsockopt', { ...names, value: shown }, rowNamed(names.option));
+  if (result < 0) throw syscallError(-result, 'setsockopt', { ...names, value: shown }, rowNamed(names.option));
 }
 
 /** getsockopt(fd, level, option) of an int. */
@@ -225,16 +212,16 @@ export function getRawInt(fd: number, level: number, option: number, names: RawN
   io[slot(0, BATCH.LEVEL)] = level;
   io[slot(0, BATCH.OPTION)] = option;
   io[slot(0, BATCH.VALUE)] = 0;
-  const err = native.getInts(binding, fd, 1);
-  if (err !== 0) throw syscallError(err, 'getsockopt', { ...names }, rowNamed(names.option));
+  const result = native.getInts(binding, fd, 1);
+  if (result < 0) throw syscallError(-result, 'getsockopt', { ...names }, rowNamed(names.option));
   return readValue(0);
 }
 
 /** getsockopt(fd, level, option) into `bytes`; returns the length the kernel wrote. */
 export function getRawBytes(fd: number, level: number, option: number, bytes: Uint8Array, names: RawNames): number {
-  const err = native.getBytes(fd, level, option, bytes, io);
-  if (err !== 0) throw syscallError(err, 'getsockopt', { ...names }, rowNamed(names.option));
-  return io[BATCH.DONE]!;
+  const length = native.getBytes(fd, level, option, bytes);
+  if (length < 0) throw syscallError(-length, 'getsockopt', { ...names }, rowNamed(names.option));
+  return length;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,14 +266,14 @@ export function socketError(errno: number, protocol = 0): SyscallError {
 
 /** bind() to an IP literal; `host` is the address as errors show it. */
 export function bindSocket(fd: number, domain: number, address: string, port: number, scopeId: number, host: string): void {
-  const err = native.bindSocket(fd, domain, address, port, scopeId);
-  if (err !== 0) throw syscallError(err, 'bind', { address: host, port });
+  const result = native.bindSocket(fd, domain, address, port, scopeId);
+  if (result < 0) throw syscallError(-result, 'bind', { address: host, port });
 }
 
 /** listen(fd, backlog). */
 export function listenSocket(fd: number, backlog: number, host: string, port: number): void {
-  const err = native.listenSocket(fd, backlog);
-  if (err !== 0) throw syscallError(err, 'listen', { address: host, port });
+  const result = native.listenSocket(fd, backlog);
+  if (result < 0) throw syscallError(-result, 'listen', { address: host, port });
 }
 
 /** close(fd) of a socket this package opened and nobody else owns yet. */
