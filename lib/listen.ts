@@ -132,12 +132,14 @@ interface ListenerPlan {
   readonly address: Address;
   readonly fallback: Address | undefined;
   readonly protocol: number;
-  /** Int options set before bind() (IPV6_V6ONLY only on an IPv6 socket). */
-  readonly beforeBind: readonly IntSetting[];
-  readonly v6only: IntSetting | undefined;
+  /**
+   * Every int option, with its value; openPlanned sets each in its row's phase (the table's `when`):
+   * `before bind` before bind(), every later phase between bind() and listen(). An IPv6 row
+   * (IPV6_V6ONLY) only on an IPv6 socket.
+   */
+  readonly settings: readonly IntSetting[];
+  /** SO_BINDTODEVICE (a name, not an int: its own call), before bind like its row says. */
   readonly device: readonly [Resolved, string] | undefined;
-  /** Int options set after bind(), before listen() (TCP_DEFER_ACCEPT, TCP_FASTOPEN). */
-  readonly beforeListen: readonly IntSetting[];
   readonly control: ((fd: number) => void) | undefined;
 }
 
@@ -151,58 +153,60 @@ function planAddresses(given: ListenSnapshot): Pick<ListenerPlan, 'port' | 'back
   return { port, backlog, address: parseAddress('::'), fallback: parseAddress('0.0.0.0') };
 }
 
-/** The options set before bind(), each looked up on this platform. */
-function planBeforeBind(given: ListenSnapshot, address: Address): Pick<ListenerPlan, 'beforeBind' | 'v6only' | 'device'> {
+/** The int options, each looked up on this platform and validated; the order of the batch is the table's phase, not this list's. */
+function planSettings(given: ListenSnapshot, address: Address): IntSetting[] {
   const reuseAddress = given.reuseAddress === undefined ? true : validateBoolean(given.reuseAddress, 'options.reuseAddress');
   const reusePort = given.reusePort === undefined ? false : validateBoolean(given.reusePort, 'options.reusePort');
   const ipv6Only = given.ipv6Only === undefined ? undefined : validateBoolean(given.ipv6Only, 'options.ipv6Only');
   if (ipv6Only !== undefined && address.domain !== constants.AF_INET6) throw invalidValue('options.ipv6Only', 'applies only to an IPv6 host', ipv6Only);
-  const beforeBind: IntSetting[] = [[resolve('SO_REUSEADDR'), reuseAddress ? 1 : 0]];
-  if (reusePort) beforeBind.push([resolve('SO_REUSEPORT'), 1]);
-  const v6only: IntSetting | undefined = address.domain === constants.AF_INET6 ? [resolve('IPV6_V6ONLY'), ipv6Only ? 1 : 0] : undefined;
+  const settings: IntSetting[] = [[resolve('SO_REUSEADDR'), reuseAddress ? 1 : 0]];
+  if (reusePort) settings.push([resolve('SO_REUSEPORT'), 1]);
+  // Always set on an IPv6 socket: off unless asked (dual-stack), whatever the sysctl's default.
+  if (address.domain === constants.AF_INET6) settings.push([resolve('IPV6_V6ONLY'), ipv6Only ? 1 : 0]);
   // IP_FREEBIND on an IPv6 socket too: Linux keeps one bit for both (IPV6_FREEBIND is an alias).
-  if (given.freebind !== undefined) beforeBind.push([resolve('IP_FREEBIND'), validateBoolean(given.freebind, 'options.freebind') ? 1 : 0]);
-  let device: readonly [Resolved, string] | undefined;
-  if (given.bindToDevice !== undefined) {
-    const option = resolve('SO_BINDTODEVICE');
-    const name = validateName(option, given.bindToDevice, 'options.bindToDevice');
-    if (name === '') throw invalidValue('options.bindToDevice', 'must name an interface', name);
-    device = [option, name];
+  if (given.freebind !== undefined) settings.push([resolve('IP_FREEBIND'), validateBoolean(given.freebind, 'options.freebind') ? 1 : 0]);
+  for (const [field, name] of [
+    ['deferAccept', 'TCP_DEFER_ACCEPT'],
+    ['fastOpen', 'TCP_FASTOPEN'],
+  ] as const) {
+    if (given[field] === undefined) continue;
+    const option = resolve(name);
+    settings.push([option, checkValue(option, given[field], `options.${field}`)]);
   }
-  return { beforeBind, v6only, device };
+  return settings;
 }
 
-/** The listener's own options, set after bind(): TCP_DEFER_ACCEPT and the Fast Open queue. */
-function planBeforeListen(given: ListenSnapshot): IntSetting[] {
-  const out: IntSetting[] = [];
-  if (given.deferAccept !== undefined) {
-    const option = resolve('TCP_DEFER_ACCEPT');
-    out.push([option, checkValue(option, given.deferAccept, 'options.deferAccept')]);
-  }
-  if (given.fastOpen !== undefined) {
-    const option = resolve('TCP_FASTOPEN');
-    out.push([option, checkValue(option, given.fastOpen, 'options.fastOpen')]);
-  }
-  return out;
+/** SO_BINDTODEVICE's interface name, validated. */
+function planDevice(given: ListenSnapshot): ListenerPlan['device'] {
+  if (given.bindToDevice === undefined) return undefined;
+  const option = resolve('SO_BINDTODEVICE');
+  const name = validateName(option, given.bindToDevice, 'options.bindToDevice');
+  if (name === '') throw invalidValue('options.bindToDevice', 'must name an interface', name);
+  return [option, name];
 }
 
 /** Validates every option and resolves it here; throws before any socket exists. */
 function planListener(given: ListenSnapshot, withTuning = false): ListenerPlan {
   const addresses = planAddresses(given);
-  const beforeBind = planBeforeBind(given, addresses.address);
+  const settings = planSettings(given, addresses.address);
+  const device = planDevice(given);
   if (constants.SOCK_STREAM === undefined) throw new UnsupportedOptionError('SOCK_STREAM');
-  const beforeListen = planBeforeListen(given);
   const protocol = streamProtocol(given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp'));
   if (given.control !== undefined && typeof given.control !== 'function') throw invalidType('options.control', 'of type function', given.control);
   if (given.tuning !== undefined && !withTuning)
     throw invalidValue('options.tuning', 'is for listen(): createListeningSocket() returns an fd, with no server to tune', NOT_SHOWN);
-  return { ...addresses, ...beforeBind, beforeListen, protocol, control: given.control as ListenerPlan['control'] };
+  return { ...addresses, settings, device, protocol, control: given.control as ListenerPlan['control'] };
 }
 
-/** Sets `settings` in one crossing. */
-function applySettings(fd: number, settings: readonly IntSetting[]): void {
-  settings.forEach(([option, value], i) => queue(i, option, value));
-  if (settings.length > 0) applyQueued(fd, settings.length);
+/** Sets, in one crossing, the `settings` whose phase is (`beforeBind`) or is not `before bind` and that apply to a socket of `domain`. */
+function applyPhase(fd: number, settings: readonly IntSetting[], beforeBind: boolean, domain: number): void {
+  let count = 0;
+  for (const [option, value] of settings) {
+    if ((option.row.when === 'before bind') !== beforeBind) continue;
+    if (option.row.sockets === 'ipv6' && domain !== constants.AF_INET6) continue;
+    queue(count++, option, value);
+  }
+  if (count > 0) applyQueued(fd, count);
 }
 
 /** The planned listener's syscalls: socket(), the options, bind(), listen(); the socket is closed on every failure. */
@@ -215,11 +219,11 @@ function openPlanned(plan: ListenerPlan): { fd: number; backlog: number } {
   }
   if (fd < 0) throw socketError(-fd, plan.protocol);
   try {
-    applySettings(fd, target.domain === constants.AF_INET6 && plan.v6only ? [...plan.beforeBind, plan.v6only] : plan.beforeBind);
+    applyPhase(fd, plan.settings, true, target.domain);
     if (plan.device) writeName(fd, plan.device[0], plan.device[1]);
     if (plan.control) runControl(fd, plan.control, 'options.control');
     bindSocket(fd, target.domain, target.address, plan.port, target.scopeId, target.host);
-    applySettings(fd, plan.beforeListen);
+    applyPhase(fd, plan.settings, false, target.domain);
     listenSocket(fd, plan.backlog, target.host, plan.port);
     return { fd, backlog: plan.backlog };
   } catch (error) {
@@ -268,6 +272,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
           checkMptcp(
             compiled.fields.map((f) => f.option.row.name),
             'listen()',
+            'connected',
           );
         plan = compiled;
       }

@@ -142,6 +142,14 @@ function platformCell(name, targets) {
   return defining.length === targets.length ? '✓' : defining.join(', ');
 }
 
+/** The row's phase, and who refuses it once connected (the table's refusedConnected). */
+function whenText(row) {
+  if (!row.when) return '';
+  if (!row.refusedConnected) return row.when;
+  const who = row.refusedConnected.length === 2 ? 'refused' : `refused by ${row.refusedConnected.map((p) => (p === 'mptcp' ? 'MPTCP' : 'TCP')).join(', ')}`;
+  return `${row.when} (${who} once connected)`;
+}
+
 function optionsTable() {
   const lines = [
     `| option | level | value | Tuning field | set (Linux) | accepted sockets inherit it (Linux) | privilege (Linux) | ${PLATFORM_COLUMNS.map(([c]) => c).join(' | ')} | what it does |`,
@@ -152,7 +160,7 @@ function optionsTable() {
     const tuning = row.tuning ? `\`${row.tuning}\`` : '';
     const platforms = PLATFORM_COLUMNS.map(([, targets]) => platformCell(row.name, targets)).join(' | ');
     lines.push(
-      `| \`${row.name}\` | \`${row.level}\` | ${valueText(row)} | ${tuning} | ${row.when || ''} | ${inherited} | ${row.privilege || ''} | ${platforms} | ${row.doc} |`,
+      `| \`${row.name}\` | \`${row.level}\` | ${valueText(row)} | ${tuning} | ${whenText(row)} | ${inherited} | ${row.privilege || ''} | ${platforms} | ${row.doc} |`,
     );
   }
   return lines.join('\n');

@@ -28,6 +28,33 @@ export type Unit = 'seconds' | 'milliseconds' | 'microseconds' | 'bytes' | 'prob
 /** The units a time field also accepts as a string with its unit (`'45s'`, `'90000ms'`): lib/core/units.ts. */
 export type TimeUnit = Extract<Unit, 'seconds' | 'milliseconds' | 'microseconds'>;
 
+/**
+ * When an option must be set to have its effect, in the order of a socket's life (Linux; measured
+ * by test/unit/linux-options.test.js): dial() sets everything before `any time` on each attempt's
+ * socket before connect(), listen() sets `before bind` before bind() and `before listen` between
+ * bind() and listen(). Setting it later is accepted or refused depending on the protocol
+ * (`refusedConnected`).
+ */
+export const PHASES = ['before bind', 'before listen', 'before connect', 'before connect or listen', 'any time'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** The value the kernel reports for `value` set on `row` here (Linux doubles socket buffers). */
+export function reportedValue(
+  row: { readonly reportedDoubledOn?: readonly NodeJS.Platform[] },
+  value: number,
+  platform: NodeJS.Platform = process.platform,
+): number {
+  return row.reportedDoubledOn?.includes(platform) ? value * 2 : value;
+}
+
+/** True when the row's phase ends before a client's SYN: dial() sets it on each attempt's socket before connect(). */
+export function setBeforeConnect(row: { readonly when?: Phase }): boolean {
+  return row.when !== undefined && row.when !== 'any time';
+}
+
+/** The stream protocols whose kernels differ in what a connected socket accepts. */
+export type StreamProtocol = 'tcp' | 'mptcp';
+
 /** Which sockets an option applies to; used by the tests and the docs. */
 export type SocketKind = 'tcp' | 'udp' | 'any' | 'ipv6';
 
@@ -37,11 +64,15 @@ interface RowBase {
   readonly level: LevelName;
   /** Sockets the option applies to. */
   readonly sockets: SocketKind;
+  /** When it must be set to have its effect (see PHASES); absent where it is only read or is an alias. */
+  readonly when?: Phase;
   /**
-   * When it must be set, on Linux (docs; measured by test/unit/linux-options.test.js where it
-   * matters): `any time`, `before bind`, `before connect`, `on a listener`...
+   * The protocols whose kernel refuses it (EINVAL) on a connected socket, measured on Linux by
+   * test/integration/mptcp.test.js: plain TCP accepts SO_REUSEADDR or IP_FREEBIND once connected (as
+   * no-ops), a Multipath TCP socket refuses them; both refuse TCP_FASTOPEN_CONNECT. Dial and the
+   * MPTCP check (lib/options/mptcp.ts) read it; absent means accepted by both.
    */
-  readonly when?: string;
+  readonly refusedConnected?: readonly StreamProtocol[];
   /**
    * Whether a TCP socket accepted from a listener that has it set inherits it, per platform, where
    * measured (Linux: read back on accepted sockets by test/unit/linux-options.test.js). A platform
@@ -66,13 +97,13 @@ interface RowBase {
   readonly errnoHints?: Readonly<Partial<Record<'ENOENT' | 'EINVAL' | 'ENODEV', string>>>;
   /** True when the kernel only reports it (getsockopt) and refuses to set it. */
   readonly readOnly?: boolean;
-  /** True when Linux accepts it only before bind() (EINVAL afterwards). */
-  readonly beforeBindOnly?: boolean;
   /**
    * The same knob under another name on other platforms: macOS spells TCP_KEEPIDLE as
    * TCP_KEEPALIVE. The typed functions use the first name the platform defines.
    */
   readonly alias?: string;
+  /** The platforms whose kernel stores twice the value set and reports that (Linux's socket buffers): read-back and drift compare against it. */
+  readonly reportedDoubledOn?: readonly NodeJS.Platform[];
   /** The Tuning field this row backs, as the path observe() reports drift with (TuningPath is derived from this column). */
   readonly tuning?: string;
   /** One line for the docs. */
@@ -142,21 +173,27 @@ const LINUX_NO = { linux: false } as const;
 // The keepalive rows may be set on a listener only where that is known not to reap it (see listenerSafeOn).
 const KEEPALIVE_LISTENER = ['linux'] as const;
 
+const LINUX_ONLY = ['linux'] as const;
+
+// Measured on Linux 6.x (test/integration/mptcp.test.js): who refuses a row on a connected socket.
+const MPTCP_ONLY = ['mptcp'] as const;
+const TCP_AND_MPTCP = ['tcp', 'mptcp'] as const;
+
 // A keepalive time of 10,000 s or more is almost always milliseconds given as seconds.
 const KEEPALIVE_IMPLAUSIBLE = { above: 9999 } as const;
 
 // One row per option, laid out as a table (prettier would break every row into a column of fields).
 // prettier-ignore
 export const OPTIONS = [
-  { name: 'SO_REUSEADDR', when: 'before bind', inherited: LINUX_YES, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Allow bind() to an address whose old connections are still in TIME_WAIT (set before bind).' },
-  { name: 'SO_REUSEPORT', when: 'before bind', inherited: LINUX_YES, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Let several sockets bind the same address and port; the kernel spreads connections over them.' },
+  { name: 'SO_REUSEADDR', when: 'before bind', refusedConnected: MPTCP_ONLY, inherited: LINUX_YES, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Allow bind() to an address whose old connections are still in TIME_WAIT (set before bind).' },
+  { name: 'SO_REUSEPORT', when: 'before bind', refusedConnected: MPTCP_ONLY, inherited: LINUX_YES, level: 'SOL_SOCKET', kind: 'bool', sockets: 'any', doc: 'Let several sockets bind the same address and port; the kernel spreads connections over them.' },
   { name: 'SO_KEEPALIVE', when: 'any time', inherited: LINUX_YES, listenerSafeOn: KEEPALIVE_LISTENER, level: 'SOL_SOCKET', kind: 'bool', sockets: 'tcp', tuning: 'keepAlive.enable',
     doc: 'Send keepalive probes on an idle connection.' },
   { name: 'SO_LINGER', when: 'any time', inherited: LINUX_YES, unixStream: true, level: 'SOL_SOCKET', kind: 'linger', max: INT_MAX, unit: 'seconds', sockets: 'tcp', tuning: 'linger',
     doc: 'What close() does with unsent data: linger up to N seconds, or reset at once with 0.' },
-  { name: 'SO_RCVBUF', when: 'any time', inherited: LINUX_YES, unixStream: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
-    tuning: 'receiveBufferSize', doc: 'Receive buffer size (Linux doubles the value and reports the doubled size); set before connect or listen to change the window scale.' },
-  { name: 'SO_SNDBUF', when: 'any time', inherited: LINUX_YES, unixStream: true, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
+  { name: 'SO_RCVBUF', when: 'before connect or listen', inherited: LINUX_YES, unixStream: true, reportedDoubledOn: LINUX_ONLY, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
+    tuning: 'receiveBufferSize', doc: 'Receive buffer size (Linux doubles the value and reports the doubled size); before connect or listen it also sets the window scale.' },
+  { name: 'SO_SNDBUF', when: 'any time', inherited: LINUX_YES, unixStream: true, reportedDoubledOn: LINUX_ONLY, level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any',
     tuning: 'sendBufferSize', doc: 'Send buffer size (Linux doubles the value and reports the doubled size).' },
   { name: 'SO_TYPE', level: 'SOL_SOCKET', kind: 'int', sockets: 'any', readOnly: true, doc: 'The socket type (SOCK_STREAM, SOCK_DGRAM); read-only.' },
   { name: 'SO_ERROR', level: 'SOL_SOCKET', kind: 'int', sockets: 'any', readOnly: true, doc: 'The pending socket error, cleared by reading it; read-only.' },
@@ -179,7 +216,7 @@ export const OPTIONS = [
   { name: 'IP_TOS', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_IP', kind: 'int', min: 0, max: 255, sockets: 'any', doc: 'Type-of-service / DSCP byte of outgoing IPv4 packets.' },
   { name: 'IP_TTL', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_IP', kind: 'int', min: 1, max: 255, unit: 'hops', sockets: 'any',
     doc: 'Time-to-live of outgoing IPv4 packets.' },
-  { name: 'IPV6_V6ONLY', when: 'before bind', inherited: LINUX_YES, level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6', beforeBindOnly: true,
+  { name: 'IPV6_V6ONLY', when: 'before bind', refusedConnected: TCP_AND_MPTCP, inherited: LINUX_YES, level: 'IPPROTO_IPV6', kind: 'bool', sockets: 'ipv6',
     doc: 'An IPv6 socket that does not also accept IPv4-mapped traffic (set before bind).' },
   { name: 'IPV6_UNICAST_HOPS', when: 'any time', inherited: LINUX_YES, level: 'IPPROTO_IPV6', kind: 'int', min: -1, max: 255, unit: 'hops', sockets: 'ipv6',
     doc: 'Hop limit of outgoing IPv6 packets (-1: route default).' },
@@ -192,15 +229,15 @@ export const OPTIONS = [
     doc: 'Congestion-control algorithm (an unknown name is ENOENT).' },
   { name: 'TCP_NOTSENT_LOWAT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'tcp', when: 'any time', inherited: LINUX_YES,
     tuning: 'notSentLowWatermark', doc: 'Unsent bytes the write queue may hold before the socket stops being writable (0: the sysctl).' },
-  { name: 'TCP_DEFER_ACCEPT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp', when: 'on a listener', inherited: LINUX_NO,
+  { name: 'TCP_DEFER_ACCEPT', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, unit: 'seconds', sockets: 'tcp', when: 'before listen', inherited: LINUX_NO,
     doc: 'Wake accept() only when data arrives (read back rounded up to a retransmission boundary).' },
-  { name: 'TCP_FASTOPEN', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, sockets: 'tcp', when: 'on a listener (or before listen)', inherited: LINUX_NO,
+  { name: 'TCP_FASTOPEN', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: INT_MAX, sockets: 'tcp', when: 'before listen', refusedConnected: TCP_AND_MPTCP, inherited: LINUX_NO,
     doc: "Length of the server's TCP Fast Open queue (works only where net.ipv4.tcp_fastopen has bit 2)." },
-  { name: 'TCP_FASTOPEN_CONNECT', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'before connect', inherited: LINUX_YES,
+  { name: 'TCP_FASTOPEN_CONNECT', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'before connect', refusedConnected: TCP_AND_MPTCP, inherited: LINUX_YES,
     doc: 'Client TCP Fast Open through plain connect() and write().' },
   { name: 'TCP_IS_MPTCP', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', readOnly: true,
     doc: 'Whether the connection runs Multipath TCP (read-only; see dial({ mptcp }) and listen({ mptcp })).' },
-  { name: 'TCP_QUICKACK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time (not sticky)', inherited: LINUX_NO,
+  { name: 'TCP_QUICKACK', level: 'IPPROTO_TCP', kind: 'bool', sockets: 'tcp', when: 'any time', inherited: LINUX_NO,
     doc: 'Send ACKs at once instead of delaying them (the kernel may turn it off again).' },
   { name: 'TCP_MAXSEG', level: 'IPPROTO_TCP', kind: 'int', min: 0, max: 32767, unit: 'bytes', sockets: 'tcp', when: 'before connect or listen', inherited: LINUX_YES,
     doc: 'Maximum segment size (0 or 88..32767; accepted sockets get the effective MSS).' },
@@ -216,20 +253,20 @@ export const OPTIONS = [
     privilege: 'CAP_NET_ADMIN or CAP_NET_RAW', doc: 'Firewall / policy-routing mark of outgoing packets (a u32 passed as an int).' },
   { name: 'SO_PRIORITY', level: 'SOL_SOCKET', kind: 'int', min: INT_MIN, max: INT_MAX, sockets: 'any', when: 'any time', inherited: LINUX_NO, tuning: 'priority',
     privilege: 'none for 0..6; CAP_NET_ADMIN or CAP_NET_RAW for other values', doc: 'Queueing priority of outgoing packets (accepted sockets start at 0: set it per connection).' },
-  { name: 'SO_BINDTODEVICE', level: 'SOL_SOCKET', kind: 'string', maxLength: 15, allowEmpty: true, sockets: 'any', when: 'before bind or connect', inherited: LINUX_YES,
+  { name: 'SO_BINDTODEVICE', level: 'SOL_SOCKET', kind: 'string', maxLength: 15, allowEmpty: true, sockets: 'any', when: 'before bind', inherited: LINUX_YES,
     privilege: 'none for the first binding; CAP_NET_RAW to change or remove it', errnoHints: { ENODEV: 'no interface of that name' },
     doc: "Bind the socket to one interface ('' unbinds; an unknown name is ENODEV)." },
-  { name: 'SO_INCOMING_CPU', level: 'SOL_SOCKET', kind: 'int', min: -1, max: INT_MAX, sockets: 'any', when: 'on SO_REUSEPORT listeners', inherited: LINUX_NO,
+  { name: 'SO_INCOMING_CPU', level: 'SOL_SOCKET', kind: 'int', min: -1, max: INT_MAX, sockets: 'any', when: 'any time', inherited: LINUX_NO,
     doc: 'CPU whose reuseport listener is preferred; on accepted sockets, the CPU that handled the connection.' },
   { name: 'SO_BUSY_POLL', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'microseconds', sockets: 'any', when: 'any time', inherited: LINUX_YES,
     doc: 'Busy-poll the device queue on blocking reads for up to this long.' },
   { name: 'SO_RCVLOWAT', level: 'SOL_SOCKET', kind: 'int', min: 0, max: INT_MAX, unit: 'bytes', sockets: 'any', when: 'any time', inherited: LINUX_YES,
     doc: 'Bytes that must be queued before a read wakes up (may grow SO_RCVBUF on TCP).' },
-  { name: 'IP_FREEBIND', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: LINUX_YES,
+  { name: 'IP_FREEBIND', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', refusedConnected: MPTCP_ONLY, inherited: LINUX_YES,
     doc: 'Allow bind() to an address that is not (yet) configured here (also covers IPv6).' },
-  { name: 'IP_TRANSPARENT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', inherited: LINUX_YES,
+  { name: 'IP_TRANSPARENT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'any', when: 'before bind', refusedConnected: MPTCP_ONLY, inherited: LINUX_YES,
     privilege: 'CAP_NET_ADMIN or CAP_NET_RAW to turn it on', doc: 'Transparent proxying (TPROXY): bind to and accept for non-local addresses.' },
-  { name: 'IP_BIND_ADDRESS_NO_PORT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'tcp', when: 'before bind (client sockets)', inherited: LINUX_YES,
+  { name: 'IP_BIND_ADDRESS_NO_PORT', level: 'IPPROTO_IP', kind: 'bool', sockets: 'tcp', when: 'before bind', refusedConnected: MPTCP_ONLY, inherited: LINUX_YES,
     doc: 'bind() to an address without reserving a port; the port is chosen at connect().' },
   { name: 'IP_MTU_DISCOVER', level: 'IPPROTO_IP', kind: 'int', min: 0, max: 5, sockets: 'any', when: 'any time', inherited: LINUX_YES,
     doc: 'Path-MTU discovery mode: 0 DONT, 1 WANT, 2 DO, 3 PROBE, 4 INTERFACE, 5 OMIT.' },

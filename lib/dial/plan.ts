@@ -7,6 +7,7 @@ import type dns = require('node:dns');
 import { UnsupportedOptionError } from '../core/errors';
 import { net as netModule } from '../core/builtins';
 import { requireAddon, resolve, streamProtocol, type Resolved } from '../core/syscall';
+import { setBeforeConnect } from '../core/table';
 import { checkMptcp } from '../options/mptcp';
 import { validateTime, type Duration } from '../core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from '../core/validate';
@@ -40,7 +41,7 @@ export interface DialOptions {
   bindAddressNoPort?: boolean;
   /** Multipath TCP (IPPROTO_MPTCP at socket creation; Linux 5.6+ with net.mptcp.enabled). */
   mptcp?: boolean;
-  /** A Tuning: SO_RCVBUF and SO_SNDBUF before the SYN (where the window scale is negotiated), the rest once connected. */
+  /** A Tuning: the fields whose phase ends before the SYN (SO_RCVBUF: the window scale) set before connect, the rest once connected. */
   tuning?: Tuning;
   /** Called with each attempt's fd before connect (Go's Dialer.Control). If it throws, the fd is closed and the error rethrown; do not keep the fd. */
   control?: (fd: number) => void;
@@ -88,7 +89,7 @@ export interface DialPlan {
   readonly fastOpen: boolean;
   /** Int options set on each attempt's socket before connect (and before bind where it matters). */
   readonly beforeConnect: readonly (readonly [Resolved, number])[];
-  /** The tuning's fields set before the SYN (buffer sizes), and the rest, set once connected. */
+  /** The tuning's fields set before the SYN (by the table's phase), and the rest, set once connected. */
   readonly early: Plan | undefined;
   readonly late: Plan | undefined;
   readonly control: ((fd: number) => void) | undefined;
@@ -146,12 +147,11 @@ function planBeforeConnect(given: Given, local: Pick<DialPlan, 'localAddress' | 
   return { beforeConnect, fastOpen };
 }
 
-/** The tuning: buffer sizes before the SYN (where the window scale is negotiated), the rest once connected. */
+/** The tuning, split by each row's phase (the table's `when`): what must precede the SYN (the receive buffer: the window scale), and the rest, once connected. */
 function planTuning(given: Given): { planned: Plan | undefined; early: Plan | undefined; late: Plan | undefined } {
   if (given.tuning === undefined) return { planned: undefined, early: undefined, late: undefined };
   const planned = compileTuning(given.tuning, 'options.tuning');
-  const beforeSyn = (row: { tuning?: string }): boolean => row.tuning === 'receiveBufferSize' || row.tuning === 'sendBufferSize';
-  return { planned, early: subPlan(planned, beforeSyn), late: subPlan(planned, (row) => !beforeSyn(row)) };
+  return { planned, early: subPlan(planned, setBeforeConnect), late: subPlan(planned, (row) => !setBeforeConnect(row)) };
 }
 
 /** Validates dial options; throws InvalidArgumentError or UnsupportedOptionError before any socket exists. */
@@ -172,9 +172,12 @@ export function compileDial(options: unknown): DialPlan {
   const mptcp = given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp');
   const { beforeConnect, fastOpen } = planBeforeConnect(given, destination);
   const protocol = streamProtocol(mptcp);
-  const { planned, early, late } = planTuning(given);
+  const { early, late } = planTuning(given);
   // Known before the first syscall: what an MPTCP socket refuses (probed once per process).
-  if (mptcp) checkMptcp([...beforeConnect.map(([option]) => option.row.name), ...(planned?.fields.map((f) => f.option.row.name) ?? [])], 'dial()');
+  if (mptcp) {
+    checkMptcp([...beforeConnect.map(([option]) => option.row.name), ...(early?.fields.map((f) => f.option.row.name) ?? [])], 'dial()', 'unconnected');
+    checkMptcp(late?.fields.map((f) => f.option.row.name) ?? [], 'dial()', 'connected');
+  }
   return {
     ...destination,
     ...times,

@@ -5,9 +5,14 @@
  * probed once per process, on an unconnected MPTCP socket (where the before-bind options are still
  * accepted), and dial()/listen() check a tuning against it with the rest of the validation: a
  * refusal names MPTCP before any socket exists, never a bare ENOPROTOOPT after half the options.
+ * What a connected MPTCP socket refuses besides (EINVAL: SO_REUSEADDR, IP_FREEBIND and the other
+ * before-bind rows, which plain TCP accepts late) is the table's `refusedConnected` column.
  */
 import { UnsupportedOptionError } from '../core/errors';
 import { OPTIONS, type OptionName } from '../core/table';
+
+/** Where on the socket's life the options are set: before connect() or listen(), or once connected (a tuning on an accepted socket). */
+export type MptcpState = 'unconnected' | 'connected';
 import { closeSocket, constants, getIntOption, lookup, setIntOption, tryOpenSocket } from '../core/syscall';
 
 let refused: ReadonlySet<OptionName> | undefined;
@@ -36,15 +41,23 @@ export function mptcpRefuses(): ReadonlySet<OptionName> {
   return (refused = out);
 }
 
-/** Throws UnsupportedOptionError naming MPTCP when one of `names` is refused by an MPTCP socket. */
-export function checkMptcp(names: Iterable<OptionName>, what: string): void {
+/** The rows a connected MPTCP socket refuses whatever the kernel (the table's refusedConnected). */
+const REFUSED_CONNECTED = new Set(
+  OPTIONS.filter((row) => 'refusedConnected' in row && (row.refusedConnected as readonly string[]).includes('mptcp')).map((row) => row.name),
+);
+
+/** Throws UnsupportedOptionError naming MPTCP when one of `names`, set on an MPTCP socket in `state`, would be refused. */
+export function checkMptcp(names: Iterable<OptionName>, what: string, state: MptcpState): void {
   const refuses = mptcpRefuses();
   for (const name of names) {
-    if (refuses.has(name)) {
+    const late = state === 'connected' && REFUSED_CONNECTED.has(name);
+    if (refuses.has(name) || late) {
       throw new UnsupportedOptionError(
         name,
         'Multipath TCP',
-        `${what} asks for it on a Multipath TCP socket (mptcp: true), and this kernel's MPTCP sockets refuse it (probed on an unconnected MPTCP socket)`,
+        late
+          ? `${what} would set it on a connected Multipath TCP socket (mptcp: true), which refuses it once connected (EINVAL)`
+          : `${what} asks for it on a Multipath TCP socket (mptcp: true), and this kernel's MPTCP sockets refuse it (probed on an unconnected MPTCP socket)`,
       );
     }
   }

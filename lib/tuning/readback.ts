@@ -4,7 +4,7 @@
  * and what a listener holds, to put back or compare with (snapshotPlan).
  */
 import { lookup, queue, readQueued, readValue, requireAddon, type Resolved } from '../core/syscall';
-import { TUNING_ROWS, type TuningPath } from '../core/table';
+import { TUNING_ROWS, reportedValue, type TuningPath } from '../core/table';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
 import { readLinger, readName, type KeepAlive, type Linger } from '../options/values';
@@ -32,6 +32,19 @@ export interface TuningState {
    */
   unavailable?: TuningPath[];
 }
+
+// TuningState names exactly the table's Tuning fields (a compile error otherwise): getTuning reads
+// every row with a `tuning` column, so a new row is read back (and compared for drift) at once.
+type TopField<P extends string> = P extends `${infer Head}.${string}` ? Head : P;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const stateNamesEveryField: Same<Exclude<keyof TuningState, 'unavailable'>, TopField<TuningPath>> = true;
+void stateNamesEveryField;
+
+/** Each Tuning row with its path split once. */
+const STATE_PATHS = TUNING_ROWS.map((row) => {
+  const [head, sub] = row.tuning.split('.') as [string, string | undefined];
+  return { row, head, sub };
+});
 
 // ---------------------------------------------------------------------------------------------
 // Reading a tuning back.
@@ -95,26 +108,25 @@ export function getTuning(target: Target): TuningState {
   readInts(fd, intRows.socket, values, false);
   const unavailable: TuningPath[] = [];
   const isTcp = intRows.tcp.length > 0 && readInts(fd, intRows.tcp, values, true, unavailable);
-  const keepAlive: TuningState['keepAlive'] = { enable: values.get('keepAlive.enable') !== 0 };
-  for (const key of ['idle', 'interval', 'count'] as const) {
-    const value = values.get(`keepAlive.${key}`);
-    if (value !== undefined) keepAlive[key] = value;
+  // Every Tuning row, in the table's order, in the shape of its kind: a bool as a boolean, an int
+  // as a number, a linger and a name read with their own calls (a TCP one only on a TCP socket).
+  const state: Record<string, unknown> & { keepAlive: Record<string, unknown> } = { keepAlive: {} };
+  for (const { row, head, sub } of STATE_PATHS) {
+    let value: unknown;
+    if (row.kind === 'int' || row.kind === 'bool') {
+      const read = values.get(row.tuning);
+      if (read === undefined) continue;
+      value = row.kind === 'bool' ? read !== 0 : read;
+    } else {
+      const option = lookup(row.name);
+      if (!option || (row.level === 'IPPROTO_TCP' && !isTcp)) continue;
+      value = row.kind === 'linger' ? readLinger(fd) : readName(fd, option);
+    }
+    if (sub) state.keepAlive[sub] = value;
+    else state[head] = value;
   }
-  const state: TuningState = {
-    keepAlive,
-    linger: readLinger(fd),
-    receiveBufferSize: values.get('receiveBufferSize')!,
-    sendBufferSize: values.get('sendBufferSize')!,
-  };
-  if (values.has('noDelay')) state.noDelay = values.get('noDelay') !== 0;
-  for (const key of ['userTimeout', 'notSentLowWatermark', 'mark', 'priority'] as const) {
-    const value = values.get(key);
-    if (value !== undefined) state[key] = value;
-  }
-  const congestion = lookup('TCP_CONGESTION');
-  if (congestion && isTcp) state.congestionControl = readName(fd, congestion);
   if (unavailable.length > 0) state.unavailable = unavailable;
-  return state;
+  return state as unknown as TuningState;
 }
 
 /** The value at `path` of a TuningState. */
@@ -137,7 +149,7 @@ export function snapshotPlan(fd: number, plan: Plan): Plan {
     let value: number | string | Linger;
     if (option.row.kind === 'bool') value = now === true || now === 1 ? 1 : 0;
     else if (option.row.kind === 'linger') value = Object.freeze({ ...(now as Linger) });
-    else if ((path === 'receiveBufferSize' || path === 'sendBufferSize') && process.platform === 'linux') value = Math.max(1, Math.floor((now as number) / 2));
+    else if (reportedValue(option.row, 1) === 2) value = Math.max(1, Math.floor((now as number) / 2));
     else value = now as number | string;
     fields.push({ option, path, value });
   }
@@ -156,7 +168,7 @@ export function driftOf(plan: Plan, state: TuningState): TuningPath[] {
     if (option.row.kind === 'bool') same = (now === true || now === 1) === (value === 1);
     else if (option.row.kind === 'linger')
       same = now !== undefined && (now as Linger).enable === (value as Linger).enable && (now as Linger).seconds === (value as Linger).seconds;
-    else if ((path === 'receiveBufferSize' || path === 'sendBufferSize') && process.platform === 'linux') same = now === (value as number) * 2;
+    else if (option.row.kind === 'int') same = now === reportedValue(option.row, value as number);
     else same = now === value;
     if (!same) drift.push(path);
   }

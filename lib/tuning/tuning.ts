@@ -46,19 +46,9 @@ export const TUNING_FIELDS = [...new Set(TUNING_ROWS.map((r) => r.tuning.split('
 
 // The table and the Tuning interface name the same fields (a compile error otherwise).
 type TopField<P extends string> = P extends `${infer Head}.${string}` ? Head : P;
-const sameFields: Record<TopField<TuningPath>, true> & Record<keyof Tuning, true> = {
-  keepAlive: true,
-  userTimeout: true,
-  noDelay: true,
-  linger: true,
-  receiveBufferSize: true,
-  sendBufferSize: true,
-  congestionControl: true,
-  notSentLowWatermark: true,
-  mark: true,
-  priority: true,
-};
-void sameFields;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const tuningNamesEveryField: Same<keyof Tuning, TopField<TuningPath>> = true;
+void tuningNamesEveryField;
 
 /** One validated field: its row as resolved here, its path, and its value. */
 export interface PlannedField {

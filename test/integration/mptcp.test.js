@@ -83,4 +83,41 @@ describeIf(firstReason(noMptcp, emulated('TCP_USER_TIMEOUT')), 'Multipath TCP', 
     const plain = track(await knobs.dial({ host: '127.0.0.1', port: server.address().port }));
     expect(knobs.getTuning(plain).unavailable).toBeUndefined();
   });
+
+  test("the table's refusedConnected, measured: on connected TCP and MPTCP sockets (IPv4 and IPv6), each settable int row set to what it reads is refused with EINVAL exactly where its row names the protocol", async () => {
+    const measured = [];
+    for (const host of ['127.0.0.1', '::1']) {
+      const server = track(net.createServer((s) => track(s)));
+      await knobs.listen(server, { port: 0, host, mptcp: true });
+      const sockets = {
+        tcp: track(await knobs.dial({ host, port: server.address().port })),
+        mptcp: track(await knobs.dial({ host, port: server.address().port, mptcp: true })),
+      };
+      for (const row of knobs.OPTIONS) {
+        if ((row.kind !== 'int' && row.kind !== 'bool') || row.readOnly || !knobs.isSupported(row.name)) continue;
+        if ((host === '::1') !== (row.sockets === 'ipv6')) continue; // each row over the family it is for
+        for (const [protocol, socket] of Object.entries(sockets)) {
+          let code = 'accepted';
+          try {
+            knobs.setsockopt(socket, row.level, row.name, knobs.getsockopt(socket, row.level, row.name));
+          } catch (err) {
+            code = err.code;
+          }
+          // The MPTCP probe's refusals (ENOPROTOOPT/EOPNOTSUPP) are another matter: not EINVAL.
+          measured.push({ name: row.name, protocol, refused: code === 'EINVAL', table: (row.refusedConnected || []).includes(protocol) });
+        }
+      }
+    }
+    const disagreeing = measured.filter((m) => m.refused !== m.table);
+    expect(disagreeing).toEqual([]);
+    expect(measured.filter((m) => m.refused).length).toBeGreaterThanOrEqual(8);
+  });
+
+  test('listen({ mptcp, tuning }) and dial({ mptcp, tuning }) refuse, before any socket exists, what a connected MPTCP socket refuses; the before-connect phase takes it', async () => {
+    const { checkMptcp } = require('../../dist/modules/options/mptcp.js');
+    expect(() => checkMptcp(['SO_REUSEADDR'], 'listen()', 'connected')).toThrow(
+      expect.objectContaining({ code: 'ERR_SOCKET_OPTION_UNSUPPORTED', message: expect.stringMatching(/once connected \(EINVAL\)/) }),
+    );
+    expect(() => checkMptcp(['SO_REUSEADDR', 'IP_FREEBIND', 'TCP_KEEPIDLE'], 'dial()', 'unconnected')).not.toThrow();
+  });
 });
