@@ -6,7 +6,7 @@
  * Every function here takes values already validated (lib/core/validate.ts, lib/core/units.ts).
  */
 import { BATCH_LAYOUT, loadError, native, nativePath, requireAddon } from './native';
-import { OPTIONS, OPTION_BY_NAME, type OptionName, type OptionRow } from './table';
+import { OPTIONS, OPTION_BY_NAME, type ConstantName, type OptionName, type OptionRow } from './table';
 import { SyscallError, UnsupportedOptionError, errnoName, type SyscallDetails } from './errors';
 import { INT32_MAX, INT32_MIN } from './validate';
 
@@ -15,9 +15,10 @@ export { requireAddon };
 /**
  * The socket levels and options this platform's headers define, with their numeric values:
  * `constants.TCP_KEEPIDLE === 4` on Linux, and `'TCP_KEEPALIVE' in constants` is false there
- * (it is macOS's name for the same knob).
+ * (it is macOS's name for the same knob). Typed by the table's names: a name the table does not know
+ * is a compile error, one it knows is `number | undefined` (defined here or not).
  */
-export const constants: Readonly<Record<string, number>> = Object.freeze({ ...native.constants });
+export const constants: Readonly<Partial<Record<ConstantName, number>>> = Object.freeze({ ...native.constants });
 
 /** The path of the loaded addon, or null. */
 export function addonPath(): string | null {
@@ -55,7 +56,7 @@ export function lookup(rowName: OptionName): Resolved | null {
     const name = Object.hasOwn(constants, row.name) ? row.name : alias && Object.hasOwn(constants, alias) ? alias : '';
     const min = row.kind === 'int' ? (row.min ?? INT32_MIN) : 0;
     const max = row.kind === 'int' ? (row.maxOn?.[process.platform] ?? row.max ?? INT32_MAX) : row.kind === 'linger' ? row.max : INT32_MAX;
-    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name]!, min, max } : null;
+    hit = name && Object.hasOwn(constants, row.level) ? { row, name, level: constants[row.level]!, option: constants[name as ConstantName]!, min, max } : null;
     resolvedCache.set(rowName, hit);
   }
   return hit;

@@ -5,7 +5,7 @@
  */
 import { os } from '../core/builtins';
 import { closeSocket, constants, requireAddon, tryOpenSocket } from '../core/syscall';
-import { OPTIONS, type OptionRow } from '../core/table';
+import { OPTIONS, type OptionName, type OptionRow, type SocketConstantName } from '../core/table';
 import { SyscallError, errnoName } from '../core/errors';
 import { getsockopt, setsockopt } from './raw';
 
@@ -24,16 +24,16 @@ export interface ProbeResult {
  * `{ TCP_KEEPIDLE: { defined: true, accepted: true }, TCP_KEEPALIVE: { defined: false, ... } }`.
  * `isSupported()` stays the header question; this is the kernel question.
  */
-export function probe(): Record<string, ProbeResult> {
+export function probe(): Record<OptionName, ProbeResult> {
   requireAddon(); // without the addon the kernel cannot be asked: say so, never "nothing accepted"
-  const open = (domain: string, type: string): number =>
+  const open = (domain: SocketConstantName, type: SocketConstantName): number =>
     constants[domain] === undefined || constants[type] === undefined ? -os().constants.errno.EAFNOSUPPORT : tryOpenSocket(constants[domain]!, constants[type]!);
   const fds = {
     tcp: open('AF_INET', 'SOCK_STREAM'),
     udp: open('AF_INET', 'SOCK_DGRAM'),
     ipv6: open('AF_INET6', 'SOCK_STREAM'),
   };
-  const result: Record<string, ProbeResult> = {};
+  const result = {} as Record<OptionName, ProbeResult>;
   try {
     // Only a missing address family is an answer about the kernel (no IPv6 here: the IPv6 rows
     // are not accepted). Anything else (EMFILE, ENFILE, ENOBUFS) means the probe could not ask.

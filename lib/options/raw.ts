@@ -33,7 +33,7 @@ function constantArg(value: unknown, argName: 'level' | 'option'): number {
     const known = isLevelName || OPTION_BY_NAME.has(value);
     throw new UnsupportedOptionError(value, process.platform, known ? undefined : 'socket-knobs knows no constant of that name');
   }
-  return constants[value]!;
+  return constants[value as ConstantName]!; // (own: checked above)
 }
 
 let rowsByNumber: Map<string, OptionRow> | undefined;
