@@ -16,7 +16,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+const crypto = require('node:crypto');
+
 const DEFINED_NAMES_BEGIN = 'socket-knobs defined names:';
+// The hash of the native sources a binary was built from (src-native/source.gen.h, kSourceHash).
+const SOURCE_HASH_BEGIN = 'socket-knobs source:';
+const SOURCE_HASH_END = ':end of socket-knobs source';
+/** The files a binary is built from (source.gen.h, which carries their hash, excepted). */
+const NATIVE_SOURCES = ['binding.gyp', 'src-native/socket_knobs.cc', 'src-native/table.gen.h'];
 const DEFINED_NAMES_END = ':end of socket-knobs defined names';
 const root = path.join(__dirname, '..');
 const SUPPORT_FILE = path.join(root, 'docs', 'evidence', 'support.json');
@@ -31,6 +38,24 @@ function definedNames(file) {
     .slice(start + DEFINED_NAMES_BEGIN.length, end)
     .split(' ')
     .filter(Boolean);
+}
+
+/** The hash of the native sources (line endings normalised); `overrides` gives a file's text before it is written (npm run gen). */
+function sourceHash(overrides = {}) {
+  const hash = crypto.createHash('sha256');
+  for (const file of NATIVE_SOURCES) {
+    const text = overrides[file] ?? fs.readFileSync(path.join(root, file), 'utf8');
+    hash.update(`${file}\n${text.replace(/\r\n/g, '\n')}\n`);
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+/** The source hash a built addon carries, or null (built before it did). */
+function builtFrom(file) {
+  const text = fs.readFileSync(file).toString('latin1');
+  const start = text.indexOf(SOURCE_HASH_BEGIN);
+  const end = start < 0 ? -1 : text.indexOf(SOURCE_HASH_END, start);
+  return start < 0 || end < 0 ? null : text.slice(start + SOURCE_HASH_BEGIN.length, end);
 }
 
 /** docs/evidence/support.json: { targets: { 'win32-x64': [names...], ... } }, or null before the first run. */
@@ -52,7 +77,19 @@ function supportDrift(targetName, names) {
   );
 }
 
-module.exports = { DEFINED_NAMES_BEGIN, DEFINED_NAMES_END, SUPPORT_FILE, definedNames, readSupport, supportDrift };
+module.exports = {
+  DEFINED_NAMES_BEGIN,
+  DEFINED_NAMES_END,
+  SOURCE_HASH_BEGIN,
+  SOURCE_HASH_END,
+  NATIVE_SOURCES,
+  SUPPORT_FILE,
+  builtFrom,
+  definedNames,
+  readSupport,
+  sourceHash,
+  supportDrift,
+};
 
 if (require.main === module) {
   const { TARGETS, relativePath } = require('./targets');

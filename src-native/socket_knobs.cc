@@ -92,14 +92,19 @@ struct KnownConstant {
   int value;
 };
 
+#include "source.gen.h"
 #include "table.gen.h"
 
-// kDefinedNames is read from the binary's file (scripts/support.js), never at run time. Init takes
-// its address in an empty asm statement, so that neither the compiler nor a dead-stripping linker
-// (macOS) can drop it.
+// The hash of the sources this binary is built from, read from its file before publishing
+// (scripts/check-prebuilds.js): a stale prebuild is refused.
+const char kSourceHash[] = SOCKET_KNOBS_SOURCE;
+
+// kDefinedNames and kSourceHash are read from the binary's file (scripts/support.js), never at run
+// time. Init takes their addresses in an empty asm statement, so that neither the compiler nor a
+// dead-stripping linker (macOS) can drop them.
 inline void KeepDefinedNames() {
 #if defined(__GNUC__) || defined(__clang__)
-  __asm__ volatile("" : : "r"(kDefinedNames) : "memory");
+  __asm__ volatile("" : : "r"(kDefinedNames), "r"(kSourceHash) : "memory");
 #endif
 }
 

@@ -137,6 +137,32 @@ describeCross('cross-compiled prebuilds', () => {
     expect(drift).toEqual([]);
   });
 
+  test('check-prebuilds (prepublishOnly) accepts each for its own target and refuses a wrong format, architecture or libc, a stale build and a missing entry point', () => {
+    const { checkPrebuild } = require('../../scripts/check-prebuilds');
+    const { target } = require('../../scripts/targets');
+    for (const name of Object.keys(TARGETS)) expect({ name, problems: checkPrebuild(files[name], target(name)) }).toEqual({ name, problems: [] });
+    const problems = (file, name) => checkPrebuild(file, target(name)).join('; ');
+    expect(problems(files['darwin-arm64'], 'darwin-x64')).toMatch(/is built for arm64, not x64/);
+    expect(problems(files['win32-x64'], 'darwin-x64')).toMatch(/is win32, not darwin/);
+    expect(problems(files['linux-arm64-musl'], 'linux-x64-musl')).toMatch(/is built for arm64, not x64/);
+    expect(problems(files['linux-arm64-musl'], 'linux-arm64-glibc')).toMatch(/links musl, not glibc/);
+    // A build from other sources: the same binary with another hash in it.
+    const { SOURCE_HASH_BEGIN } = require('../../scripts/support');
+    const stale = path.join(dir, 'stale.node');
+    const bytes = fs.readFileSync(files['darwin-arm64']);
+    const at = bytes.indexOf(SOURCE_HASH_BEGIN) + SOURCE_HASH_BEGIN.length;
+    bytes.write('0'.repeat(24), at, 'latin1');
+    fs.writeFileSync(stale, bytes);
+    expect(problems(stale, 'darwin-arm64')).toMatch(/was built from other native sources \(0{24}; these are [0-9a-f]{24}\): rebuild it/);
+    // No entry point: not an addon at all.
+    const entry = bytes.indexOf('napi_register_module_v1');
+    bytes.write('x', entry, 'latin1');
+    fs.writeFileSync(stale, bytes);
+    expect(problems(stale, 'darwin-arm64')).toMatch(/has no N-API entry point/);
+    fs.writeFileSync(stale, 'not a library');
+    expect(problems(stale, 'win32-x64')).toMatch(/not a shared library/);
+  });
+
   test('node-gyp-build selects each one for its platform, architecture and libc (beside the Linux ones)', () => {
     const pkg = path.join(dir, 'package');
     fs.mkdirSync(pkg);
