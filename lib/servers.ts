@@ -37,9 +37,10 @@ export function tuneServer(server: net.Server, tuning: Tuning): ServerTuner {
 export function tuneServerPlanned(server: net.Server, plan: Plan): ServerTuner {
   assertServer(server);
   // Listening already: a field that cannot apply to its family is refused here, before anything is set.
-  const notApplicable = server.listening ? listenerConflicts(server, plan).find((c) => !c.applies) : undefined;
+  const conflicts = server.listening ? listenerConflicts(server, plan) : undefined;
+  const notApplicable = conflicts?.find((c) => !c.applies);
   if (notApplicable) throw notApplicableError(notApplicable);
-  const tuner = new ServerTunerImpl(server, plan, true);
+  const tuner = new ServerTunerImpl(server, plan, true, conflicts);
   tuner.start();
   return tuner;
 }

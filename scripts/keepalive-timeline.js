@@ -7,8 +7,8 @@
 // hours are not captured). The capture itself is written beside it as JSON.
 const fs = require('node:fs');
 const path = require('node:path');
-const { unavailableReason } = require('../test/netns/hosts');
-const { runDeadPeer } = require('../test/netns/dead-peer');
+const { unavailableReason } = require('../test/fixtures/netns/hosts');
+const { runDeadPeer } = require('../test/fixtures/netns/dead-peer');
 
 const OUT = path.join(__dirname, '..', 'docs');
 const TUNED = { idle: 1, interval: 1, count: 2 };

@@ -14,7 +14,7 @@ import { NOT_SHOWN, invalidValue } from '../core/validate';
 import { mergePlans, pathsPlan, subPlan, type Plan, type Tuning } from '../tuning/tuning';
 import { applyPlan, applyPlanToFd } from '../tuning/apply';
 import { driftOf, getTuning, snapshotPlan } from '../tuning/readback';
-import { listenerConflicts, notApplicableError } from '../tuning/listener';
+import { listenerConflicts, notApplicableError, type ListenerConflict } from '../tuning/listener';
 import { claimServer, onServerConnection, onServerListening, onServerSession, releaseServer, type ServerOwner } from '../node/hooks';
 import { isHttp2Server, serverHandle } from '../node/kinds';
 
@@ -110,6 +110,8 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
     private readonly plan: Plan,
     /** tuneServer() (true) or tuneServers() (false): an explicit tuning wins over the process-wide one. */
     readonly explicit: boolean,
+    /** The conflicts tuneServer() already computed for the listener it found (used once, at the first listen: not computed twice). */
+    private knownConflicts?: ListenerConflict[],
   ) {
     super();
     this.tuning = plan.tuning;
@@ -149,7 +151,8 @@ export class ServerTunerImpl extends EventEmitter implements ServerTuner, Server
    * family (TCP on AF_UNIX) is never attempted on a connection; tuneServer() refuses it (an Error).
    */
   private placeFields(fd: number | 'primary'): Placement | Error {
-    const conflicts = listenerConflicts(this.server, this.plan);
+    const conflicts = this.knownConflicts ?? listenerConflicts(this.server, this.plan);
+    this.knownConflicts = undefined; // a later listen may be another family: computed again
     const notApplicable = conflicts.filter((c) => !c.applies);
     if (notApplicable.length > 0 && this.explicit) return notApplicableError(notApplicable[0]!);
     const skipped = new Set(notApplicable.map((c) => c.path));

@@ -127,13 +127,16 @@ export function subPlan(plan: Plan, keep: (row: OptionRow) => boolean): Plan {
 
 const KIND_ORDER: Record<string, number> = { bool: 0, int: 0, linger: 1, string: 2 };
 
+/** A plan of `fields` in the order a plan is applied (ints first, one crossing; then linger, then names). */
+function planOf(fields: PlannedField[], tuning: Readonly<Tuning>): Plan {
+  fields.sort((x, y) => (KIND_ORDER[x.option.row.kind] ?? 3) - (KIND_ORDER[y.option.row.kind] ?? 3));
+  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning };
+}
+
 /** `a`'s fields and those of `b` whose paths `a` lacks, in the order a plan is applied (ints first). */
 export function mergePlans(a: Plan, b: Plan): Plan {
   const paths = new Set(a.fields.map((f) => f.path));
-  const fields = [...a.fields, ...b.fields.filter((f) => !paths.has(f.path))].sort(
-    (x, y) => (KIND_ORDER[x.option.row.kind] ?? 3) - (KIND_ORDER[y.option.row.kind] ?? 3),
-  );
-  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: a.tuning };
+  return planOf([...a.fields, ...b.fields.filter((f) => !paths.has(f.path))], a.tuning);
 }
 
 /** A plan naming `paths` (values to be read with snapshotPlan): what a listener held, to compare accepted sockets with. */
@@ -144,5 +147,5 @@ export function pathsPlan(paths: Iterable<TuningPath>): Plan {
     const option = wanted.has(row.tuning) ? lookup(row.name) : null;
     if (option) fields.push({ option, path: row.tuning, value: 0 });
   }
-  return mergePlans({ fields, intCount: 0, tuning: {} }, { fields: [], intCount: 0, tuning: {} });
+  return planOf(fields, {});
 }

@@ -55,3 +55,25 @@ testIf(staged, 'every `npm run X` names a script of package.json', () => {
   }
   expect(unknown).toEqual([]);
 });
+
+testIf(
+  staged,
+  'every relative require() in scripts/, test/, bench/, bin/ and demo/ resolves from its file (a moved fixture is a failure here, not when the script next runs)',
+  () => {
+    const unresolved = [];
+    for (const file of ['scripts', 'test', 'bench', 'bin', 'demo'].flatMap(files).filter((f) => /\.(js|cjs|mjs)$/.test(f))) {
+      if (file === path.join('test', 'unit', 'facts.test.js')) continue;
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      // A literal relative specifier only (template strings and variables are the script's business).
+      for (const match of text.matchAll(/\brequire\((['"])(\.{1,2}\/[^'"`$]*)\1\)/g)) {
+        try {
+          // From the file, or from the root: scripts that tests run with `node -e` in the package's folder.
+          require.resolve(match[2], { paths: [path.dirname(path.join(root, file)), root] });
+        } catch {
+          unresolved.push(`${file}: require('${match[2]}')`);
+        }
+      }
+    }
+    expect(unresolved).toEqual([]);
+  },
+);
