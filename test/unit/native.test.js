@@ -9,6 +9,8 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
+const { emulated } = require('../helpers');
+
 const root = path.join(__dirname, '..', '..');
 const { native, FUNCTIONS, BATCH_LAYOUT } = require('../../dist/modules/core/native.js');
 const { BATCH } = require('../../dist/modules/core/syscall.js');
@@ -82,7 +84,10 @@ describe('one result type: >= 0 a result, < 0 the negated errno', () => {
     expect(native.getBytes(-1, c.SOL_SOCKET, c.SO_LINGER, linger)).toBe(EBADF);
     expect(native.setBytes(fd, c.SOL_SOCKET, c.SO_LINGER, linger)).toBe(0);
     expect(native.setBytes(-1, c.SOL_SOCKET, c.SO_LINGER, linger)).toBe(EBADF);
-    expect(native.getScratchBytes(slot, fd, c.IPPROTO_TCP, c.TCP_INFO)).toBe(16); // clamped to the scratch's size
+    // Clamped to the scratch's size (qemu-user passes 4 bytes of TCP_INFO through: fewer, never more).
+    const length = native.getScratchBytes(slot, fd, c.IPPROTO_TCP, c.TCP_INFO);
+    if (emulated('TCP_INFO')) expect(length).toBeLessThanOrEqual(16);
+    else expect(length).toBe(16);
     expect(native.getScratchBytes(slot, -1, c.IPPROTO_TCP, c.TCP_INFO)).toBe(EBADF);
     const own = native.openSocket(c.AF_INET, c.SOCK_STREAM, 0);
     expect(own).toBeGreaterThan(2);
