@@ -30,6 +30,7 @@ import { INT32_MAX, NOT_SHOWN, invalidType, invalidValue, readOptions, validateB
 import type { Duration } from './core/units';
 import { fdChanged, runControl } from './node/fdidentity';
 import { checkMptcp } from './options/mptcp';
+import { refuseDeadPeerOnMptcp } from './tuning/deadpeer';
 import { adoptedHandle } from './node/kinds';
 
 export interface ListenOptions {
@@ -268,6 +269,7 @@ export function listen(server: net.Server, options: ListenOptions): Promise<net.
       if (given.tuning !== undefined) {
         const compiled = compileTuning(given.tuning, 'options.tuning');
         // What an MPTCP socket refuses is known before the first syscall (probed once per process).
+        if (given.mptcp === true) refuseDeadPeerOnMptcp(compiled.tuning, 'listen()');
         if (given.mptcp === true)
           checkMptcp(
             compiled.fields.map((f) => f.option.row.name),

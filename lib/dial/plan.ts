@@ -12,6 +12,7 @@ import { checkMptcp } from '../options/mptcp';
 import { validateTime, type Duration } from '../core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from '../core/validate';
 import { compileTuning, subPlan, type Plan, type Tuning } from '../tuning/tuning';
+import { refuseDeadPeerOnMptcp } from '../tuning/deadpeer';
 
 export interface DialOptions {
   /** A host name or an IP literal. */
@@ -175,6 +176,7 @@ export function compileDial(options: unknown): DialPlan {
   const { early, late } = planTuning(given);
   // Known before the first syscall: what an MPTCP socket refuses (probed once per process).
   if (mptcp) {
+    refuseDeadPeerOnMptcp(early?.tuning, 'dial()');
     checkMptcp([...beforeConnect.map(([option]) => option.row.name), ...(early?.fields.map((f) => f.option.row.name) ?? [])], 'dial()', 'unconnected');
     checkMptcp(late?.fields.map((f) => f.option.row.name) ?? [], 'dial()', 'connected');
   }

@@ -11,6 +11,7 @@
 import { lookup, requireAddon, resolve, type Resolved } from '../core/syscall';
 import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
 import type { Duration } from '../core/units';
+import { expandDeadPeer, validateDeadPeer } from './deadpeer';
 import { invalidType, invalidValue, readOptions, validateBoolean } from '../core/validate';
 import { KEEPALIVE_FIELDS, checkValue, validateLinger, validateName, type KeepAliveOptions, type Linger } from '../options/values';
 
@@ -39,15 +40,26 @@ export interface Tuning {
   mark?: number;
   /** SO_PRIORITY: queueing priority (Linux; 0..6 unprivileged). Not inherited by accepted sockets. */
   priority?: number;
+  /**
+   * A dead peer is found within this deadline, idle or with data in flight: the connection fails
+   * with ETIMEDOUT no later than that after the peer stops answering. Milliseconds, or a string with
+   * its unit ('30s'); 3 s to 20 h. It expands, before any syscall, into `keepAlive` and `userTimeout`
+   * (lib/tuning/deadpeer.ts: the formula and its worst case); either given too must say the same.
+   * Linux (it needs TCP_USER_TIMEOUT).
+   */
+  deadPeerTimeout?: Duration;
 }
 
+/** The Tuning fields that are no option of their own: they expand into the table's fields before any syscall. */
+const COMPOSITE_FIELDS = ['deadPeerTimeout'] as const;
+
 /** The top-level Tuning fields, in the table's order. */
-export const TUNING_FIELDS = [...new Set(TUNING_ROWS.map((r) => r.tuning.split('.')[0]!))] as readonly (keyof Tuning)[];
+export const TUNING_FIELDS = [...new Set(TUNING_ROWS.map((r) => r.tuning.split('.')[0]!)), ...COMPOSITE_FIELDS] as readonly (keyof Tuning)[];
 
 // The table and the Tuning interface name the same fields (a compile error otherwise).
 type TopField<P extends string> = P extends `${infer Head}.${string}` ? Head : P;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const tuningNamesEveryField: Same<keyof Tuning, TopField<TuningPath>> = true;
+const tuningNamesEveryField: Same<Exclude<keyof Tuning, (typeof COMPOSITE_FIELDS)[number]>, TopField<TuningPath>> = true;
 void tuningNamesEveryField;
 
 /** One validated field: its row as resolved here, its path, and its value. */
@@ -78,29 +90,64 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
   requireAddon(); // even an empty tuning: without the addon nothing would be applied, so say so
   if (tuning === undefined) throw invalidType(name, 'of type object', tuning);
   const given = readOptions(tuning, name, TUNING_FIELDS);
-  // keepAlive: false is { enable: false }; an object's enable defaults to true.
-  let keepAlive: Partial<Record<(typeof KEEPALIVE_FIELDS)[number], unknown>> = {};
-  if (given.keepAlive === false) keepAlive = { enable: false };
-  else if (given.keepAlive !== undefined) keepAlive = { enable: true, ...readOptions(given.keepAlive, `${name}.keepAlive`, KEEPALIVE_FIELDS) };
-
+  const keepAlive = keepAliveGiven(given.keepAlive, name);
+  const implied = impliedFields(given, name);
   const ints: PlannedField[] = [];
   const others: PlannedField[] = [];
   const copy: Record<string, unknown> = {};
   const copyKeepAlive: Record<string, unknown> = {};
   for (const { row, head, sub } of TUNING_PATHS) {
     const raw = sub ? keepAlive[sub] : given[head];
-    if (raw === undefined) continue;
+    const implies = implied?.values.get(row.tuning);
+    if (raw === undefined && implies === undefined) continue;
     const argName = `${name}.${row.tuning}`;
     const option = resolve(row.name);
-    const value = checkField(option, raw, argName);
+    const value = raw === undefined ? implies! : checkField(option, raw, argName);
+    if (implies !== undefined && value !== implies) throw contradiction(argName, value, implied!, name);
     (row.kind === 'bool' || row.kind === 'int' ? ints : others).push({ option, path: row.tuning, value });
     const shown = row.kind === 'bool' ? value === 1 : value;
     if (sub) copyKeepAlive[sub] = shown;
     else copy[head] = shown;
   }
   if (given.keepAlive === false) copy.keepAlive = false;
-  else if (given.keepAlive !== undefined) copy.keepAlive = Object.freeze(copyKeepAlive);
+  else if (given.keepAlive !== undefined || implied) copy.keepAlive = Object.freeze(copyKeepAlive);
+  if (implied) copy.deadPeerTimeout = implied.deadline;
   return { fields: [...ints, ...others], intCount: ints.length, tuning: Object.freeze(copy) as Readonly<Tuning> };
+}
+
+/** The keepAlive fields given: `false` is { enable: false }; an object's enable defaults to true. */
+function keepAliveGiven(value: unknown, name: string): Partial<Record<(typeof KEEPALIVE_FIELDS)[number], unknown>> {
+  if (value === false) return { enable: false };
+  if (value === undefined) return {};
+  return { enable: true, ...readOptions(value, `${name}.keepAlive`, KEEPALIVE_FIELDS) };
+}
+
+/** The fields a composite field (deadPeerTimeout) sets, by path, in the kernel's units; undefined when none is given. */
+function impliedFields(given: Partial<Record<keyof Tuning, unknown>>, name: string): { deadline: number; values: Map<TuningPath, number> } | undefined {
+  if (given.deadPeerTimeout === undefined) return undefined;
+  const argName = `${name}.deadPeerTimeout`;
+  const deadline = validateDeadPeer(given.deadPeerTimeout, argName);
+  if (given.keepAlive === false)
+    throw invalidValue(`${name}.keepAlive`, `is false, and ${argName} needs keepalive (it finds an idle dead peer with it): give one or the other`, false);
+  const e = expandDeadPeer(deadline);
+  const values = new Map<TuningPath, number>([
+    ['keepAlive.enable', 1],
+    ['keepAlive.idle', e.idle],
+    ['keepAlive.interval', e.interval],
+    ['keepAlive.count', e.count],
+    ['userTimeout', e.userTimeout],
+  ]);
+  return { deadline, values };
+}
+
+/** A field given beside deadPeerTimeout that says otherwise: both named, with what the deadline needs. */
+function contradiction(argName: string, value: unknown, implied: { deadline: number; values: Map<TuningPath, number> }, name: string) {
+  const path = argName.slice(name.length + 1) as TuningPath;
+  return invalidValue(
+    argName,
+    `contradicts ${name}.deadPeerTimeout: a deadline of ${implied.deadline} ms sets it to ${implied.values.get(path)} (lib/tuning/deadpeer.ts); give one or the other`,
+    value,
+  );
 }
 
 /** A field's value checked by its row's kind: 1/0 for a bool, a number in the kernel's unit, a linger, a name. */

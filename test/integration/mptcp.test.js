@@ -31,6 +31,7 @@ describeIf(firstReason(noMptcp, emulated('TCP_USER_TIMEOUT')), 'Multipath TCP', 
   test.each([
     ['synRetries', { synRetries: 1 }, 'TCP_SYNCNT'],
     ['tuning.userTimeout', { tuning: { keepAlive: { idle: 30 }, userTimeout: 5000 } }, 'TCP_USER_TIMEOUT'],
+    ['tuning.deadPeerTimeout', { tuning: { deadPeerTimeout: '12s' } }, 'deadPeerTimeout'],
   ])('dial({ mptcp, %s }): UnsupportedOptionError naming MPTCP, before any socket exists', async (label, extra, option) => {
     const server = track(net.createServer());
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -48,12 +49,15 @@ describeIf(firstReason(noMptcp, emulated('TCP_USER_TIMEOUT')), 'Multipath TCP', 
     expect(accepted).toBe(0);
   });
 
-  test('listen({ mptcp, tuning: { userTimeout } }): UnsupportedOptionError naming MPTCP, nothing listens', async () => {
+  test.each([
+    [{ userTimeout: 5000 }, 'TCP_USER_TIMEOUT'],
+    [{ deadPeerTimeout: '12s' }, 'deadPeerTimeout'],
+  ])('listen({ mptcp, tuning: %j }): UnsupportedOptionError naming MPTCP and %s, nothing listens', async (tuning, option) => {
     const server = track(net.createServer());
     const before = openFds();
-    await expect(knobs.listen(server, { port: 0, host: '127.0.0.1', mptcp: true, tuning: { userTimeout: 5000 } })).rejects.toMatchObject({
+    await expect(knobs.listen(server, { port: 0, host: '127.0.0.1', mptcp: true, tuning })).rejects.toMatchObject({
       name: 'UnsupportedOptionError',
-      option: 'TCP_USER_TIMEOUT',
+      option,
       message: expect.stringMatching(/Multipath TCP/),
     });
     expect(server.listening).toBe(false);
