@@ -10,6 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { runDeadPeer } = require('../test/fixtures/netns/dead-peer');
+const { runDeadline, RUNS, PAUSED } = require('../test/fixtures/netns/deadline-proof');
 const { HostPair, messages, unavailableReason } = require('../test/fixtures/netns/hosts');
 
 const root = path.join(__dirname, '..');
@@ -48,6 +49,20 @@ async function deadPeer() {
       `${writing.alive ? 'still retransmitting' : `died: ${writing.error}`} after ${WATCH_MS / 1000} s; tcpi_total_retrans up to ${retrans(writing)}${capture ? `; ${sent('defaults-writing').filter((p) => p.flags.includes('R')).length} resets` : ''}`,
     ],
   ];
+}
+
+/** deadPeerTimeout: the system test's 12 runs and the paused one, in parallel namespace pairs. */
+async function deadlines() {
+  const results = await Promise.all([...RUNS, PAUSED].map(runDeadline));
+  return results.map((r) => {
+    const { cutAt, errorAt, firstUnackedAt, lastReceivedAgo, error, controlOpen } = r.result;
+    const from = r.mode === 'busy' ? firstUnackedAt : cutAt;
+    const k = r.ready.keepAlive;
+    return [
+      `\`deadPeerTimeout: '${r.deadline / 1000}s'\` (idle ${k.idle} s, interval ${k.interval} s, count ${k.count}, user timeout ${r.ready.userTimeout} ms), ${r.mode}, ${r.side} side${r.paused ? ', socket paused' : ''}, cut ${r.cutDelayMs} ms after the round trip`,
+      `\`${error}\` ${errorAt - from} ms after the ${r.mode === 'busy' ? 'first unacknowledged write' : 'cut'} (deadline ${r.deadline} ms; last segment received ${lastReceivedAgo} ms before the cut); kernel defaults, same cut: ${controlOpen ? `still open after ${(r.deadline + 8000) / 1000} s` : 'closed'}`,
+    ];
+  });
 }
 
 async function reusePort() {
@@ -145,7 +160,7 @@ async function main() {
     console.error(`evidence: the kernel proofs cannot run here: ${reason}`);
     process.exit(1);
   }
-  const rows = [...(await deadPeer()), ...(await reusePort()), ...(await observeProofs()), ...(await dialProofs())];
+  const rows = [...(await deadPeer()), ...(await deadlines()), ...(await reusePort()), ...(await observeProofs()), ...(await dialProofs())];
   const cpu = os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? os.arch();
   const text = [
     `Measured by \`npm run evidence\` on ${cpu}, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,

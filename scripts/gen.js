@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { LEVELS, SOCKET_CONSTANTS, OPTIONS } = require('../dist/modules/core/table.js');
 const { listenerPlace } = require('../dist/modules/core/inheritance.js');
+const { expandDeadPeer } = require('../dist/modules/tuning/deadpeer.js');
 const { TCP_INFO_MEMBERS, TCP_INFO_KNOWN_LENGTH, memberEnd } = require('../dist/modules/options/tcpinfo-layout.js');
 const { HISTOGRAMS, COUNTERS, DRIFT_COUNTER, ACCEPT_QUEUE, promName } = require('../dist/modules/metrics.js');
 
@@ -233,7 +234,24 @@ function metricsTable() {
   return lines.join('\n');
 }
 
-const SECTIONS = { options: optionsTable, support: supportTable, tuning: tuningTable, metrics: metricsTable };
+/** What deadPeerTimeout expands into, for a few deadlines (lib/tuning/deadpeer.ts). */
+function deadPeerTable() {
+  const lines = ['| deadline D | keepalive idle | interval | count | user timeout |', '| --- | ---: | ---: | ---: | ---: |'];
+  for (const [shown, ms] of [
+    ["'3s'", 3000],
+    ["'5s'", 5000],
+    ["'12s'", 12000],
+    ["'30s'", 30000],
+    ["'5m'", 300000],
+    ["'1h'", 3600000],
+  ]) {
+    const e = expandDeadPeer(ms);
+    lines.push(`| \`${shown}\` | ${e.idle} s | ${e.interval} s | ${e.count} | ${e.userTimeout} ms |`);
+  }
+  return lines.join('\n');
+}
+
+const SECTIONS = { options: optionsTable, support: supportTable, tuning: tuningTable, metrics: metricsTable, deadpeer: deadPeerTable };
 
 /** `text` with every generated section it has re-rendered. */
 function withSections(file, text) {

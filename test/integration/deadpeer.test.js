@@ -62,7 +62,11 @@ describe('refusals, each typed and before any syscall', () => {
     [{ deadPeerTimeout: '21h' }, 'ERR_OUT_OF_RANGE', />= 3000 && <= 72000000/],
     [{ deadPeerTimeout: '30 seconds' }, 'ERR_INVALID_ARG_VALUE', /deadPeerTimeout/],
     [{ deadPeerTimeout: 4500.5 }, 'ERR_OUT_OF_RANGE', /integer/],
-    [{ deadPeerTimeout: '30s', userTimeout: 1000 }, 'ERR_INVALID_ARG_VALUE', /'tuning.userTimeout' contradicts tuning.deadPeerTimeout: a deadline of 30000 ms sets it to 24250/],
+    [
+      { deadPeerTimeout: '30s', userTimeout: 1000 },
+      'ERR_INVALID_ARG_VALUE',
+      /'tuning.userTimeout' contradicts tuning.deadPeerTimeout: a deadline of 30000 ms sets it to 24250/,
+    ],
     [{ deadPeerTimeout: '30s', keepAlive: { count: 9 } }, 'ERR_INVALID_ARG_VALUE', /'tuning.keepAlive.count' contradicts tuning.deadPeerTimeout/],
     [{ deadPeerTimeout: '30s', keepAlive: { enable: false } }, 'ERR_INVALID_ARG_VALUE', /'tuning.keepAlive.enable' contradicts/],
     [{ deadPeerTimeout: '30s', keepAlive: false }, 'ERR_INVALID_ARG_VALUE', /'tuning.keepAlive' is false, and tuning.deadPeerTimeout needs keepalive/],
@@ -144,7 +148,9 @@ describeIf(emulated('TCP_USER_TIMEOUT', 'TCP_KEEPIDLE'), 'every API that takes a
       const s = net.connect(options.port, options.host, () => callback(null, s));
       return s;
     }, TUNING);
-    const viaConnector = await new Promise((resolve, reject) => connect({ host: '127.0.0.1', port: server.address().port }, (err, s) => (err ? reject(err) : resolve(track(s)))));
+    const viaConnector = await new Promise((resolve, reject) =>
+      connect({ host: '127.0.0.1', port: server.address().port }, (err, s) => (err ? reject(err) : resolve(track(s)))),
+    );
     holds(viaConnector);
   });
 

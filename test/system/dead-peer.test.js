@@ -8,28 +8,11 @@
 // The cut lands at different phases of the keepalive timers (before the first probe, just after a
 // probe's acknowledgement, between probes), not only right after the round trip.
 const { unavailableReason } = require('../fixtures/netns/hosts');
-const { runDeadline } = require('../fixtures/netns/deadline-proof');
+const { runDeadline, RUNS, PAUSED } = require('../fixtures/netns/deadline-proof');
 const { expandDeadPeer } = require('../../dist/modules/tuning/deadpeer.js');
 const { describeIf } = require('../helpers');
 
 const reason = unavailableReason();
-
-/** The runs: the cut delay (ms after both round trips) puts the idle cuts before, at and after the first keepalive probe. */
-const RUNS = [
-  { deadline: 5000, mode: 'idle', side: 'client', cutDelayMs: 1500 }, // between probes (idle 1 s, interval 1 s)
-  { deadline: 5000, mode: 'idle', side: 'server', cutDelayMs: 300 }, // before the first probe
-  { deadline: 5000, mode: 'busy', side: 'client', cutDelayMs: 400 },
-  { deadline: 5000, mode: 'busy', side: 'server', cutDelayMs: 900 },
-  { deadline: 12000, mode: 'idle', side: 'client', cutDelayMs: 7100 }, // just after the first probe's ACK (idle 7 s)
-  { deadline: 12000, mode: 'idle', side: 'server', cutDelayMs: 2000 },
-  { deadline: 12000, mode: 'busy', side: 'client', cutDelayMs: 600 },
-  { deadline: 12000, mode: 'busy', side: 'server', cutDelayMs: 200 },
-  { deadline: 30000, mode: 'idle', side: 'client', cutDelayMs: 16000 }, // between probes (idle 14 s, interval 4 s)
-  { deadline: 30000, mode: 'idle', side: 'server', cutDelayMs: 5000 },
-  { deadline: 30000, mode: 'busy', side: 'client', cutDelayMs: 300 },
-  { deadline: 30000, mode: 'busy', side: 'server', cutDelayMs: 800 },
-];
-const PAUSED = { deadline: 5000, mode: 'idle', side: 'client', paused: true, cutDelayMs: 500 };
 
 const label = (r) => `${r.deadline / 1000} s, ${r.mode}, ${r.side} side${r.paused ? ', paused' : ''}`;
 
@@ -47,13 +30,18 @@ describeIf(reason, 'deadPeerTimeout: a dead peer found within the deadline, betw
     }
   }, 120000);
 
-  const find = (run) => results.find((r) => r.deadline === run.deadline && r.mode === run.mode && r.side === run.side && Boolean(r.paused) === Boolean(run.paused));
+  const find = (run) =>
+    results.find((r) => r.deadline === run.deadline && r.mode === run.mode && r.side === run.side && Boolean(r.paused) === Boolean(run.paused));
 
   test.each(RUNS.map((run) => [label(run), run]))('%s', (name, run) => {
     const r = find(run);
     const expected = expandDeadPeer(run.deadline);
     // The tuned socket carries the expansion (also on the server side: an accepted socket).
-    expect(r.ready).toMatchObject({ keepAlive: { enable: true, idle: expected.idle, interval: expected.interval, count: 3 }, userTimeout: expected.userTimeout, control: false });
+    expect(r.ready).toMatchObject({
+      keepAlive: { enable: true, idle: expected.idle, interval: expected.interval, count: 3 },
+      userTimeout: expected.userTimeout,
+      control: false,
+    });
     const { cutAt, errorAt, firstUnackedAt, lastReceivedAgo, error, controlOpen } = r.result;
     expect(error).toBe('ETIMEDOUT');
     const from = run.mode === 'busy' ? firstUnackedAt : cutAt;
