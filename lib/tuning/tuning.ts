@@ -11,6 +11,7 @@
 import { lookup, requireAddon, resolve, type Resolved } from '../core/syscall';
 import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
 import type { Duration } from '../core/units';
+import { UnsupportedOptionError } from '../core/errors';
 import { expandDeadPeer, validateDeadPeer } from './deadpeer';
 import { invalidType, invalidValue, readOptions, validateBoolean } from '../core/validate';
 import { KEEPALIVE_FIELDS, checkValue, validateLinger, validateName, type KeepAliveOptions, type Linger } from '../options/values';
@@ -127,6 +128,16 @@ function impliedFields(given: Partial<Record<keyof Tuning, unknown>>, name: stri
   if (given.deadPeerTimeout === undefined) return undefined;
   const argName = `${name}.deadPeerTimeout`;
   const deadline = validateDeadPeer(given.deadPeerTimeout, argName);
+  // Without a user timeout a busy connection waits for the kernel's retransmissions (about 15
+  // minutes on Linux): no deadline can be promised, so say so by this field's name (macOS, Windows).
+  const lacking = (['TCP_USER_TIMEOUT', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT'] as const).filter((option) => lookup(option) === null);
+  if (lacking.length > 0) {
+    throw new UnsupportedOptionError(
+      'deadPeerTimeout',
+      process.platform,
+      `it needs ${lacking.join(', ')}, which this platform does not define, to keep a deadline on a connection with data in flight and on an idle one`,
+    );
+  }
   if (given.keepAlive === false)
     throw invalidValue(`${name}.keepAlive`, `is false, and ${argName} needs keepalive (it finds an idle dead peer with it): give one or the other`, false);
   const e = expandDeadPeer(deadline);
