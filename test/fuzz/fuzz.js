@@ -614,6 +614,7 @@ function tuningObject() {
     if (random() < 0.5) out.keepAlive = random() < 0.2 ? false : optionsObject(['enable', 'idle', 'interval', 'count']);
     if (random() < 0.3) out.linger = optionsObject(['enable', 'seconds']);
     if (random() < 0.3) out.congestionControl = random() < 0.7 ? pick(['reno', 'bbr', 'nosuch']) : value();
+    if (random() < 0.2) out.deadPeerTimeout = random() < 0.7 ? pick(['5s', '30s', 3000, 12000, 2999, '21h', 30]) : value();
   }
   return out;
 }

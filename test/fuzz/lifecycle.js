@@ -60,6 +60,8 @@ function loadCopy() {
 }
 const COPIES = [require(entry), loadCopy()];
 const knobs = COPIES[0];
+// deadPeerTimeout's expansion, from this source tree's build (the formula: lib/tuning/deadpeer.ts).
+const { expandDeadPeer } = require('../../dist/modules/tuning/deadpeer.js');
 
 function rng(seed) {
   let state = seed >>> 0;
@@ -77,6 +79,7 @@ const TUNINGS = [
   { keepAlive: { idle: 99 } },
   { userTimeout: 7000 },
   { keepAlive: { idle: 33, count: 3 } },
+  { deadPeerTimeout: '12s' }, // expands into keepalive 7/1/3 and userTimeout 10000: the same invariants
 ];
 const KINDS = ['net', 'http', 'unix'];
 const HOW = ['destroy', 'reset', 'end'];
@@ -168,8 +171,22 @@ function read(socket) {
   const t = knobs.getTuning(socket);
   return { enable: t.keepAlive.enable, idle: t.keepAlive.idle, interval: t.keepAlive.interval, count: t.keepAlive.count, userTimeout: t.userTimeout };
 }
+/**
+ * The tuning as the fields the kernel holds: deadPeerTimeout expanded into keepAlive and userTimeout
+ * (the expansion's own bounds are proved in test/integration/deadpeer.test.js and against the kernel
+ * in test/system/dead-peer.test.js; this oracle checks that they hold through every lifecycle).
+ */
+function effective(tuning) {
+  if (!tuning || tuning.deadPeerTimeout === undefined) return tuning;
+  const { deadPeerTimeout, ...rest } = tuning;
+  const ms = typeof deadPeerTimeout === 'number' ? deadPeerTimeout : Number(/^(\d+)s$/.exec(deadPeerTimeout)[1]) * 1000;
+  const e = expandDeadPeer(ms);
+  return { ...rest, keepAlive: { enable: true, idle: e.idle, interval: e.interval, count: e.count }, userTimeout: e.userTimeout };
+}
+
 /** A socket tuned with `tuning` and nothing else: the tuning's fields, the kernel's defaults elsewhere. */
 function expected(tuning) {
+  tuning = effective(tuning);
   const e = { ...DEFAULTS };
   if (tuning.keepAlive) {
     e.enable = tuning.keepAlive.enable ?? true;
@@ -181,6 +198,8 @@ function expected(tuning) {
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 /** `b` over `a`, keepalive fields one by one (what a listener holds after both were set on it). */
 function over(a, b) {
+  a = effective(a);
+  b = effective(b);
   const out = { ...a, ...b };
   if (a.keepAlive || b.keepAlive) out.keepAlive = { ...(a.keepAlive || {}), ...(b.keepAlive || {}) };
   return out;
@@ -462,9 +481,10 @@ async function runSequence(ops) {
           const want = expected(entry.tuning);
           // Only the fields the tuning names: Node sets the others on an agent's sockets itself
           // (keepAlive: true agents call setKeepAlive(true), which sets interval 1 and count 10).
-          const ka = entry.tuning.keepAlive;
+          const given = effective(entry.tuning);
+          const ka = given.keepAlive;
           const named = Object.keys(want).filter((k) =>
-            k === 'userTimeout' ? entry.tuning.userTimeout !== undefined : ka && (k === 'enable' || ka[k] !== undefined),
+            k === 'userTimeout' ? given.userTimeout !== undefined : ka && (k === 'enable' || ka[k] !== undefined),
           );
           const differs = named.filter((k) => now[k] !== want[k]);
           if (differs.length > 0)
