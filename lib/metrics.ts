@@ -8,6 +8,12 @@
 import type { TcpInfo } from './options/tcpinfo';
 import { NOT_SHOWN, invalidValue } from './core/validate';
 
+/**
+ * The attribute saying which end of the connection the process is (`server` or `client`). Custom,
+ * so in the package's own namespace: `network.*` belongs to OpenTelemetry's semantic conventions.
+ */
+export const ROLE_ATTRIBUTE = 'socket_knobs.role';
+
 /** Attribute values, as OpenTelemetry takes them. */
 export type Attributes = Readonly<Record<string, string | number | boolean>>;
 
@@ -28,6 +34,16 @@ interface Counter {
 }
 
 const US = 1e-6;
+
+// Seconds-scale buckets for the RTT histograms (10 µs .. 10 s), byte-rate buckets for the rate: both
+// exporters use them (OpenTelemetry through the instrument's bucket advice, which a user's View overrides).
+export const RTT_BUCKETS = [0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+export const RATE_BUCKETS = [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/** The bucket boundaries of a histogram of `unit`. */
+function bucketsFor(unit: string): number[] {
+  return unit === 's' ? RTT_BUCKETS : RATE_BUCKETS;
+}
 
 /** Histograms: one value per sample. */
 export const HISTOGRAMS: readonly Histogram[] = [
@@ -62,9 +78,9 @@ export const COUNTERS: readonly Counter[] = [
     total: (i) => i.dsackDups,
   },
   {
-    name: 'network.tcp.recurring_retransmits',
+    name: 'network.tcp.retransmission_timeouts',
     unit: '{timeout}',
-    description: 'Retransmission timeouts, recurring ones included (tcpi_total_rto, Linux 6.7+)',
+    description: 'Retransmission timeouts (RTO events), recurring ones included (tcpi_total_rto, Linux 6.7+)',
     total: (i) => i.totalRto,
   },
   { name: 'network.tcp.bytes_sent', unit: 'By', description: 'Bytes sent, retransmissions included (tcpi_bytes_sent)', total: (i) => i.bytesSent },
@@ -82,10 +98,15 @@ export const ACCEPT_QUEUE = {
   description: "A listener's accept queue (tcpi_unacked), with its limit (tcpi_sacked) as network.tcp.accept_queue.limit",
 } as const;
 
-/** The prom-client name: dots become underscores, with the unit suffix (and _total for counters). */
+/**
+ * The prom-client name: dots become underscores, with the unit once (a name that already says
+ * `bytes` gets no `_bytes`: network_tcp_bytes_sent_total), and _total for counters.
+ */
 export function promName(name: string, unit: string, counter: boolean): string {
+  const base = name.replace(/\./g, '_');
   const suffix = { s: '_seconds', 'By/s': '_bytes_per_second', By: '_bytes' }[unit] ?? '';
-  return `${name.replace(/\./g, '_')}${suffix}${counter ? '_total' : ''}`;
+  const word = suffix.split('_')[1];
+  return `${base}${word && base.split('_').includes(word) ? '' : suffix}${counter ? '_total' : ''}`;
 }
 
 /** What a sample records, whatever the exporter. */
@@ -99,7 +120,10 @@ export interface Recorder {
 // OpenTelemetry.
 
 interface OtelMeter {
-  createHistogram(name: string, options?: { unit?: string; description?: string }): { record(value: number, attributes?: Attributes): void };
+  createHistogram(
+    name: string,
+    options?: { unit?: string; description?: string; advice?: { explicitBucketBoundaries?: number[] } },
+  ): { record(value: number, attributes?: Attributes): void };
   createCounter(name: string, options?: { unit?: string; description?: string }): { add(value: number, attributes?: Attributes): void };
   createObservableGauge(
     name: string,
@@ -127,7 +151,12 @@ export function otelRecorder(meter: unknown): Recorder {
   let recorder = otelRecorders.get(meter);
   if (recorder) return recorder;
   const m = meter as OtelMeter;
-  const histograms = new Map(HISTOGRAMS.map((h) => [h.name, m.createHistogram(h.name, { unit: h.unit, description: h.description })]));
+  const histograms = new Map(
+    HISTOGRAMS.map((h) => [
+      h.name,
+      m.createHistogram(h.name, { unit: h.unit, description: h.description, advice: { explicitBucketBoundaries: bucketsFor(h.unit) } }),
+    ]),
+  );
   const counters = new Map([...COUNTERS, DRIFT_COUNTER].map((c) => [c.name, m.createCounter(c.name, { unit: c.unit, description: c.description })]));
   const gauges = new Map<string, GaugeValues>();
   for (const name of [ACCEPT_QUEUE.name, `${ACCEPT_QUEUE.name}.limit`]) {
@@ -168,10 +197,6 @@ function labelName(attribute: string): string {
 
 const promRecorders = new WeakMap<object, { labels: readonly string[]; recorder: Recorder }>();
 
-// Seconds-scale buckets for the RTT histograms (10 µs .. 10 s), byte-rate buckets for the rate.
-const RTT_BUCKETS = [0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
-const RATE_BUCKETS = [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
-
 /**
  * A recorder over a prom-client `registry`, made once per registry with the label names of
  * `attributes`; a later observe() on the same registry must use the same attribute names (prom-client
@@ -202,7 +227,7 @@ export function promRecorder(registry: unknown, attributes: Attributes): Recorde
         name: promName(h.name, h.unit, false),
         help: h.description,
         labelNames: labels,
-        buckets: h.unit === 's' ? RTT_BUCKETS : RATE_BUCKETS,
+        buckets: bucketsFor(h.unit),
         registers: [registry],
       }),
     );

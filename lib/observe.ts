@@ -24,7 +24,7 @@ import { driftOf, getTuning } from './tuning/readback';
 import { isConnected, isHookedConnector, onAgentSocket, onServerConnection, onSocketClosing, watchConnectorSockets } from './node/hooks';
 import { isUnixSocket, looksLikeAgent, ownerHandle } from './node/kinds';
 import { Schedule } from './observe/schedule';
-import { ACCEPT_QUEUE, COUNTERS, DRIFT_COUNTER, HISTOGRAMS, otelRecorder, promRecorder, type Attributes, type Recorder } from './metrics';
+import { ACCEPT_QUEUE, COUNTERS, DRIFT_COUNTER, HISTOGRAMS, ROLE_ATTRIBUTE, otelRecorder, promRecorder, type Attributes, type Recorder } from './metrics';
 
 /** One reading of a connection. */
 export interface TcpSample {
@@ -49,7 +49,7 @@ export interface ObserveOptions {
   meter?: unknown;
   /** A prom-client Registry: the network_tcp_* metrics are registered on it (once per registry). */
   registry?: unknown;
-  /** Added to every metric point, beside `network.tcp.role` (`server` or `client`). Low-cardinality values. */
+  /** Added to every metric point, beside `socket_knobs.role` (`server` or `client`). Low-cardinality values. */
   attributes?: Record<string, string | number | boolean>;
   /** Add `network.peer.address` and `network.peer.port` to every point (high cardinality: off by default). */
   peerAttributes?: boolean;
@@ -108,7 +108,7 @@ class ObserverImpl extends EventEmitter implements Observer {
     super();
     this.listenerAttributes = {
       ...attributes,
-      'network.tcp.role': 'server',
+      [ROLE_ATTRIBUTE]: 'server',
       ...(peerAttributes ? { 'network.peer.address': '', 'network.peer.port': 0 } : {}),
     };
     if (meter !== undefined) this.recorders.push(otelRecorder(meter));
@@ -167,7 +167,7 @@ class ObserverImpl extends EventEmitter implements Observer {
     if (fd < 0 || !handle || this.byHandle.has(handle)) return;
     const attributes: Attributes = {
       ...this.attributes,
-      'network.tcp.role': role,
+      [ROLE_ATTRIBUTE]: role,
       ...(this.peerAttributes ? { 'network.peer.address': socket.remoteAddress ?? '', 'network.peer.port': socket.remotePort ?? 0 } : {}),
     };
     const watched: Watched = { socket, handle, fd, attributes, previous: COUNTERS.map(() => undefined), next: 0, index: -1, done: false, unhook: () => {} };
@@ -274,10 +274,14 @@ class ObserverImpl extends EventEmitter implements Observer {
       COUNTERS.forEach((c, i) => {
         const total = totals[i];
         if (total === undefined) return;
+        const first = watched.previous[i] === undefined;
         const delta = total - (watched.previous[i] ?? 0);
-        if (delta > 0) recorder.counter(c.name, delta, watched.attributes);
+        // From the first sample on, every counter has a series (add(0) where nothing happened yet),
+        // so a ratio over a healthy service reads 0, not "no data".
+        if (delta > 0 || first) recorder.counter(c.name, Math.max(0, delta), watched.attributes);
       });
-      if (sample.drift && sample.drift.length > 0) recorder.counter(DRIFT_COUNTER.name, 1, watched.attributes);
+      const drifted = sample.drift !== undefined && sample.drift.length > 0;
+      if (drifted || watched.previous[0] === undefined) recorder.counter(DRIFT_COUNTER.name, drifted ? 1 : 0, watched.attributes);
     }
     totals.forEach((total, i) => {
       if (total !== undefined) watched.previous[i] = total;

@@ -5,6 +5,7 @@ const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
 const knobs = require('../..');
+const { RTT_BUCKETS } = require('../../dist/modules/metrics.js');
 const { closeAll, track, waitFor, selfSignedCert, noOpenssl, testIf, eachIf, emulated } = require('../helpers');
 
 // These tests read byte counts and round-trip times from the samples; qemu-user (npm run test:arm64)
@@ -247,7 +248,20 @@ describe('exporters', () => {
     const metrics = exporter.getMetrics().flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics));
     const byName = Object.fromEntries(metrics.map((m) => [m.descriptor.name, m]));
     expect(byName['network.tcp.rtt'].descriptor.unit).toBe('s');
-    expect(byName['network.tcp.min_rtt'].dataPoints[0].attributes).toEqual({ 'server.name': 'api', 'network.tcp.role': 'server' });
+    expect(byName['network.tcp.min_rtt'].dataPoints[0].attributes).toEqual({ 'server.name': 'api', 'socket_knobs.role': 'server' });
+    // Bucket advice fit for seconds (tens of µs to seconds), not the SDK's default for milliseconds:
+    // the loopback RTTs (tens of µs) spread over the lower buckets instead of all landing in the first.
+    const rtt = byName['network.tcp.rtt'].dataPoints[0].value;
+    expect(rtt.buckets.boundaries).toEqual(RTT_BUCKETS);
+    expect(
+      byName['network.tcp.delivery_rate'].dataPoints.length === 0 || byName['network.tcp.delivery_rate'].dataPoints[0].value.buckets.boundaries[0] === 1e3,
+    ).toBe(true);
+    expect(rtt.buckets.counts[0]).toBeLessThan(rtt.count); // not every sample in the first bucket
+    // Every counter has a series from the connection's first sample, 0 where nothing happened.
+    for (const name of ['network.tcp.packets_retransmitted', 'network.tcp.retransmission_timeouts', 'network.tcp.tuning_drift']) {
+      expect({ name, points: byName[name]?.dataPoints.length }).toEqual({ name, points: 1 });
+      expect(byName[name].dataPoints[0].value).toBe(0);
+    }
     expect(byName['network.tcp.min_rtt'].dataPoints[0].value.count).toBeGreaterThan(1);
     expect(byName['network.tcp.bytes_sent'].descriptor.unit).toBe('By');
     // The server echoed the 100,000 bytes: its counter says so, summed over the deltas.
@@ -267,8 +281,12 @@ describe('exporters', () => {
     c.write(Buffer.alloc(50000));
     await waitFor(() => first.samples.length >= 2 && second.samples.length >= 2);
     const text = await registry.metrics();
-    expect(text).toMatch(/network_tcp_min_rtt_seconds_bucket\{le="[^"]+",server_name="api",network_tcp_role="server"\}/);
-    expect(text).toMatch(/network_tcp_bytes_sent_bytes_total\{server_name="other",network_tcp_role="server"\} \d+/);
+    expect(text).toMatch(/network_tcp_min_rtt_seconds_bucket\{le="[^"]+",server_name="api",socket_knobs_role="server"\}/);
+    // The unit once: bytes_sent says bytes already.
+    expect(text).toMatch(/network_tcp_bytes_sent_total\{server_name="other",socket_knobs_role="server"\} \d+/);
+    expect(text).not.toMatch(/_bytes_bytes|bytes_sent_bytes/);
+    // A healthy connection's retransmissions read 0 from the first sample, not "no data".
+    expect(text).toMatch(/network_tcp_packets_retransmitted_total\{server_name="api",socket_knobs_role="server"\} 0/);
     expect(text).toMatch(/# TYPE network_tcp_packets_retransmitted_total counter/);
     // prom-client fixes a metric's labels: other attribute names on the same registry are refused.
     expect(() => knobs.observe(server, { registry, attributes: { team: 'x' } })).toThrow(/attribute names of the first observe/);
