@@ -75,6 +75,8 @@ interface Watched {
   readonly attributes: Attributes;
   /** The cumulative counters at the previous sample, for the deltas. */
   readonly previous: (number | undefined)[];
+  /** True once a sample was recorded: every counter's series starts at the first one. */
+  recorded: boolean;
   next: number;
   /** Its place in the schedule's heap (-1: not in it). */
   index: number;
@@ -170,7 +172,18 @@ class ObserverImpl extends EventEmitter implements Observer {
       [ROLE_ATTRIBUTE]: role,
       ...(this.peerAttributes ? { 'network.peer.address': socket.remoteAddress ?? '', 'network.peer.port': socket.remotePort ?? 0 } : {}),
     };
-    const watched: Watched = { socket, handle, fd, attributes, previous: COUNTERS.map(() => undefined), next: 0, index: -1, done: false, unhook: () => {} };
+    const watched: Watched = {
+      socket,
+      handle,
+      fd,
+      attributes,
+      previous: COUNTERS.map(() => undefined),
+      recorded: false,
+      next: 0,
+      index: -1,
+      done: false,
+      unhook: () => {},
+    };
     watched.unhook = onSocketClosing(socket, () => this.final(watched));
     this.byHandle.set(handle, watched);
     this.reschedule(watched);
@@ -274,18 +287,18 @@ class ObserverImpl extends EventEmitter implements Observer {
       COUNTERS.forEach((c, i) => {
         const total = totals[i];
         if (total === undefined) return;
-        const first = watched.previous[i] === undefined;
         const delta = total - (watched.previous[i] ?? 0);
         // From the first sample on, every counter has a series (add(0) where nothing happened yet),
         // so a ratio over a healthy service reads 0, not "no data".
-        if (delta > 0 || first) recorder.counter(c.name, Math.max(0, delta), watched.attributes);
+        if (delta > 0 || !watched.recorded) recorder.counter(c.name, Math.max(0, delta), watched.attributes);
       });
       const drifted = sample.drift !== undefined && sample.drift.length > 0;
-      if (drifted || watched.previous[0] === undefined) recorder.counter(DRIFT_COUNTER.name, drifted ? 1 : 0, watched.attributes);
+      if (drifted || !watched.recorded) recorder.counter(DRIFT_COUNTER.name, drifted ? 1 : 0, watched.attributes);
     }
     totals.forEach((total, i) => {
       if (total !== undefined) watched.previous[i] = total;
     });
+    watched.recorded = true;
   }
 
   /** A listener's accept queue (tcpi_unacked) and its limit (tcpi_sacked), as gauges. */

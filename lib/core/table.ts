@@ -279,6 +279,12 @@ export type TuningPath = Extract<(typeof OPTIONS)[number], { readonly tuning: st
 
 /** The name of an option socket-knobs knows. */
 export type OptionName = (typeof OPTIONS)[number]['name'];
+
+/** The top-level Tuning field of a path (`keepAlive.idle`: `keepAlive`): what Tuning and TuningState must name. */
+export type TuningField = TuningPath extends infer P ? (P extends `${infer Head}.${string}` ? Head : P) : never;
+
+/** true when the unions `A` and `B` are the same set (for compile-time checks that a type names exactly the table's fields). */
+export type SameNames<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** A row of the table: one of the shapes, discriminated by `kind`, with a name socket-knobs knows. */
 export type OptionRow = RowShape extends infer S ? (S extends RowShape ? S & { readonly name: OptionName; readonly tuning?: TuningPath } : never) : never;
 /** The options of each value kind, for the raw accessors' types. */

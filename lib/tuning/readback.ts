@@ -4,7 +4,7 @@
  * and what a listener holds, to put back or compare with (snapshotPlan).
  */
 import { lookup, queue, readQueued, readValue, requireAddon, type Resolved } from '../core/syscall';
-import { TUNING_ROWS, reportedValue, type TuningPath } from '../core/table';
+import { TUNING_ROWS, reportedValue, type SameNames, type TuningField, type TuningPath } from '../core/table';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
 import { readLinger, readName, type KeepAlive, type Linger } from '../options/values';
@@ -35,9 +35,7 @@ export interface TuningState {
 
 // TuningState names exactly the table's Tuning fields (a compile error otherwise): getTuning reads
 // every row with a `tuning` column, so a new row is read back (and compared for drift) at once.
-type TopField<P extends string> = P extends `${infer Head}.${string}` ? Head : P;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const stateNamesEveryField: Same<Exclude<keyof TuningState, 'unavailable'>, TopField<TuningPath>> = true;
+const stateNamesEveryField: SameNames<Exclude<keyof TuningState, 'unavailable'>, TuningField> = true;
 void stateNamesEveryField;
 
 /** Each Tuning row with its path split once. */

@@ -9,7 +9,7 @@
  * of the option table (`tuning` column): this module has no list of its own.
  */
 import { lookup, requireAddon, resolve, type Resolved } from '../core/syscall';
-import { TUNING_ROWS, type OptionRow, type TuningPath } from '../core/table';
+import { TUNING_ROWS, type OptionRow, type TuningPath, type SameNames, type TuningField } from '../core/table';
 import type { Duration } from '../core/units';
 import { UnsupportedOptionError } from '../core/errors';
 import { expandDeadPeer, validateDeadPeer } from './deadpeer';
@@ -58,9 +58,7 @@ const COMPOSITE_FIELDS = ['deadPeerTimeout'] as const;
 export const TUNING_FIELDS = [...new Set(TUNING_ROWS.map((r) => r.tuning.split('.')[0]!)), ...COMPOSITE_FIELDS] as readonly (keyof Tuning)[];
 
 // The table and the Tuning interface name the same fields (a compile error otherwise).
-type TopField<P extends string> = P extends `${infer Head}.${string}` ? Head : P;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const tuningNamesEveryField: Same<Exclude<keyof Tuning, (typeof COMPOSITE_FIELDS)[number]>, TopField<TuningPath>> = true;
+const tuningNamesEveryField: SameNames<Exclude<keyof Tuning, (typeof COMPOSITE_FIELDS)[number]>, TuningField> = true;
 void tuningNamesEveryField;
 
 /** One validated field: its row as resolved here, its path, and its value. */

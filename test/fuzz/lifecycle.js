@@ -61,7 +61,7 @@ function loadCopy() {
 const COPIES = [require(entry), loadCopy()];
 const knobs = COPIES[0];
 // deadPeerTimeout's expansion, from this source tree's build (the formula: lib/tuning/deadpeer.ts).
-const { expandDeadPeer } = require('../../dist/modules/tuning/deadpeer.js');
+const { expandDeadPeer, validateDeadPeer } = require('../../dist/modules/tuning/deadpeer.js');
 
 function rng(seed) {
   let state = seed >>> 0;
@@ -179,8 +179,7 @@ function read(socket) {
 function effective(tuning) {
   if (!tuning || tuning.deadPeerTimeout === undefined) return tuning;
   const { deadPeerTimeout, ...rest } = tuning;
-  const ms = typeof deadPeerTimeout === 'number' ? deadPeerTimeout : Number(/^(\d+)s$/.exec(deadPeerTimeout)[1]) * 1000;
-  const e = expandDeadPeer(ms);
+  const e = expandDeadPeer(validateDeadPeer(deadPeerTimeout, 'deadPeerTimeout'));
   return { ...rest, keepAlive: { enable: true, idle: e.idle, interval: e.interval, count: e.count }, userTimeout: e.userTimeout };
 }
 
