@@ -60,8 +60,8 @@ export { tuneServer, tuneServers } from './servers';
 export type { ServerTuner, ServerTuningMode, ServersTuner, TuneServersOptions } from './servers';
 
 // Observing: TCP_INFO over every connection of a server, an agent, a connector or a socket.
-export { observe } from './observe';
-export type { Observer, ObserveOptions, TcpSample } from './observe';
+export { observe, observeServers } from './observe';
+export type { Observer, ObserveOptions, ObserveServersOptions, TcpSample } from './observe';
 
 // The operator's view of another process's TCP sockets (npx socket-knobs --pid).
 export { inspectProcess } from './inspect';
