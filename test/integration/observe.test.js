@@ -301,3 +301,62 @@ describe('exporters', () => {
     second.observer.stop();
   });
 });
+
+describe('the schedule: the mean interval is the one asked, and wake-ups are grouped', () => {
+  testIf(
+    noFullTcpInfo,
+    '300 connections at 400 ms for 4 s: about 10 samples each (not 1.67x), at most 25 wake-ups a second',
+    async () => {
+      const { createHook } = require('node:async_hooks');
+      const server = await echoServer();
+      const CONNECTIONS = 300;
+      const INTERVAL = 400;
+      const SPAN = 4000;
+      // Every wake-up of the observer's timer, counted as Node runs it (the timer's callback calls tick()).
+      let wakeups = 0;
+      const hook = createHook({
+        before(asyncId) {
+          const resource = timers.get(asyncId);
+          if (resource && /\.tick\(\)/.test(String(resource._onTimeout))) wakeups++;
+        },
+        init(asyncId, type, triggerAsyncId, resource) {
+          if (type === 'Timeout') timers.set(asyncId, resource);
+        },
+        destroy(asyncId) {
+          timers.delete(asyncId);
+        },
+      });
+      const timers = new Map();
+      let samples = 0;
+      hook.enable();
+      const observer = knobs.observe(server, { interval: INTERVAL, onSample: (s) => (s.final ? 0 : samples++) });
+      // observe(server) sees connections accepted from now on: these are observed one by one as they arrive.
+      const observed = await Promise.all(
+        Array.from(
+          { length: CONNECTIONS },
+          () =>
+            new Promise((resolve) => {
+              const c = track(net.connect(server.address().port, '127.0.0.1', () => resolve(c)));
+            }),
+        ),
+      );
+      await waitFor(() => observer.connections === CONNECTIONS);
+      samples = 0;
+      wakeups = 0;
+      await new Promise((resolve) => setTimeout(resolve, SPAN));
+      const counted = { samples, wakeups };
+      observer.stop();
+      hook.disable();
+      for (const c of observed) c.destroy();
+      // A renewal process with waits uniform in [0.5, 1.5) x the interval: SPAN / INTERVAL samples per
+      // connection on average (10 here; the old 10-110 % waits gave 16.7).
+      const perConnection = counted.samples / CONNECTIONS;
+      console.log(`schedule: ${perConnection.toFixed(2)} samples per connection in ${SPAN} ms at ${INTERVAL} ms; ${counted.wakeups} wake-ups`);
+      expect(perConnection).toBeGreaterThan(0.85 * (SPAN / INTERVAL));
+      expect(perConnection).toBeLessThan(1.1 * (SPAN / INTERVAL));
+      expect(counted.wakeups).toBeGreaterThan(0);
+      expect(counted.wakeups).toBeLessThanOrEqual((25 * SPAN) / 1000 + 2);
+    },
+    30000,
+  );
+});
