@@ -86,7 +86,7 @@ function tcpInfoDecoder() {
     `// From lib/options/tcpinfo-layout.ts: ${NOTICE}.`,
     '// Straight-line code written at build time: nothing is compiled from strings when the package',
     '// loads (--disallow-code-generation-from-strings), and V8 sees one object shape per path.',
-    "import { caStateName, optionFlags, stateName, type TcpInfo } from './tcpinfo-layout';",
+    "import { caStateName, optionFlags, optionFlagsInto, stateName, type TcpInfo } from './tcpinfo-layout';",
     '',
     `/** Every member, when the kernel wrote at least the ${TCP_INFO_KNOWN_LENGTH} bytes this table knows: one object literal. */`,
     'export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): TcpInfo {',
@@ -108,6 +108,18 @@ function tcpInfoDecoder() {
     ...members.map((m) => `  if (length >= ${memberEnd(m)}) this.${m[0]} = ${readExpression(m)};`),
     '} as unknown as new (b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number) => TcpInfo;',
     'DecodedPart.prototype = Object.prototype;',
+    '',
+    '/**',
+    ' * Every member into `out`, a result object reused from call to call (observers, loops): no',
+    ' * allocation. A member the kernel did not write is set to undefined, never left from a previous call.',
+    ' */',
+    'export function decodeInto(out: Record<string, unknown>, b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): void {',
+    '  out.state = stateName(b[0]!);',
+    ...members.map(
+      (m) => `  out.${m[0]} = length >= ${memberEnd(m)} ? ${m[2] === 'options' ? `optionFlagsInto(out.${m[0]}, b[${m[1]}]!)` : readExpression(m)} : undefined;`,
+    ),
+    '  out.length = length;',
+    '}',
     '',
   ].join('\n');
 }

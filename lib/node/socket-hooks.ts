@@ -3,28 +3,44 @@
  * inside its `_destroy`, while its fd is still open, on every close path (lib/node/hooks.ts).
  */
 import type net = require('node:net');
-import { guarded, registryOf } from './registry';
+import { existing, guarded, registryOf } from './registry';
 
 /** Whether a socket has connected and still owns its fd. */
 export function isConnected(socket: net.Socket): boolean {
   return !socket.connecting && !socket.destroyed && !socket.pending;
 }
 
+// A socket's hooks are made for every socket a server accepts while observed: their fields are
+// allocated on first use (an empty Map or Set costs more than the rest of the record), and the
+// closing callbacks are a small array (one per observer, rarely more).
 interface SocketHooks {
   /** One pending callback per slot (a feature's key): the last registration in a slot wins, whole. */
-  readonly connectSlots: Map<symbol, () => void>;
+  connectSlots: Map<symbol, () => void> | null;
   /** The 'connect' listener, while one is installed. */
   onConnect: (() => void) | null;
-  /** Called from the socket's `_destroy`, while its fd is still open (observe's final sample). */
-  readonly closing: Set<(socket: net.Socket) => void>;
+  /**
+   * Called from the socket's `_destroy`, while its fd is still open (observe's final sample): pairs
+   * of callback and data, flat, in an array replaced (never grown in place: a pushed-to array
+   * reserves 16 slots) at each change, so it is exactly as long as its entries.
+   */
+  closing: readonly unknown[];
   /** The `_destroy` own property the socket had before ours (undefined: it used its prototype's). */
   ownDestroy: PropertyDescriptor | undefined;
-  /** Our `_destroy` wrapper, once installed (it stays while anyone wrapped it after us). */
-  destroyWrapper: ((err: Error | null, cb: (err?: Error | null) => void) => void) | null;
+  /** The `_destroy` our wrapper calls (the socket's before ours: its own, or its prototype's). */
+  originalDestroy: Destroy | null;
+  /** Whether our wrapper is the socket's `_destroy` (it stays while anyone wrapped it after us). */
+  installed: boolean;
 }
 
 function socketHooks(socket: net.Socket): SocketHooks {
-  return registryOf<SocketHooks>(socket, () => ({ connectSlots: new Map(), onConnect: null, closing: new Set(), ownDestroy: undefined, destroyWrapper: null }));
+  return registryOf<SocketHooks>(socket, () => ({
+    connectSlots: null,
+    onConnect: null,
+    closing: [],
+    ownDestroy: undefined,
+    originalDestroy: null,
+    installed: false,
+  }));
 }
 
 /**
@@ -36,44 +52,68 @@ function socketHooks(socket: net.Socket): SocketHooks {
  */
 export function whenConnected(socket: net.Socket, slot: symbol, fn: () => void): void {
   const hooks = socketHooks(socket);
-  hooks.connectSlots.set(slot, fn);
+  (hooks.connectSlots ??= new Map()).set(slot, fn);
   if (hooks.onConnect) return;
   const onConnect = (): void => {
     hooks.onConnect = null;
-    const due = [...hooks.connectSlots.values()];
-    hooks.connectSlots.clear();
+    const due = [...hooks.connectSlots!.values()];
+    hooks.connectSlots = null;
     for (const each of due) guarded(each);
   };
   hooks.onConnect = onConnect;
   socket.once('connect', onConnect);
 }
 
+type Destroy = (this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) => void;
+
 /**
- * Registers `fn` to run in `socket`'s `_destroy`, before Node closes the fd, on every close path
- * (peer FIN, end(), destroy(), destroy(err), RST, timeout). Returns the unregistration.
+ * The one `_destroy` wrapper every hooked socket gets (shared, not a closure per socket: a server
+ * observed holds one per accepted socket): runs the socket's closing callbacks, then the `_destroy`
+ * it had before.
  */
-export function onSocketClosing(socket: net.Socket, fn: (socket: net.Socket) => void): () => void {
-  const hooks = socketHooks(socket);
-  hooks.closing.add(fn);
-  if (!hooks.destroyWrapper) {
-    hooks.ownDestroy = Object.getOwnPropertyDescriptor(socket, '_destroy');
-    const original = (socket as unknown as { _destroy: (err: Error | null, cb: (err?: Error | null) => void) => void })._destroy;
-    const wrapper = function destroyWithHooks(this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) {
-      for (const each of [...hooks.closing]) guarded(() => each(this));
-      return original.call(this, err, cb);
-    };
-    hooks.destroyWrapper = wrapper;
-    Object.defineProperty(socket, '_destroy', { configurable: true, writable: true, value: wrapper });
+const destroyWithHooks: Destroy = function destroyWithHooks(this: net.Socket, err, cb) {
+  const hooks = existing<SocketHooks>(this)!;
+  const closing = hooks.closing;
+  for (let i = 0; i < closing.length; i += 2) {
+    const fn = closing[i] as (socket: net.Socket, data: unknown) => void;
+    const data = closing[i + 1];
+    guarded(() => fn(this, data));
   }
-  return () => {
-    hooks.closing.delete(fn);
-    if (hooks.closing.size > 0 || !hooks.destroyWrapper) return;
-    // Composes with every other wrapper: ours comes off only while it is still the outermost (nobody
-    // wrapped it since: another observer, another copy of the package, an APM library). Otherwise it
-    // stays, calling nothing, and theirs keeps working.
-    if ((socket as unknown as { _destroy?: unknown })._destroy !== hooks.destroyWrapper) return;
-    hooks.destroyWrapper = null;
-    if (hooks.ownDestroy) Object.defineProperty(socket, '_destroy', hooks.ownDestroy);
-    else delete (socket as unknown as { _destroy?: unknown })._destroy;
-  };
+  return hooks.originalDestroy!.call(this, err, cb);
+};
+
+/**
+ * Registers `fn(socket, data)` to run in `socket`'s `_destroy`, before Node closes the fd, on every
+ * close path (peer FIN, end(), destroy(), destroy(err), RST, timeout), until offSocketClosing() with
+ * the same `fn` and `data`. A callback shared by many sockets, with each socket's `data`, costs no
+ * closure per socket.
+ */
+export function onSocketClosing<T>(socket: net.Socket, fn: (socket: net.Socket, data: T) => void, data: T): void {
+  const hooks = socketHooks(socket);
+  hooks.closing = [...hooks.closing, fn, data];
+  if (hooks.installed) return;
+  hooks.ownDestroy = Object.getOwnPropertyDescriptor(socket, '_destroy');
+  hooks.originalDestroy = (socket as unknown as { _destroy: Destroy })._destroy;
+  hooks.installed = true;
+  Object.defineProperty(socket, '_destroy', { configurable: true, writable: true, value: destroyWithHooks });
+}
+
+/** Removes one registration of `fn` with `data` (a no-op when there is none). */
+export function offSocketClosing<T>(socket: net.Socket, fn: (socket: net.Socket, data: T) => void, data: T): void {
+  const hooks = existing<SocketHooks>(socket);
+  if (!hooks) return;
+  for (let i = 0; i < hooks.closing.length; i += 2) {
+    if (hooks.closing[i] === fn && hooks.closing[i + 1] === data) {
+      hooks.closing = [...hooks.closing.slice(0, i), ...hooks.closing.slice(i + 2)];
+      break;
+    }
+  }
+  if (hooks.closing.length > 0 || !hooks.installed) return;
+  // Composes with every other wrapper: ours comes off only while it is still the outermost (nobody
+  // wrapped it since: another observer, another copy of the package, an APM library). Otherwise it
+  // stays, calling nothing but the original, and theirs keeps working.
+  if ((socket as unknown as { _destroy?: unknown })._destroy !== destroyWithHooks) return;
+  hooks.installed = false;
+  if (hooks.ownDestroy) Object.defineProperty(socket, '_destroy', hooks.ownDestroy);
+  else delete (socket as unknown as { _destroy?: unknown })._destroy;
 }

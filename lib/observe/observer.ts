@@ -11,10 +11,11 @@ import { listenerFd, openHandleFd } from '../node/target';
 import { getTcpInfo, type TcpInfo } from '../options/tcpinfo';
 import type { Plan } from '../tuning/tuning';
 import { driftOf, getTuning } from '../tuning/readback';
-import { isConnected, onAgentSocket, onServerConnection, onSocketClosing, watchConnectorSockets } from '../node/hooks';
+import { isConnected, offSocketClosing, onAgentSocket, onServerConnection, onSocketClosing, watchConnectorSockets } from '../node/hooks';
 import { isUnixSocket, ownerHandle } from '../node/kinds';
-import { Schedule } from './schedule';
+import { JITTER_MIN, Schedule, windowOf } from './schedule';
 import { FIELD_ATTRIBUTE, ROLE_ATTRIBUTE, instrumentsOf } from './instruments';
+import { PreviousTotals } from './series';
 import { COUNTERS, HISTOGRAMS, otelExporter, promExporter, type Attributes, type EmitGauge, type Exporter, type SeriesSink } from './exporters';
 
 /** One reading of a connection. */
@@ -37,15 +38,6 @@ export interface Observer extends EventEmitter {
   stop(): void;
 }
 
-/**
- * Samples due within this window of a wake-up are taken in that wake-up: at most 25 wake-ups a second
- * whatever the connection count (a quarter of the interval for intervals under 160 ms). A sample taken
- * early is still scheduled from its due time, so the mean interval stays the one asked.
- */
-const MAX_WINDOW = 40;
-/** Each wait is interval × [JITTER_MIN, JITTER_MIN + 1): centred on the interval. */
-const JITTER_MIN = 0.5;
-
 const DRIFT_INDEX = COUNTERS.findIndex((c) => c.name === 'network.tcp.tuning_drift');
 const [ACCEPT_QUEUE, ACCEPT_QUEUE_LIMIT] = instrumentsOf('listener');
 const [DRIFTED_CONNECTIONS] = instrumentsOf('tuning');
@@ -58,15 +50,14 @@ interface Watched {
   readonly fd: number;
   /** Where its samples go: one sink per exporter. */
   readonly sinks: readonly SeriesSink[];
-  /** The cumulative counters at the previous sample, for the deltas. */
-  readonly previous: (number | undefined)[];
+  /** Its row in the observer's table of previous counter totals (one Float64Array for every connection). */
+  readonly slot: number;
   /** With `tuning`: the fields that differed at its latest sample (for the drift gauge). */
   drift: readonly TuningPath[];
   next: number;
   /** Its place in the schedule's heap (-1: not in it). */
   index: number;
   done: boolean;
-  unhook: () => void;
 }
 
 export class ObserverImpl extends EventEmitter implements Observer {
@@ -80,7 +71,13 @@ export class ObserverImpl extends EventEmitter implements Observer {
   /** When the timer fires (Infinity: no timer). */
   private timerAt = Infinity;
   private readonly window: number;
+  /** Each connection's counter totals at its previous sample, for the deltas. */
+  private readonly previous = new PreviousTotals();
+  /** The result object every sample without `onSample` is decoded into. */
+  private readonly reused = {} as TcpInfo;
   private readonly unhooks: (() => void)[] = [];
+  /** Every observed socket's closing hook: one function, each socket's Watched as its data (no closure per connection). */
+  private readonly onClosing = (_socket: net.Socket, watched: Watched): void => this.final(watched);
   private readonly exporters: Exporter[] = [];
   /** The servers observed, each with the removal of its connection hook. */
   private readonly servers = new Map<net.Server, () => void>();
@@ -97,7 +94,7 @@ export class ObserverImpl extends EventEmitter implements Observer {
     registry: unknown,
   ) {
     super();
-    this.window = Math.min(MAX_WINDOW, interval / 4);
+    this.window = windowOf(interval);
     // Made whole or not at all: an exporter that refuses leaves nothing of this observer on the other.
     try {
       if (meter !== undefined) this.exporters.push(otelExporter(meter));
@@ -177,14 +174,13 @@ export class ObserverImpl extends EventEmitter implements Observer {
       handle,
       fd,
       sinks: this.sinksFor(socket, role),
-      previous: COUNTERS.map(() => undefined),
+      slot: this.previous.take(),
       drift: [],
       next: 0,
       index: -1,
       done: false,
-      unhook: () => {},
     };
-    watched.unhook = onSocketClosing(socket, () => this.final(watched));
+    onSocketClosing(socket, this.onClosing, watched);
     this.byHandle.set(handle, watched);
     watched.next = Date.now() + this.jittered();
     this.schedule.push(watched);
@@ -257,13 +253,19 @@ export class ObserverImpl extends EventEmitter implements Observer {
   }
 
   private forget(watched: Watched): void {
+    if (watched.done) return;
     watched.done = true;
-    watched.unhook();
+    this.previous.free(watched.slot);
+    offSocketClosing(watched.socket, this.onClosing, watched);
     this.schedule.remove(watched);
     if (this.byHandle.get(watched.handle) === watched) this.byHandle.delete(watched.handle);
   }
 
-  /** Reads TCP_INFO (and the tuning, for drift) now; delivers in a microtask. */
+  /**
+   * Reads TCP_INFO (and the tuning, for drift) now and records it into the exporters. With
+   * `onSample`, a sample object is made and delivered in a microtask; without one, TCP_INFO is decoded
+   * into a result object reused for every sample: nothing is allocated per sample.
+   */
   private sample(watched: Watched, final: boolean): void {
     let info: TcpInfo;
     let drift: TuningPath[] | undefined;
@@ -275,7 +277,7 @@ export class ObserverImpl extends EventEmitter implements Observer {
       return;
     }
     try {
-      info = getTcpInfo(watched.fd);
+      info = getTcpInfo(watched.fd, this.onSample ? undefined : this.reused);
       if (this.plan) drift = driftOf(this.plan, getTuning(watched.fd));
     } catch (err) {
       // The fd is gone (closed under us, outside Node): the connection is over; nothing to read.
@@ -284,21 +286,22 @@ export class ObserverImpl extends EventEmitter implements Observer {
       return;
     }
     if (drift !== undefined) watched.drift = drift;
+    // Recorded now, while the connection's row of previous totals is its own (a final sample's row is
+    // freed right after); an exporter's error is reported after Node's destroy path, never inside it.
+    try {
+      this.record(watched, info, drift);
+    } catch (err) {
+      queueMicrotask(() => this.report(err));
+    }
+    if (!this.onSample) return;
     const sample: TcpSample = drift === undefined ? { socket: watched.socket, info, final } : { socket: watched.socket, info, final, drift };
-    queueMicrotask(() => this.deliver(watched, sample));
+    queueMicrotask(() => this.deliver(sample));
   }
 
-  private deliver(watched: Watched, sample: TcpSample): void {
+  private deliver(sample: TcpSample): void {
     // A final sample read before stop() (the socket destroyed, then stop() in the same tick) is owed:
     // exactly one final sample per connection that closed while observed. No other after stop().
     if (this.stopped && !sample.final) return;
-    if (!this.stopped) {
-      try {
-        this.record(watched, sample);
-      } catch (err) {
-        this.report(err);
-      }
-    }
     if (!this.onSample) return;
     try {
       this.onSample(sample);
@@ -312,10 +315,9 @@ export class ObserverImpl extends EventEmitter implements Observer {
    * counter the kernel gives has a series (0 where nothing happened yet), so a ratio over a healthy
    * service reads 0, not "no data"; one the kernel does not give has none.
    */
-  private record(watched: Watched, sample: TcpSample): void {
+  private record(watched: Watched, info: TcpInfo, drift: readonly TuningPath[] | undefined): void {
     const { sinks } = watched;
     if (sinks.length === 0) return;
-    const { info } = sample;
     for (let h = 0; h < HISTOGRAMS.length; h++) {
       const value = HISTOGRAMS[h]!.read!(info);
       if (value !== undefined) for (const sink of sinks) sink.histogram(h, value);
@@ -323,13 +325,12 @@ export class ObserverImpl extends EventEmitter implements Observer {
     for (let c = 0; c < COUNTERS.length; c++) {
       let delta: number;
       if (c === DRIFT_INDEX) {
-        if (sample.drift === undefined) continue;
-        delta = sample.drift.length > 0 ? 1 : 0;
+        if (drift === undefined) continue;
+        delta = drift.length > 0 ? 1 : 0;
       } else {
         const total = COUNTERS[c]!.read!(info);
         if (total === undefined) continue;
-        delta = Math.max(0, total - (watched.previous[c] ?? 0));
-        watched.previous[c] = total;
+        delta = this.previous.delta(watched.slot, c, total);
       }
       for (const sink of sinks) sink.counter(c, delta);
     }
@@ -379,7 +380,7 @@ export class ObserverImpl extends EventEmitter implements Observer {
     for (const drop of [...this.pendingConnect.values()]) drop();
     for (const watched of this.byHandle.values()) {
       watched.done = true;
-      watched.unhook();
+      offSocketClosing(watched.socket, this.onClosing, watched);
     }
     this.byHandle.clear();
     this.schedule.clear();

@@ -126,3 +126,41 @@ export class Owners {
     this.gauges.delete(owner);
   }
 }
+
+/**
+ * Each connection's counter totals at its previous sample: one Float64Array, a row of
+ * COUNTERS.length columns per connection (a number array per connection would box every total above
+ * 2^31), rows reused as connections end.
+ */
+export class PreviousTotals {
+  private rows = new Float64Array(64 * COUNTERS.length);
+  private used = 0;
+  private readonly released: number[] = [];
+
+  /** A row, NaN (no sample yet) in every column. */
+  take(): number {
+    let row = this.released.pop();
+    if (row === undefined) {
+      row = this.used++;
+      if (this.used * COUNTERS.length > this.rows.length) {
+        const grown = new Float64Array(this.rows.length * 2);
+        grown.set(this.rows);
+        this.rows = grown;
+      }
+    }
+    this.rows.fill(NaN, row * COUNTERS.length, (row + 1) * COUNTERS.length);
+    return row;
+  }
+
+  free(row: number): void {
+    this.released.push(row);
+  }
+
+  /** The change of counter `c` since the row's previous total (the whole total at the first sample); keeps `total`. */
+  delta(row: number, c: number, total: number): number {
+    const at = row * COUNTERS.length + c;
+    const previous = this.rows[at]!;
+    this.rows[at] = total;
+    return Number.isNaN(previous) ? total : Math.max(0, total - previous);
+  }
+}

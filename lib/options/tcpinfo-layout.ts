@@ -189,6 +189,21 @@ export function caStateName(value: number): NonNullable<TcpInfo['caState']> {
   return CA_STATES[value] ?? value;
 }
 
+/** tcpi_options, decoded into `into` when it is an object (a reused result), else into a new one. */
+export function optionFlagsInto(into: unknown, o: number): NonNullable<TcpInfo['options']> {
+  if (into === null || typeof into !== 'object') return optionFlags(o);
+  const flags = into as NonNullable<TcpInfo['options']>;
+  flags.timestamps = (o & 1) !== 0;
+  flags.sack = (o & 2) !== 0;
+  flags.windowScale = (o & 4) !== 0;
+  flags.ecn = (o & 8) !== 0;
+  flags.ecnSeen = (o & 16) !== 0;
+  flags.synData = (o & 32) !== 0;
+  flags.usecTs = (o & 64) !== 0;
+  flags.tfoChild = (o & 128) !== 0;
+  return flags;
+}
+
 /** tcpi_options, decoded. */
 export function optionFlags(o: number): NonNullable<TcpInfo['options']> {
   return {

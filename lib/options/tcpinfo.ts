@@ -11,7 +11,8 @@ import { getScratchOption, resolve, scratchBytes } from '../core/syscall';
 import { SocketOptionError } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
 import { TCP_INFO_KNOWN_LENGTH, type TcpInfo } from './tcpinfo-layout';
-import { DecodedPart, decodeWhole } from './tcpinfo.gen';
+import { DecodedPart, decodeInto, decodeWhole } from './tcpinfo.gen';
+import { invalidType } from '../core/validate';
 
 export type { TcpInfo } from './tcpinfo-layout';
 
@@ -22,8 +23,8 @@ const BUFFER_SIZE = buffer.byteLength;
 const u16 = new Uint16Array(buffer.buffer, buffer.byteOffset, BUFFER_SIZE / 2);
 const u32 = new Uint32Array(buffer.buffer, buffer.byteOffset, BUFFER_SIZE / 4);
 
-/** Decodes the `length` bytes the kernel wrote into the module buffer. */
-function decode(length: number): TcpInfo {
+/** Decodes the `length` bytes the kernel wrote into the module buffer (into `into`, when given). */
+function decode(length: number, into?: TcpInfo): TcpInfo {
   if (length === 0) {
     // Not even tcpi_state: nothing to report, and a state of '0' would pose as one.
     throw new SocketOptionError(
@@ -31,19 +32,28 @@ function decode(length: number): TcpInfo {
       'getsockopt(TCP_INFO) returned 0 bytes: this kernel (or emulator) reports no TCP_INFO for the socket',
     );
   }
+  if (into !== undefined) {
+    decodeInto(into as unknown as Record<string, unknown>, buffer, u16, u32, length);
+    return into;
+  }
   return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length) : new DecodedPart(buffer, u16, u32, length);
 }
 
-/** Decodes the first `length` bytes of `bytes` (for fixed inputs: the tests' shorter kernels). */
-export function decodeTcpInfo(bytes: Uint8Array, length: number): TcpInfo {
+/** Decodes the first `length` bytes of `bytes` (for fixed inputs: the tests' shorter kernels), into `into` when given. */
+export function decodeTcpInfo(bytes: Uint8Array, length: number, into?: TcpInfo): TcpInfo {
   const n = Math.min(length, bytes.byteLength, BUFFER_SIZE);
   buffer.fill(0);
   buffer.set(bytes.subarray(0, n));
-  return decode(n);
+  return decode(n, into);
 }
 
-/** Reads TCP_INFO from `target` (a connected TCP socket, or a listener) in one crossing and decodes it. */
-export function getTcpInfo(target: Target): TcpInfo {
+/**
+ * Reads TCP_INFO from `target` (a connected TCP socket, or a listener) in one crossing and decodes it.
+ * With `result` (an object a previous call returned, or any object), it is refilled and returned
+ * instead of a new one: no allocation per call (members the kernel did not write are undefined).
+ */
+export function getTcpInfo(target: Target, result?: TcpInfo): TcpInfo {
+  if (result !== undefined && (result === null || typeof result !== 'object')) throw invalidType('result', 'of type object', result);
   const option = resolve('TCP_INFO');
-  return decode(getScratchOption(fdOf(target), option));
+  return decode(getScratchOption(fdOf(target), option), result);
 }

@@ -413,6 +413,34 @@ describeLinux('TCP_INFO', () => {
     expect(listener.sacked).toBe(511); // the backlog limit
   });
 
+  testIf(emulated('TCP_INFO'), 'a result object to refill: the same object back, the values of a fresh read, nothing left from a longer read', async () => {
+    const { client, accepted } = await tcpPair();
+    const result = {};
+    expect(knobs.getTcpInfo(client, result)).toBe(result);
+    client.write(Buffer.alloc(100000));
+    await waitFor(() => knobs.getTcpInfo(client, result).bytesAcked >= 100000, { what: 'the bytes acknowledged' });
+    const fresh = knobs.getTcpInfo(client);
+    // Every member a fresh read has, with its value (the counters cannot have moved: the connection is idle).
+    expect({ ...knobs.getTcpInfo(client, result), lastDataSent: 0, lastAckRecv: 0, lastDataRecv: 0 }).toEqual({
+      ...fresh,
+      lastDataSent: 0,
+      lastAckRecv: 0,
+      lastDataRecv: 0,
+    });
+    expect(result.options).toEqual(fresh.options);
+    // Refilled from a shorter struct: the members past its end are undefined, not the previous values.
+    const raw = knobs.getsockopt(client, 'IPPROTO_TCP', 'TCP_INFO', 512);
+    decodeTcpInfo(raw, 104, result);
+    expect(result.length).toBe(104);
+    expect(result.totalRetrans).toBeDefined();
+    expect(result.bytesAcked).toBeUndefined();
+    expect(result.bytesSent).toBeUndefined();
+    for (const bad of [null, 1, 'x', true]) {
+      const err = thrown(() => knobs.getTcpInfo(accepted, bad));
+      expect({ code: err.code, name: err.name }).toEqual({ code: 'ERR_INVALID_ARG_TYPE', name: 'InvalidArgumentError' });
+    }
+  });
+
   test('on a UDP socket or a destroyed one: typed errors', async () => {
     const { client } = await tcpPair();
     client.destroy();
