@@ -9,16 +9,13 @@
 const { spawn, spawnSync } = require('node:child_process');
 const { createHook } = require('node:async_hooks');
 const fs = require('node:fs');
+const path = require('node:path');
 const net = require('node:net');
-const v8 = require('node:v8');
-const vm = require('node:vm');
 const knobs = require('..');
 
 const CONNECTIONS = 5000;
 const INTERVAL = 10000;
 const WINDOW = 20000;
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -71,14 +68,6 @@ async function serverWith(observeOptions) {
   return { server, observer };
 }
 
-async function settle() {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await sleep(50);
-  }
-  return process.memoryUsage().heapUsed;
-}
-
 /** `ss -tin` for the server's port, parsed into per-connection figures (as a sidecar would). */
 function ssOnce(port) {
   const run = spawnSync('ss', ['-tinH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -105,7 +94,6 @@ async function observeVsSs(progress = () => {}) {
   {
     const { server } = await serverWith(null);
     const h = await holder(server.address().port);
-    const heap0 = await settle();
     let cpu0 = process.cpuUsage();
     await sleep(WINDOW);
     figures.idleCpuUs = cpuUs(cpu0);
@@ -119,21 +107,23 @@ async function observeVsSs(progress = () => {}) {
     figures.ssRows = rows;
     figures.ssParseCpuUs = Math.max(0, cpuUs(cpu0) - figures.idleCpuUs);
     figures.ssCpuUs = childrenCpuUs() - children0;
-    figures.heapBaseline = heap0;
     await h.release();
     server.close();
   }
 
-  // 2. observe() without an exporter: heap per connection.
-  progress('observe() vs ss: heap per observed connection, no exporter');
+  // 2. Heap per observed connection, each figure from a fresh process (bench/observe-heap.js):
+  // nothing of another measurement is on its heap.
+  progress('observe() vs ss: heap per observed connection (fresh processes: none, no exporter, prom-client)');
   {
-    const { server, observer } = await serverWith({ interval: INTERVAL });
-    const h = await holder(server.address().port);
-    await sleep(1.6 * INTERVAL); // every connection sampled at least once (the first wait is at most 1.5 x)
-    figures.heapPlainPerConnection = ((await settle()) - figures.heapBaseline) / CONNECTIONS;
-    observer.stop();
-    await h.release();
-    server.close();
+    const heap = (mode) => {
+      const run = spawnSync(process.execPath, [path.join(__dirname, 'observe-heap.js'), mode, String(CONNECTIONS)], { encoding: 'utf8', timeout: 60000 });
+      const result = JSON.parse(run.stdout.trim().split('\n').pop());
+      if (result.connections !== CONNECTIONS) throw new Error(`observe-heap ${mode}: ${result.connections} connections`);
+      return result.heapUsed;
+    };
+    const none = heap('none');
+    figures.heapPlainPerConnection = (heap('plain') - none) / CONNECTIONS;
+    figures.heapPromPerConnection = (heap('prom') - none) / CONNECTIONS;
   }
 
   // 3. observe() with the prom-client exporter, scraped every 10 s: heap, CPU, wake-ups, samples.
@@ -149,7 +139,6 @@ async function observeVsSs(progress = () => {}) {
     const h = await holder(server.address().port);
     await sleep(1.6 * INTERVAL);
     await registry.metrics();
-    figures.heapPromPerConnection = ((await settle()) - figures.heapBaseline) / CONNECTIONS;
     // Each wake-up of the observer's timer, counted and timed as Node runs it: the time inside the
     // wake-ups over the samples they took is the cost of a pass (read, decode, exporter updates),
     // without what waking the process costs.

@@ -13,8 +13,22 @@ const knobs = require('../dist/index.js');
 
 const USAGE = [
   'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)',
-  '       socket-knobs [--json] --pid PID           (every TCP socket of a running process: root or CAP_SYS_PTRACE)',
+  '       socket-knobs [--json] --pid PID [--expect TUNING]',
 ].join('\n');
+/** --help: the usage, and what each form does. */
+const HELP = [
+  USAGE,
+  '',
+  '  (none)            the support table (headers and kernel) and the kernel defaults the knobs override',
+  "  host:port         connect, apply nothing, print the connection's options and TCP_INFO",
+  '  --pid PID         every TCP socket of a running process (root or CAP_SYS_PTRACE)',
+  '  --expect TUNING   with --pid: a tuning as JSON or a JSON file; exit 3 when a socket differs',
+  '  --json            one JSON object on stdout, errors included',
+  'exit: 0 done, 1 failed, 2 usage, 3 a socket differs from --expect (docs/cli.md)',
+].join('\n');
+
+/** The exit code of --expect when a socket's kernel values differ from the tuning (1 is a failure, 2 usage). */
+const EXIT_DIFFERS = 3;
 
 const SYSCTLS = [
   ['net.ipv4.tcp_keepalive_time', 'seconds idle before the first keepalive probe (TCP_KEEPIDLE)'],
@@ -132,25 +146,41 @@ class Failure extends Error {
   }
 }
 
-/** Splits argv into flags and positional arguments; `--` ends the flags. */
+/** The flags that take a value (`--pid 42` or `--pid=42`). */
+const VALUED = ['--pid', '--expect'];
+
+/**
+ * Splits argv into flags, flag values and positional arguments; `--` ends the flags. A valued flag
+ * given twice, or followed by another flag instead of its value, is a usage error (never a silent
+ * choice, never `--json` taken as a pid).
+ */
 function parseArgs(argv) {
   const flags = new Set();
   const values = {};
   const rest = [];
   let flagsDone = false;
+  let usage = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    const valued = flagsDone ? undefined : VALUED.find((f) => arg === f || arg.startsWith(`${f}=`));
     if (!flagsDone && arg === '--') flagsDone = true;
-    else if (!flagsDone && /^--pid(=|$)/.test(arg)) {
-      flags.add('--pid');
-      values.pid = arg.includes('=') ? arg.slice(6) : argv[++i];
+    else if (valued) {
+      if (flags.has(valued)) usage ??= `${valued} given twice`;
+      flags.add(valued);
+      let value = arg.includes('=') ? arg.slice(valued.length + 1) : argv[i + 1];
+      if (!arg.includes('=')) {
+        if (value === undefined || (value.startsWith('-') && value !== '-')) value = undefined;
+        else i++;
+      }
+      if (value === undefined) usage ??= `${valued} needs a value`;
+      values[valued.slice(2)] = value;
     } else if (!flagsDone && arg.startsWith('-') && arg !== '-') flags.add(arg);
     else rest.push(arg);
   }
-  return { flags, values, rest };
+  return { flags, values, rest, usage };
 }
 
-const KNOWN_FLAGS = new Set(['--json', '--help', '-h', '--pid']);
+const KNOWN_FLAGS = new Set(['--json', '--help', '-h', '--pid', '--expect']);
 
 /** Writes `text` to stdout and resolves once it is written; rejects when it cannot be (a closed pipe, /dev/full). */
 function out(text) {
@@ -161,11 +191,13 @@ function out(text) {
 }
 
 async function run(argv, json) {
-  const { flags, rest } = parseArgs(argv);
+  const { flags, values, rest, usage } = parseArgs(argv);
   const unknown = [...flags].filter((f) => !KNOWN_FLAGS.has(f));
   if (unknown.length) throw new Failure(2, 'ERR_USAGE', `unknown option ${shown(unknown[0])}\n${USAGE}`);
-  if (flags.has('--help') || flags.has('-h')) return out(USAGE);
-  if (flags.has('--pid')) return inspect(parseArgs(argv).values.pid, rest, json);
+  if (flags.has('--help') || flags.has('-h')) return out(json ? JSON.stringify({ usage: HELP }) : HELP);
+  if (usage) throw new Failure(2, 'ERR_USAGE', `${usage}\n${USAGE}`);
+  if (flags.has('--expect') && !flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--expect needs --pid\n${USAGE}`);
+  if (flags.has('--pid')) return inspect(values.pid, values.expect, rest, json);
   if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
     const address = parseAddress(rest[0]);
@@ -248,41 +280,91 @@ async function child([host, port]) {
   }
 }
 
-/** --pid PID: every TCP socket of a running process, with its tuning and TCP_INFO. */
-async function inspect(pidText, rest, json) {
+/** --expect's tuning: JSON text, or the path of a JSON file. */
+function readExpect(text) {
+  let source = text;
+  if (!text.trimStart().startsWith('{')) {
+    try {
+      source = fs.readFileSync(text, 'utf8');
+    } catch (err) {
+      throw new Failure(2, 'ERR_USAGE', `--expect: neither a JSON tuning nor a readable file: ${shown(text)} (${err.code})`);
+    }
+  }
+  try {
+    return JSON.parse(source);
+  } catch (err) {
+    throw new Failure(2, 'ERR_USAGE', `--expect: not JSON: ${err.message}`);
+  }
+}
+
+/** A socket's keepalive column: idle/interval/count, or a listener's accept queue and its limit. */
+function keepaliveCell(c) {
+  if (c.state === 'LISTEN') return `queue ${c.tcpInfo.unacked ?? '?'}/${c.tcpInfo.sacked ?? '?'}`;
+  const k = c.tuning.keepAlive;
+  return k.enable ? `${k.idle}/${k.interval}/${k.count}` : 'off';
+}
+
+/** --pid PID [--expect TUNING]: every TCP socket of a running process, with its tuning and TCP_INFO. */
+async function inspect(pidText, expectText, rest, json) {
   if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--pid takes no address\n${USAGE}`);
-  if (typeof pidText !== 'string' || !/^[1-9]\d{0,6}$/.test(pidText))
-    throw new Failure(2, 'ERR_USAGE', `--pid needs a process id: ${shown(String(pidText ?? ''))}\n${USAGE}`);
+  // The kernel's pid_max (as inspectProcess() checks it): a number above it is not a process id.
+  let max = 4194304;
+  try {
+    max = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'latin1').trim()) || max;
+  } catch {
+    // not Linux: --pid fails below, with the reason
+  }
+  if (typeof pidText !== 'string' || !/^[1-9]\d{0,9}$/.test(pidText) || Number(pidText) > max)
+    throw new Failure(2, 'ERR_USAGE', `--pid needs a process id (1 to ${max}, the kernel's pid_max): ${shown(String(pidText ?? ''))}\n${USAGE}`);
+  const expect = expectText === undefined ? undefined : readExpect(expectText);
   if (knobs.loadError() !== null) throw new Failure(1, 'ERR_SOCKET_KNOBS_NO_ADDON', `no native addon here: ${knobs.loadError()}`);
   let result;
   try {
-    result = knobs.inspectProcess(Number(pidText));
+    result = knobs.inspectProcess(Number(pidText), expect === undefined ? undefined : { expect });
   } catch (err) {
-    throw new Failure(1, err.code || 'ERR_INSPECT', err.message);
+    // A tuning the package refuses is the caller's input: usage. Anything else: the process could not be read.
+    const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
+    throw new Failure(input ? 2 : 1, err.code || 'ERR_INSPECT', input ? `--expect: ${err.message}` : `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
   }
-  if (json) return out(JSON.stringify(result, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
+  const differing = result.connections.filter((c) => c.drift && c.drift.length > 0);
+  const done = async (text) => {
+    await out(text);
+    if (differing.length > 0) throw Object.assign(new Failure(EXIT_DIFFERS, 'ERR_TUNING_DIFFERS', ''), { silent: true });
+  };
+  if (json) {
+    const body = expect === undefined ? result : { ...result, expect: { tuning: expect, differing: differing.length } };
+    return done(JSON.stringify(body, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
+  }
   const lines = [`process ${pidText}: ${result.connections.length} TCP sockets (read through borrowed copies of their fds; nothing set)`, ''];
-  const rows = [['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'cc', 'rtt µs', 'retrans']];
+  const header = ['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'nodelay', 'cc', 'rtt µs', 'retrans'];
+  const rows = [expect === undefined ? header : [...header, 'differs from --expect']];
   for (const c of result.connections) {
     if (c.error) {
-      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, `(${c.error})`, '', '', '', '']);
+      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, `(${c.error})`]);
       continue;
     }
-    const k = c.tuning.keepAlive;
+    const listener = c.state === 'LISTEN';
     rows.push([
       `  ${c.fd}`,
       c.state,
       c.local,
       c.remote,
-      k.enable ? `${k.idle}/${k.interval}/${k.count}` : 'off',
+      keepaliveCell(c),
       c.tuning.userTimeout === undefined ? '-' : String(c.tuning.userTimeout),
+      c.tuning.noDelay === undefined ? '-' : c.tuning.noDelay ? 'on' : 'off',
       c.tuning.congestionControl ?? '-',
-      String(c.tcpInfo.rtt ?? '-'),
-      String(c.tcpInfo.totalRetrans ?? '-'),
+      listener ? '-' : String(c.tcpInfo.rtt ?? '-'),
+      listener ? '-' : String(c.tcpInfo.totalRetrans ?? '-'),
+      ...(expect === undefined ? [] : [c.drift === undefined ? '(listener)' : c.drift.length ? c.drift.join(', ') : '-']),
     ]);
   }
   lines.push(...table(rows));
-  return out(lines.join('\n'));
+  if (expect !== undefined)
+    lines.push(
+      '',
+      `${differing.length} of ${result.connections.filter((c) => c.drift).length} sockets differ from --expect${differing.length ? ` (exit ${EXIT_DIFFERS})` : ''}`,
+    );
+  return done(lines.join('\n'));
 }
 
 async function main(argv) {
@@ -298,6 +380,7 @@ async function main(argv) {
 /** Prints a failure (JSON on stdout under --json, text on stderr) and returns its exit code. */
 function report(json, err) {
   const exit = err instanceof Failure ? err.exit : 1;
+  if (err.silent) return exit; // the output said it already (--expect's differences)
   const code = err.code || 'ERR_OUTPUT';
   if (json && code !== 'ERR_OUTPUT' && !['EPIPE', 'ENOSPC', 'EBADF'].includes(code)) {
     try {

@@ -15,7 +15,10 @@ import { os } from './core/builtins';
 import { validateInteger } from './core/validate';
 import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
 import { stateName } from './options/tcpinfo-layout';
-import { getTuning, type TuningState } from './tuning/readback';
+import { driftOf, getTuning, type TuningState } from './tuning/readback';
+import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
+import type { TuningPath } from './core/table';
+import { readOptions } from './core/validate';
 
 /** One TCP socket of the inspected process. */
 export interface InspectedConnection {
@@ -30,6 +33,26 @@ export interface InspectedConnection {
   readonly tcpInfo?: TcpInfo;
   /** Why this socket could not be read (it closed meanwhile), if it could not. */
   readonly error?: string;
+  /**
+   * With `expect`, on every socket but a listener: the Tuning paths whose kernel value differs from
+   * it (empty when none), compared by the function observe()'s drift uses.
+   */
+  readonly drift?: readonly TuningPath[];
+}
+
+export interface InspectOptions {
+  /** The tuning the process should hold (every Tuning field, deadPeerTimeout included: expanded as tune() expands it). */
+  expect?: Tuning;
+}
+
+/** The kernel's largest pid (/proc/sys/kernel/pid_max; 4194304, the 64-bit maximum, where it cannot be read). */
+function pidMax(): number {
+  try {
+    const value = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'latin1').trim());
+    return Number.isInteger(value) && value > 0 ? value : 4194304;
+  } catch {
+    return 4194304;
+  }
 }
 
 /** An address of /proc/net/tcp{,6}: hex, in the kernel's (little-endian) word order. */
@@ -73,11 +96,15 @@ function tcpTable(pid: number): Map<string, { local: string; remote: string; sta
 
 /**
  * Every TCP socket of process `pid`: addresses, state, tuning and TCP_INFO, read through borrowed
- * copies of its fds. Throws SyscallError when the process cannot be read (EPERM: root or
- * CAP_SYS_PTRACE is needed; ESRCH: no such process; ENOSYS: a kernel before 5.6).
+ * copies of its fds; with `options.expect`, each socket's drift from that tuning. Throws
+ * SyscallError when the process cannot be read: EACCES from reading /proc/PID/fd and EPERM from
+ * pidfd_getfd (both: root or CAP_SYS_PTRACE is needed), ESRCH (no such process), ENOSYS (a kernel
+ * before 5.6). A pid outside 1..pid_max, or a bad `expect`, is an InvalidArgumentError first.
  */
-export function inspectProcess(pid: number): { connections: InspectedConnection[] } {
-  validateInteger(pid, 'pid', 1, 4194304);
+export function inspectProcess(pid: number, options?: InspectOptions): { connections: InspectedConnection[] } {
+  validateInteger(pid, 'pid', 1, pidMax());
+  const given = readOptions(options, 'options', ['expect'] as const);
+  const plan: Plan | undefined = given.expect === undefined ? undefined : compileTuning(given.expect, 'options.expect');
   let entries: string[];
   try {
     entries = fs.readdirSync(`/proc/${pid}/fd`);
@@ -90,7 +117,7 @@ export function inspectProcess(pid: number): { connections: InspectedConnection[
       'open',
       {},
       undefined,
-      missing ? `no process ${pid}` : `/proc/${pid}/fd: reading another process's sockets needs root or CAP_SYS_PTRACE`,
+      missing ? `no process ${pid}` : `open /proc/${pid}/fd: reading another process's fds needs root or CAP_SYS_PTRACE`,
     );
   }
   const sockets = new Map<number, string>();
@@ -112,7 +139,9 @@ export function inspectProcess(pid: number): { connections: InspectedConnection[
       let copy = -1;
       try {
         copy = borrowFd(pidfd, fd);
-        connections.push({ fd, ...row, tuning: getTuning(copy), tcpInfo: getTcpInfo(copy) });
+        const tuning = getTuning(copy);
+        const drift = plan && row.state !== 'LISTEN' ? { drift: driftOf(plan, tuning) } : {};
+        connections.push({ fd, ...row, tuning, tcpInfo: getTcpInfo(copy), ...drift });
       } catch (err) {
         // Permission and kernel errors are the whole call's; a socket gone meanwhile is this row's.
         if (err instanceof SyscallError && err.syscall === 'pidfd_getfd' && err.code !== 'EBADF') throw err;

@@ -110,8 +110,65 @@ testIf(
       const r = spawnSync(process.execPath, [BIN, ...bad], { encoding: 'utf8' });
       expect({ bad, status: r.status }).toEqual({ bad, status: 2 });
     }
-    const gone = spawnSync(process.execPath, [BIN, '--json', '--pid', '4194000'], { encoding: 'utf8' });
+    // A process id within pid_max with no process: the process cannot be read (1), not usage.
+    const fs = require('node:fs');
+    const max = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+    let free = max;
+    while (fs.existsSync(`/proc/${free}`)) free--;
+    const gone = spawnSync(process.execPath, [BIN, '--json', '--pid', String(free)], { encoding: 'utf8' });
     expect(gone.status).toBe(1);
     expect(JSON.parse(gone.stdout).error.code).toBe('ESRCH');
   },
 );
+
+testIf(reason, '--expect TUNING: each socket but the listener compared with it; exit 3 when one differs, 0 when all hold', async () => {
+  const busy = await busyProcess();
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-expect-'));
+  try {
+    // The busy process tuned its client connection only; the socket its server accepted is untuned.
+    const tuning = { keepAlive: { idle: 77, interval: 7, count: 3 }, userTimeout: 45000 };
+    const run = spawnSync(process.execPath, [BIN, '--json', '--pid', String(busy.child.pid), '--expect', JSON.stringify(tuning)], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(3);
+    const result = JSON.parse(run.stdout);
+    expect(result.expect).toEqual({ tuning, differing: 1 });
+    const client = result.connections.find((c) => c.remote === `127.0.0.1:${busy.port}`);
+    expect(client.drift).toEqual([]);
+    const accepted = result.connections.find((c) => c.state === 'ESTABLISHED' && c !== client);
+    expect(accepted.drift).toEqual(expect.arrayContaining(['keepAlive.enable', 'keepAlive.idle', 'userTimeout']));
+    expect(result.connections.find((c) => c.state === 'LISTEN').drift).toBeUndefined();
+    // The same from a file, as text: a column and a summary line.
+    fs.writeFileSync(path.join(dir, 'tuning.json'), JSON.stringify(tuning));
+    const text = spawnSync(process.execPath, [BIN, '--pid', String(busy.child.pid), '--expect', path.join(dir, 'tuning.json')], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    expect(text.status).toBe(3);
+    expect(text.stdout).toMatch(/1 of 2 sockets differ from --expect \(exit 3\)/);
+    expect(text.stdout).toMatch(/LISTEN\s+127\.0\.0\.1:\d+\s+0\.0\.0\.0:0\s+queue 0\/\d+/);
+    // deadPeerTimeout is expanded as tune() expands it (30 s: idle 14, interval 4, count 3, user
+    // timeout 24000): the client's 77/7/3 and 45000 differ but for the count.
+    const deadline = spawnSync(process.execPath, [BIN, '--json', '--pid', String(busy.child.pid), '--expect', '{"deadPeerTimeout":"30s"}'], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    expect(deadline.status).toBe(3);
+    expect(JSON.parse(deadline.stdout).connections.find((c) => c.remote === `127.0.0.1:${busy.port}`).drift).toEqual([
+      'keepAlive.idle',
+      'keepAlive.interval',
+      'userTimeout',
+    ]);
+    // Only what holds: exit 0 (the untuned accepted socket holds an empty tuning).
+    const empty = spawnSync(process.execPath, [BIN, '--pid', String(busy.child.pid), '--expect', '{}'], { encoding: 'utf8', timeout: 30000 });
+    expect(empty.status).toBe(0);
+    expect(empty.stdout).toMatch(/0 of 2 sockets differ from --expect\n/);
+  } finally {
+    busy.child.stdin.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

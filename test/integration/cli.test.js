@@ -90,6 +90,32 @@ describe('the command line contract (issue 16 item 11)', () => {
     }
   });
 
+  test('the edges of --pid and --expect: each a usage error (exit 2), none a silent choice; --json --help is JSON', async () => {
+    const max = Number(require('node:fs').readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+    for (const [args, message, errorCode] of [
+      [['--pid', '--json'], /--pid needs a value/],
+      [['--pid', '12', '--pid', '13'], /--pid given twice/],
+      [['--pid', String(max + 1)], /--pid needs a process id \(1 to \d+, the kernel's pid_max\)/],
+      [['--pid', '9999999999'], /--pid needs a process id/],
+      [['--expect', '{}'], /--expect needs --pid/],
+      [['--pid', '12', '--expect'], /--expect needs a value/],
+      [['--pid', '12', '--expect', '{"keepAlive": 1'], /--expect: not JSON/],
+      [['--pid', '12', '--expect', '/nonexistent/tuning.json'], /--expect: neither a JSON tuning nor a readable file/],
+      // A tuning the package refuses: usage, with the package's own typed code.
+      [['--pid', '12', '--expect', '{"keepAlive":{"idle":-1}}'], /--expect: .*options\.expect\.keepAlive\.idle/, 'ERR_OUT_OF_RANGE'],
+      [['--pid', '12', '--expect', '{"keepAlives":true}'], /--expect: .*keepAlives/, 'ERR_INVALID_ARG_VALUE'],
+    ].map(([a, m, c = 'ERR_USAGE']) => [a, m, c])) {
+      const r = await run('--json', ...args);
+      expect({ args, code: r.code, error: JSON.parse(r.stdout).error.code }).toEqual({ args, code: 2, error: errorCode });
+      expect(JSON.parse(r.stdout).error.message).toMatch(message);
+    }
+    // The --json given after --pid is still a flag: the failure is JSON too.
+    expect(JSON.parse((await run('--pid', '--json')).stdout).error.code).toBe('ERR_USAGE');
+    const help = await run('--json', '--help');
+    expect(help.code).toBe(0);
+    expect(JSON.parse(help.stdout).usage).toMatch(/--expect TUNING/);
+  });
+
   test('--json reports failures as JSON on stdout, with the exit code', async () => {
     const usage = await run('--json', 'nonsense');
     expect(usage.code).toBe(2);
