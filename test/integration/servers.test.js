@@ -503,7 +503,7 @@ describe('cluster workers', () => {
 
 describe('Fastify on a dual-stack localhost (a private mount namespace with its own /etc/hosts)', () => {
   const reason = firstReason(notRoot('it makes a mount namespace'), noCommand('unshare'), noIPv6());
-  testIf(reason, 'fastify.server alone misses the 127.0.0.1 server; tuneServers() tunes both', () => {
+  testIf(reason, 'fastify.server alone misses the 127.0.0.1 server; tuneServers() tunes both, observeServers() observes both', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-hosts-'));
     try {
       fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n::1 localhost\n');
@@ -517,6 +517,11 @@ describe('Fastify on a dual-stack localhost (a private mount namespace with its 
       expect(result.servers).toBe(2); // one per address localhost resolves to
       expect(result.serverOnly).toMatchObject({ tuned: 1, untuned: 1 }); // tuneServer(fastify.server): one of two
       expect(result.everyServer).toMatchObject({ tuned: 2, untuned: 0 });
+      // observe(fastify.server) counts one server's megabyte; observeServers() both servers' (headers included).
+      expect(result.observeOne.length).toBe(1);
+      expect(result.observeOne[0]).toBeGreaterThanOrEqual(1 << 20);
+      expect(result.observeEvery.length).toBe(2);
+      for (const bytes of result.observeEvery) expect(bytes).toBeGreaterThanOrEqual(1 << 20);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
