@@ -55,7 +55,8 @@ interface Watched {
   /** With `tuning`: the fields that differed at its latest sample (for the drift gauge). */
   drift: readonly TuningPath[];
   next: number;
-  /** Its place in the schedule's heap (-1: not in it). */
+  /** Its bucket in the schedule, and its place in that bucket (-1: not in the schedule). */
+  bucket: number;
   index: number;
   done: boolean;
 }
@@ -66,7 +67,7 @@ export class ObserverImpl extends EventEmitter implements Observer {
   private readonly byHandle = new Map<object, Watched>();
   /** Sockets waiting for 'connect', each with the removal of its listeners (dropped at 'close' too). */
   private readonly pendingConnect = new Map<net.Socket, () => void>();
-  private readonly schedule = new Schedule<Watched>();
+  private readonly schedule: Schedule<Watched>;
   private timer: NodeJS.Timeout | null = null;
   /** When the timer fires (Infinity: no timer). */
   private timerAt = Infinity;
@@ -95,6 +96,7 @@ export class ObserverImpl extends EventEmitter implements Observer {
   ) {
     super();
     this.window = windowOf(interval);
+    this.schedule = new Schedule<Watched>(this.window);
     // Made whole or not at all: an exporter that refuses leaves nothing of this observer on the other.
     try {
       if (meter !== undefined) this.exporters.push(otelExporter(meter));
@@ -177,6 +179,7 @@ export class ObserverImpl extends EventEmitter implements Observer {
       slot: this.previous.take(),
       drift: [],
       next: 0,
+      bucket: 0,
       index: -1,
       done: false,
     };
@@ -217,10 +220,10 @@ export class ObserverImpl extends EventEmitter implements Observer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = Infinity;
-    const first = this.schedule.peek();
-    if (this.stopped || !first) return;
+    const first = this.schedule.earliest();
+    if (this.stopped || first === Infinity) return;
     const now = Date.now();
-    this.timerAt = Math.max(now, first.next);
+    this.timerAt = Math.max(now, first);
     this.timer = setTimeout(() => this.tick(), this.timerAt - now);
     this.timer.unref();
   }
@@ -231,17 +234,16 @@ export class ObserverImpl extends EventEmitter implements Observer {
     this.timerAt = Infinity;
     const now = Date.now();
     const until = now + this.window;
-    while (!this.stopped && (this.schedule.peek()?.next ?? Infinity) <= until) {
-      const watched = this.schedule.pop()!;
-      if (watched.done) continue;
+    this.schedule.takeDue(until, (watched) => {
+      if (this.stopped || watched.done) return;
       this.sample(watched, false);
-      if (watched.done) continue;
+      if (watched.done) return;
       // From its due time, not from now: the mean interval is the one asked, however the wake-ups fall
       // (a timer late by more than half an interval, the process busy, restarts from now instead of
       // catching up), and never again in this wake-up.
       watched.next = Math.max(Math.max(watched.next, now - this.interval * JITTER_MIN) + this.jittered(), until + 1);
       this.schedule.push(watched);
-    }
+    });
     this.arm();
   }
 

@@ -1,6 +1,6 @@
 /**
- * observe()'s schedule: a min-heap of connections by next sample time, so that one timer serves an
- * observer whatever its connection count.
+ * observe()'s schedule: when each connection is next sampled, how wake-ups group them, and the
+ * waits between samples. One timer serves an observer whatever its connection count.
  */
 
 /**
@@ -18,82 +18,111 @@ export function windowOf(interval: number): number {
 /** Each wait is interval × [JITTER_MIN, JITTER_MIN + 1): centred on the interval. */
 export const JITTER_MIN = 0.5;
 
-/** What the schedule holds: a due time, and its own place in the heap (-1: not in it). */
+/** What the schedule holds: a due time, its bucket, and its place in that bucket (-1: not in the schedule). */
 export interface Scheduled {
   next: number;
+  bucket: number;
   index: number;
 }
 
+interface Bucket<T> {
+  items: T[];
+  /** The earliest due time pushed into it (after removals, a lower bound: a wake-up may find nothing due). */
+  min: number;
+}
+
 /**
- * A min-heap of connections by next sample time: one timer per observer, whatever the count. Each
- * entry knows its index, so a connection that ends leaves the heap at once: a closed socket is never
- * held until its next due time (§2.5).
+ * observe()'s schedule: connections in buckets of `width` milliseconds by due time (a timing wheel
+ * keyed by due time / width). A wake-up takes every connection due by then in one pass over its
+ * buckets' arrays, and a connection goes in or out in constant time: no heap to sift through, whose
+ * every level is another connection's record, cold in memory at 5,000 connections. A connection that
+ * ends leaves its bucket at once (§2.5: a closed socket is never held until its next due time).
  */
 export class Schedule<T extends Scheduled> {
-  private readonly heap: T[] = [];
+  private readonly buckets = new Map<number, Bucket<T>>();
+  private count = 0;
+
+  constructor(private readonly width: number) {}
+
   get size(): number {
-    return this.heap.length;
+    return this.count;
   }
-  peek(): T | undefined {
-    return this.heap[0];
-  }
-  private place(item: T, i: number): void {
-    this.heap[i] = item;
-    item.index = i;
-  }
-  private up(i: number): void {
-    const h = this.heap;
-    const item = h[i]!;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.next <= item.next) break;
-      this.place(h[parent]!, i);
-      i = parent;
-    }
-    this.place(item, i);
-  }
-  private down(i: number): void {
-    const h = this.heap;
-    const item = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      let best = item.next;
-      if (l < h.length && h[l]!.next < best) {
-        m = l;
-        best = h[l]!.next;
-      }
-      if (r < h.length && h[r]!.next < best) m = r;
-      if (m === i) break;
-      this.place(h[m]!, i);
-      i = m;
-    }
-    this.place(item, i);
-  }
+
   push(item: T): void {
-    this.heap.push(item);
-    this.up(this.heap.length - 1);
+    const key = Math.floor(item.next / this.width);
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = { items: [], min: Infinity }));
+    item.bucket = key;
+    item.index = bucket.items.length;
+    bucket.items.push(item);
+    if (item.next < bucket.min) bucket.min = item.next;
+    this.count++;
   }
-  pop(): T | undefined {
-    const top = this.heap[0];
-    if (top) this.remove(top);
-    return top;
-  }
-  /** Takes `item` out wherever it is (a no-op if it is not in the heap). */
+
+  /** Takes `item` out wherever it is (a no-op if it is not in the schedule). */
   remove(item: T): void {
-    const h = this.heap;
-    const i = item.index;
-    if (i < 0 || h[i] !== item) return;
+    if (item.index < 0) return;
+    const bucket = this.buckets.get(item.bucket);
+    if (!bucket || bucket.items[item.index] !== item) return;
+    const last = bucket.items.pop()!;
+    if (last !== item) {
+      bucket.items[item.index] = last;
+      last.index = item.index;
+    }
     item.index = -1;
-    const last = h.pop()!;
-    if (last === item) return;
-    this.place(last, i);
-    this.up(i);
-    this.down(last.index);
+    this.count--;
+    if (bucket.items.length === 0) this.buckets.delete(item.bucket);
   }
+
+  /** The earliest due time in the schedule, or Infinity (a lower bound after removals). */
+  earliest(): number {
+    let earliest = Infinity;
+    for (const bucket of this.buckets.values()) if (bucket.min < earliest) earliest = bucket.min;
+    return earliest;
+  }
+
+  /**
+   * Takes every item due by `until` out of the schedule, then calls `each` with each of them (which
+   * may push them back: they land in later buckets, never in the pass under way).
+   */
+  takeDue(until: number, each: (item: T) => void): void {
+    const last = Math.floor(until / this.width);
+    const due: T[] = [];
+    for (const [key, bucket] of this.buckets) {
+      if (key > last) continue;
+      if (key < last) {
+        this.buckets.delete(key);
+        for (const item of bucket.items) {
+          item.index = -1;
+          due.push(item);
+        }
+        continue;
+      }
+      // The bucket `until` falls in: what is due leaves, the rest stays.
+      const kept: T[] = [];
+      let min = Infinity;
+      for (const item of bucket.items) {
+        if (item.next <= until) {
+          item.index = -1;
+          due.push(item);
+        } else {
+          item.index = kept.length;
+          kept.push(item);
+          if (item.next < min) min = item.next;
+        }
+      }
+      if (kept.length > 0) {
+        bucket.items = kept;
+        bucket.min = min;
+      } else this.buckets.delete(key);
+    }
+    this.count -= due.length;
+    for (const item of due) each(item);
+  }
+
   clear(): void {
-    for (const item of this.heap) item.index = -1;
-    this.heap.length = 0;
+    for (const bucket of this.buckets.values()) for (const item of bucket.items) item.index = -1;
+    this.buckets.clear();
+    this.count = 0;
   }
 }

@@ -1,0 +1,73 @@
+'use strict';
+// observe()'s schedule (lib/observe/schedule.ts) against a model, over many random sequences of
+// push, remove and takeDue: a wake-up takes exactly the items due by its time (none early, none
+// left behind), each once; an item removed is never taken; the earliest due time it reports is
+// never later than the true earliest, and less than a bucket's width before it (so a wake-up there
+// always finds something due).
+const { Schedule, windowOf, JITTER_MIN } = require('../../dist/modules/observe/schedule.js');
+
+/** A small deterministic generator (mulberry32), so a failure names its seed. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('200 seeded sequences of 300 operations: exactly the due items, each once; removed ones never', () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const rand = random(seed);
+    const width = 1 + Math.floor(rand() * 50);
+    const schedule = new Schedule(width);
+    const model = new Set();
+    let now = 1000;
+    for (let op = 0; op < 300; op++) {
+      const r = rand();
+      if (r < 0.5) {
+        const item = { next: now + rand() * 400, bucket: 0, index: -1, id: `${seed}.${op}` };
+        schedule.push(item);
+        model.add(item);
+      } else if (r < 0.7 && model.size > 0) {
+        const items = [...model];
+        const item = items[Math.floor(rand() * items.length)];
+        schedule.remove(item);
+        schedule.remove(item); // twice: a no-op
+        model.delete(item);
+        expect(item.index).toBe(-1);
+      } else {
+        now += rand() * 100;
+        const until = now + rand() * width;
+        const taken = [];
+        schedule.takeDue(until, (item) => taken.push(item));
+        const due = [...model].filter((i) => i.next <= until);
+        expect({ seed, op, taken: taken.map((i) => i.id).sort() }).toEqual({ seed, op, taken: due.map((i) => i.id).sort() });
+        for (const item of due) model.delete(item);
+        for (const item of taken) expect(item.index).toBe(-1);
+      }
+      expect(schedule.size).toBe(model.size);
+      const min = Math.min(...[...model].map((i) => i.next));
+      const earliest = schedule.earliest();
+      if (model.size === 0) expect(earliest).toBe(Infinity);
+      else {
+        expect(earliest).toBeLessThanOrEqual(min);
+        expect(earliest).toBeGreaterThan(min - width);
+      }
+    }
+    schedule.clear();
+    expect(schedule.size).toBe(0);
+    for (const item of model) expect(item.index).toBe(-1);
+  }
+});
+
+test('the wake-up window: a tenth of the interval up to a second, at least 40 ms (a quarter below 160 ms); waits centred on it', () => {
+  expect(windowOf(10000)).toBe(1000);
+  expect(windowOf(300000)).toBe(1000);
+  expect(windowOf(400)).toBe(40);
+  expect(windowOf(100)).toBe(25);
+  expect(windowOf(1)).toBe(0.25);
+  expect(JITTER_MIN + 0.5).toBe(1); // each wait is interval x [0.5, 1.5): mean 1
+});
