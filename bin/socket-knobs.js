@@ -14,6 +14,7 @@ const knobs = require('../dist/index.js');
 const USAGE = [
   'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)',
   '       socket-knobs [--json] --pid PID [--expect TUNING]',
+  '       socket-knobs [--json] --port PORT [--listen] [--netns PID]',
 ].join('\n');
 /** --help: the usage, and what each form does. */
 const HELP = [
@@ -23,6 +24,8 @@ const HELP = [
   "  host:port         connect, apply nothing, print the connection's options and TCP_INFO",
   '  --pid PID         every TCP socket of a running process (root or CAP_SYS_PTRACE)',
   '  --expect TUNING   with --pid: a tuning as JSON or a JSON file; exit 3 when a socket differs',
+  '  --port PORT       the processes holding TCP sockets on a local port (--listen: listeners only;',
+  "                    --netns PID: in that process's network namespace)",
   '  --json            one JSON object on stdout, errors included',
   'exit: 0 done, 1 failed, 2 usage, 3 a socket differs from --expect (docs/cli.md)',
 ].join('\n');
@@ -147,7 +150,7 @@ class Failure extends Error {
 }
 
 /** The flags that take a value (`--pid 42` or `--pid=42`). */
-const VALUED = ['--pid', '--expect'];
+const VALUED = ['--pid', '--expect', '--port', '--netns'];
 
 /**
  * Splits argv into flags, flag values and positional arguments; `--` ends the flags. A valued flag
@@ -180,7 +183,7 @@ function parseArgs(argv) {
   return { flags, values, rest, usage };
 }
 
-const KNOWN_FLAGS = new Set(['--json', '--help', '-h', '--pid', '--expect']);
+const KNOWN_FLAGS = new Set(['--json', '--help', '-h', '--pid', '--expect', '--port', '--listen', '--netns']);
 
 /** Writes `text` to stdout and resolves once it is written; rejects when it cannot be (a closed pipe, /dev/full). */
 function out(text) {
@@ -197,6 +200,9 @@ async function run(argv, json) {
   if (flags.has('--help') || flags.has('-h')) return out(json ? JSON.stringify({ usage: HELP }) : HELP);
   if (usage) throw new Failure(2, 'ERR_USAGE', `${usage}\n${USAGE}`);
   if (flags.has('--expect') && !flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--expect needs --pid\n${USAGE}`);
+  if ((flags.has('--listen') || flags.has('--netns')) && !flags.has('--port')) throw new Failure(2, 'ERR_USAGE', `--listen and --netns need --port\n${USAGE}`);
+  if (flags.has('--port') && flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--port and --pid are two questions: one at a time\n${USAGE}`);
+  if (flags.has('--port')) return findPort(values.port, flags.has('--listen'), values.netns, rest, json);
   if (flags.has('--pid')) return inspect(values.pid, values.expect, rest, json);
   if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
@@ -365,6 +371,36 @@ async function inspect(pidText, expectText, rest, json) {
       `${differing.length} of ${result.connections.filter((c) => c.drift).length} sockets differ from --expect${differing.length ? ` (exit ${EXIT_DIFFERS})` : ''}`,
     );
   return done(lines.join('\n'));
+}
+
+/** --port PORT [--listen] [--netns PID]: the processes holding TCP sockets on a local port. */
+async function findPort(portText, listen, netnsText, rest, json) {
+  if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--port takes no address\n${USAGE}`);
+  if (!/^[1-9]\d{0,4}$/.test(portText) || Number(portText) > 65535)
+    throw new Failure(2, 'ERR_USAGE', `--port needs a port (1 to 65535): ${shown(portText)}\n${USAGE}`);
+  if (netnsText !== undefined && !/^[1-9]\d{0,9}$/.test(netnsText))
+    throw new Failure(2, 'ERR_USAGE', `--netns needs a process id: ${shown(netnsText)}\n${USAGE}`);
+  let result;
+  try {
+    result = knobs.findSockets(Number(portText), { listen, ...(netnsText === undefined ? {} : { netns: Number(netnsText) }) });
+  } catch (err) {
+    const input = err instanceof knobs.InvalidArgumentError;
+    throw new Failure(input ? 2 : 1, err.code || 'ERR_FIND', err.message);
+  }
+  if (json) return out(JSON.stringify(result, null, 2));
+  const unread = result.sockets.filter((s) => s.pid === null).length;
+  const lines = [`port ${portText}${listen ? ' (listeners)' : ''}: ${result.sockets.length} TCP sockets`];
+  if (result.sockets.length > 0) {
+    lines.push('');
+    lines.push(
+      ...table([
+        ['  pid', 'command', 'fd', 'state', 'local', 'remote'],
+        ...result.sockets.map((s) => [`  ${s.pid ?? '?'}`, s.command ?? '?', s.fd ?? '?', s.state, s.local, s.remote]),
+      ]),
+    );
+  }
+  if (unread > 0) lines.push('', `${unread} held by processes this user cannot read (root sees them): pid ?`);
+  return out(lines.join('\n'));
 }
 
 async function main(argv) {

@@ -64,8 +64,8 @@ export { observe, observeServers } from './observe';
 export type { Observer, ObserveOptions, ObserveServersOptions, TcpSample } from './observe';
 
 // The operator's view of another process's TCP sockets (npx socket-knobs --pid).
-export { inspectProcess } from './inspect';
-export type { InspectedConnection, InspectOptions } from './inspect';
+export { inspectProcess, findSockets } from './inspect';
+export type { InspectedConnection, InspectOptions, PortSocket, FindSocketsOptions } from './inspect';
 
 // Dial: client sockets with options set before connect() (SYN retries, Fast Open, MPTCP...).
 export { dial, dialAgent, dialConnector } from './dial';

@@ -18,7 +18,7 @@ import { stateName } from './options/tcpinfo-layout';
 import { driftOf, getTuning, type TuningState } from './tuning/readback';
 import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import type { TuningPath } from './core/table';
-import { readOptions } from './core/validate';
+import { readOptions, validateBoolean } from './core/validate';
 
 /** One TCP socket of the inspected process. */
 export interface InspectedConnection {
@@ -75,8 +75,8 @@ function procAddress(hex: string): string {
   return `[${text}]:${portNumber}`;
 }
 
-/** inode -> { local, remote, state } for the TCP sockets of `pid`'s network namespace. */
-function tcpTable(pid: number): Map<string, { local: string; remote: string; state: string }> {
+/** inode -> { local, remote, state } for the TCP sockets of `pid`'s network namespace (`self`: this process's). */
+function tcpTable(pid: number | 'self'): Map<string, { local: string; remote: string; state: string }> {
   const table = new Map<string, { local: string; remote: string; state: string }>();
   for (const file of ['tcp', 'tcp6']) {
     let text: string;
@@ -154,4 +154,87 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
     closeSocket(pidfd);
   }
   return { connections };
+}
+
+/** A socket on the port findSockets() was asked about, and the process that holds it. */
+export interface PortSocket {
+  /** The process holding it, or null when no process this one may read holds it (another user's, without root). */
+  readonly pid: number | null;
+  /** Its command name (/proc/PID/comm). */
+  readonly command: string | null;
+  /** Its fd number in that process. */
+  readonly fd: number | null;
+  readonly local: string;
+  readonly remote: string;
+  readonly state: string;
+}
+
+export interface FindSocketsOptions {
+  /** Only listening sockets. */
+  listen?: boolean;
+  /** Look in the network namespace of this process instead of this one's (a container's). */
+  netns?: number;
+}
+
+/**
+ * The TCP sockets whose local port is `port`, each with the process that holds it, as `ss -p` does:
+ * in this process's network namespace, or `options.netns`'s (by a process in it). A cluster's
+ * workers are there too (under round-robin the primary holds the listener, the workers the
+ * connections). Processes of other users are found only with root (their /proc/PID/fd is unreadable):
+ * their sockets are listed with `pid: null`. Reads /proc only: nothing is borrowed or set.
+ */
+export function findSockets(port: number, options?: FindSocketsOptions): { port: number; sockets: PortSocket[] } {
+  validateInteger(port, 'port', 1, 65535);
+  const given = readOptions(options, 'options', ['listen', 'netns'] as const);
+  const listen = given.listen === undefined ? false : validateBoolean(given.listen, 'options.listen');
+  const netns = given.netns === undefined ? 'self' : validateInteger(given.netns, 'options.netns', 1, pidMax());
+  if (netns !== 'self' && !fs.existsSync(`/proc/${netns}/net/tcp`)) {
+    throw syscallError(os().constants.errno.ESRCH, 'open', {}, undefined, `no process ${netns} to name a network namespace`);
+  }
+  const wanted = new Map<string, { local: string; remote: string; state: string }>();
+  for (const [inode, row] of tcpTable(netns)) {
+    // inode 0: a TIME_WAIT or orphaned socket, held by no process.
+    if (inode === '0' || !row.local.endsWith(`:${port}`) || (listen && row.state !== 'LISTEN')) continue;
+    wanted.set(inode, row);
+  }
+  const sockets = holders(wanted);
+  const held = new Set(sockets.map((s) => s.inode));
+  const out: PortSocket[] = sockets.map(({ inode: _inode, ...socket }) => socket);
+  for (const [inode, row] of wanted) if (!held.has(inode)) out.push({ pid: null, command: null, fd: null, ...row });
+  out.sort((a, b) => (a.pid ?? Infinity) - (b.pid ?? Infinity) || (a.fd ?? 0) - (b.fd ?? 0));
+  return { port, sockets: out };
+}
+
+/** Every process's fds (those this process may read) that hold one of `wanted`'s sockets, by inode. */
+function holders(wanted: Map<string, { local: string; remote: string; state: string }>): (PortSocket & { inode: string })[] {
+  const found: (PortSocket & { inode: string })[] = [];
+  if (wanted.size === 0) return found;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue; // exited, or not ours to read
+    }
+    for (const fd of fds) {
+      let link = '';
+      try {
+        link = fs.readlinkSync(`/proc/${entry}/fd/${fd}`);
+      } catch {
+        // closed meanwhile
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      const row = inode === undefined ? undefined : wanted.get(inode);
+      if (!row) continue;
+      let command: string | null = null;
+      try {
+        command = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      } catch {
+        // exited meanwhile
+      }
+      found.push({ pid: Number(entry), command, fd: Number(fd), ...row, inode: inode! });
+    }
+  }
+  return found;
 }

@@ -163,3 +163,62 @@ describe('the command line contract (issue 16 item 11)', () => {
     }
   });
 });
+
+describe('--port PORT: the processes holding sockets on a port, cluster workers included', () => {
+  const linux = process.platform === 'linux' ? null : '/proc is Linux-only';
+  testIf(linux, 'a round-robin cluster: the primary holds the listener, each worker its connections; --listen keeps the listener', async () => {
+    const { spawn } = require('node:child_process');
+    const primary = spawn(process.execPath, [path.join(__dirname, '..', 'fixtures', 'cluster', 'port-holders.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const ready = await new Promise((resolve) => primary.stdout.once('data', (d) => resolve(JSON.parse(String(d)))));
+      const clients = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () =>
+            new Promise((resolve) => {
+              const c = track(net.connect(ready.port, '127.0.0.1', () => resolve(c)));
+            }),
+        ),
+      );
+      // Round-robin hands the connections to the workers: wait until both hold some.
+      const holders = async () => {
+        const r = await run('--json', '--port', String(ready.port));
+        return JSON.parse(r.stdout).sockets;
+      };
+      let sockets;
+      for (let i = 0; i < 100; i++) {
+        sockets = await holders();
+        if (sockets.filter((s) => s.state === 'ESTABLISHED').length === clients.length) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const listener = sockets.filter((s) => s.state === 'LISTEN');
+      expect(listener.map((s) => s.pid)).toEqual([primary.pid]);
+      expect(listener[0].local).toBe(`127.0.0.1:${ready.port}`);
+      const established = sockets.filter((s) => s.state === 'ESTABLISHED');
+      expect(established.length).toBe(clients.length);
+      expect(new Set(established.map((s) => s.pid))).toEqual(new Set(ready.workers));
+      for (const s of established) expect(s.command).toBe('node');
+      // The client ends (this process) have the port as their remote port, not their local one: not listed.
+      expect(sockets.some((s) => s.pid === process.pid)).toBe(false);
+      const listening = JSON.parse((await run('--json', '--port', String(ready.port), '--listen')).stdout).sockets;
+      expect(listening.map((s) => [s.pid, s.state])).toEqual([[primary.pid, 'LISTEN']]);
+      const text = await run('--port', String(ready.port));
+      expect(text.stdout).toMatch(new RegExp(`port ${ready.port}: 7 TCP sockets`));
+      expect(text.stdout).toMatch(new RegExp(`${primary.pid}\\s+node\\s+\\d+\\s+LISTEN\\s+127\\.0\\.0\\.1:${ready.port}`));
+      // --netns names another namespace by a process in it: here, the cluster's own (the same).
+      expect(JSON.parse((await run('--json', '--port', String(ready.port), '--netns', String(primary.pid))).stdout).sockets.length).toBe(7);
+      for (const c of clients) c.destroy();
+    } finally {
+      primary.stdin.end();
+    }
+    for (const [args, code] of [
+      [['--port', '0'], 2],
+      [['--port', '70000'], 2],
+      [['--listen'], 2],
+      [['--port', '80', '--pid', '1'], 2],
+      [['--port', '80', '--netns', 'x'], 2],
+    ]) {
+      expect({ args, code: (await run('--json', ...args)).code }).toEqual({ args, code });
+    }
+  });
+});
