@@ -13,7 +13,7 @@ const knobs = require('../dist/index.js');
 
 const USAGE = [
   'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)',
-  '       socket-knobs [--json] --pid PID [--expect TUNING]',
+  '       socket-knobs [--json] --pid PID [--expect TUNING] [--state S] [--sport P] [--dport P] [--peer ADDR] [--all]',
   '       socket-knobs [--json] --port PORT [--listen] [--netns PID]',
 ].join('\n');
 /** --help: the usage, and what each form does. */
@@ -24,6 +24,8 @@ const HELP = [
   "  host:port         connect, apply nothing, print the connection's options and TCP_INFO",
   '  --pid PID         every TCP socket of a running process (root or CAP_SYS_PTRACE)',
   '  --expect TUNING   with --pid: a tuning as JSON or a JSON file; exit 3 when a socket differs',
+  '  --state, --sport, --dport, --peer   with --pid: only the sockets in that state, on that local or',
+  '                    remote port, with that peer address; --all: every row (else the first 50, and a summary)',
   '  --port PORT       the processes holding TCP sockets on a local port (--listen: listeners only;',
   "                    --netns PID: in that process's network namespace)",
   '  --json            one JSON object on stdout, errors included',
@@ -150,7 +152,7 @@ class Failure extends Error {
 }
 
 /** The flags that take a value (`--pid 42` or `--pid=42`). */
-const VALUED = ['--pid', '--expect', '--port', '--netns'];
+const VALUED = ['--pid', '--expect', '--port', '--netns', '--state', '--sport', '--dport', '--peer'];
 
 /**
  * Splits argv into flags, flag values and positional arguments; `--` ends the flags. A valued flag
@@ -183,7 +185,25 @@ function parseArgs(argv) {
   return { flags, values, rest, usage };
 }
 
-const KNOWN_FLAGS = new Set(['--json', '--help', '-h', '--pid', '--expect', '--port', '--listen', '--netns']);
+const KNOWN_FLAGS = new Set([
+  '--json',
+  '--help',
+  '-h',
+  '--pid',
+  '--expect',
+  '--port',
+  '--listen',
+  '--netns',
+  '--state',
+  '--sport',
+  '--dport',
+  '--peer',
+  '--all',
+]);
+/** The flags that only --pid takes. */
+const PID_ONLY = ['--expect', '--state', '--sport', '--dport', '--peer', '--all'];
+/** Rows the text table shows without --all (a summary line says how many more). */
+const ROWS_SHOWN = 50;
 
 /** Writes `text` to stdout and resolves once it is written; rejects when it cannot be (a closed pipe, /dev/full). */
 function out(text) {
@@ -199,11 +219,12 @@ async function run(argv, json) {
   if (unknown.length) throw new Failure(2, 'ERR_USAGE', `unknown option ${shown(unknown[0])}\n${USAGE}`);
   if (flags.has('--help') || flags.has('-h')) return out(json ? JSON.stringify({ usage: HELP }) : HELP);
   if (usage) throw new Failure(2, 'ERR_USAGE', `${usage}\n${USAGE}`);
-  if (flags.has('--expect') && !flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--expect needs --pid\n${USAGE}`);
+  const pidOnly = PID_ONLY.find((f) => flags.has(f));
+  if (pidOnly && !flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `${pidOnly} needs --pid\n${USAGE}`);
   if ((flags.has('--listen') || flags.has('--netns')) && !flags.has('--port')) throw new Failure(2, 'ERR_USAGE', `--listen and --netns need --port\n${USAGE}`);
   if (flags.has('--port') && flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--port and --pid are two questions: one at a time\n${USAGE}`);
   if (flags.has('--port')) return findPort(values.port, flags.has('--listen'), values.netns, rest, json);
-  if (flags.has('--pid')) return inspect(values.pid, values.expect, rest, json);
+  if (flags.has('--pid')) return inspect(values.pid, values.expect, filterOf(values), flags.has('--all'), rest, json);
   if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
     const address = parseAddress(rest[0]);
@@ -286,6 +307,47 @@ async function child([host, port]) {
   }
 }
 
+/** --pid's row filter from --state, --sport, --dport and --peer (each checked: a typo is usage, not an empty table). */
+function filterOf(values) {
+  const port = (flag) => {
+    const text = values[flag.slice(2)];
+    if (text === undefined) return undefined;
+    if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535)
+      throw new Failure(2, 'ERR_USAGE', `${flag} needs a port (1 to 65535): ${shown(text)}\n${USAGE}`);
+    return Number(text);
+  };
+  const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
+  const state = values.state === undefined ? undefined : values.state.toUpperCase().replace(/-/g, '_');
+  if (state !== undefined && !STATES.includes(state))
+    throw new Failure(2, 'ERR_USAGE', `--state needs one of ${STATES.join(', ')}: ${shown(values.state)}\n${USAGE}`);
+  const sport = port('--sport');
+  const dport = port('--dport');
+  const peer = values.peer;
+  const split = (address) => {
+    const at = address.lastIndexOf(':');
+    return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+  };
+  return (c) =>
+    (state === undefined || c.state === state) &&
+    (sport === undefined || split(c.local).port === sport) &&
+    (dport === undefined || split(c.remote).port === dport) &&
+    (peer === undefined || split(c.remote).host === peer.replace(/^\[|\]$/g, ''));
+}
+
+/** The summary line: sockets per state, and per tuning (keepalive idle/interval/count, user timeout). */
+function summary(connections) {
+  const count = (key) => {
+    const counts = new Map();
+    for (const c of connections) counts.set(key(c), (counts.get(key(c)) ?? 0) + 1);
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
+  };
+  const states = count((c) => c.state);
+  const tunings = count((c) =>
+    c.error ? '(unreadable)' : c.state === 'LISTEN' ? 'listening' : `keepalive ${keepaliveCell(c)}, user timeout ${c.tuning.userTimeout ?? '-'}`,
+  );
+  return [`  by state: ${states.join(', ')}`, `  by tuning: ${tunings.join('; ')}`];
+}
+
 /** --expect's tuning: JSON text, or the path of a JSON file. */
 function readExpect(text) {
   let source = text;
@@ -311,7 +373,7 @@ function keepaliveCell(c) {
 }
 
 /** --pid PID [--expect TUNING]: every TCP socket of a running process, with its tuning and TCP_INFO. */
-async function inspect(pidText, expectText, rest, json) {
+async function inspect(pidText, expectText, filter, all, rest, json) {
   if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--pid takes no address\n${USAGE}`);
   // The kernel's pid_max (as inspectProcess() checks it): a number above it is not a process id.
   let max = 4194304;
@@ -332,6 +394,8 @@ async function inspect(pidText, expectText, rest, json) {
     const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
     throw new Failure(input ? 2 : 1, err.code || 'ERR_INSPECT', input ? `--expect: ${err.message}` : `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
   }
+  const total = result.connections.length;
+  result = { ...result, connections: result.connections.filter(filter) };
   const differing = result.connections.filter((c) => c.drift && c.drift.length > 0);
   const done = async (text) => {
     await out(text);
@@ -341,10 +405,14 @@ async function inspect(pidText, expectText, rest, json) {
     const body = expect === undefined ? result : { ...result, expect: { tuning: expect, differing: differing.length } };
     return done(JSON.stringify(body, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
   }
-  const lines = [`process ${pidText}: ${result.connections.length} TCP sockets (read through borrowed copies of their fds; nothing set)`, ''];
+  const shownCount = result.connections.length === total ? `${total}` : `${result.connections.length} of ${total}`;
+  const lines = [`process ${pidText}: ${shownCount} TCP sockets (read through borrowed copies of their fds; nothing set)`];
+  if (result.connections.length > 0) lines.push(...summary(result.connections));
+  lines.push('');
   const header = ['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'nodelay', 'cc', 'rtt µs', 'retrans'];
   const rows = [expect === undefined ? header : [...header, 'differs from --expect']];
-  for (const c of result.connections) {
+  const listed = all ? result.connections : result.connections.slice(0, ROWS_SHOWN);
+  for (const c of listed) {
     if (c.error) {
       rows.push([`  ${c.fd}`, c.state, c.local, c.remote, `(${c.error})`]);
       continue;
@@ -365,6 +433,8 @@ async function inspect(pidText, expectText, rest, json) {
     ]);
   }
   lines.push(...table(rows));
+  if (listed.length < result.connections.length)
+    lines.push(`  ... ${result.connections.length - listed.length} more (--all shows every row; --state, --sport, --dport, --peer narrow them)`);
   if (expect !== undefined)
     lines.push(
       '',

@@ -172,3 +172,53 @@ testIf(reason, '--expect TUNING: each socket but the listener compared with it; 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+testIf(reason, 'filters and a summary: --state, --sport, --dport, --peer; 50 rows unless --all, and a line saying how many more', async () => {
+  // 30 connections to its own server: 61 sockets (a listener, 30 accepted, 30 client ends).
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const net = require('net'); const all = [];
+       const server = net.createServer((s) => all.push(s)).listen(0, '127.0.0.1', () => {
+         let n = 0;
+         for (let i = 0; i < 30; i++) all.push(net.connect(server.address().port, '127.0.0.1', () => { if (++n === 30) setTimeout(() => console.log(server.address().port), 50); }));
+       });
+       process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = Number(await new Promise((resolve) => holder.stdout.once('data', resolve)));
+    const cli = (...args) => spawnSync(process.execPath, [BIN, '--pid', String(holder.pid), ...args], { encoding: 'utf8', timeout: 30000 });
+    const text = cli();
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/^process \d+: 61 TCP sockets/);
+    expect(text.stdout).toMatch(/by state: 60 ESTABLISHED, 1 LISTEN/);
+    expect(text.stdout).toMatch(/by tuning: 60 keepalive off, user timeout 0; 1 listening/);
+    expect(text.stdout).toMatch(/\.\.\. 11 more \(--all shows every row/);
+    expect(text.stdout.split('\n').filter((l) => /^\s+\d+\s+(ESTABLISHED|LISTEN)/.test(l)).length).toBe(50);
+    expect(
+      cli('--all')
+        .stdout.split('\n')
+        .filter((l) => /^\s+\d+\s+(ESTABLISHED|LISTEN)/.test(l)).length,
+    ).toBe(61);
+    const count = (...args) => JSON.parse(cli('--json', ...args).stdout).connections.length;
+    expect(count()).toBe(61); // JSON: every row
+    expect(count('--state', 'listen')).toBe(1);
+    expect(count('--sport', String(port))).toBe(31);
+    expect(count('--dport', String(port))).toBe(30);
+    expect(count('--peer', '127.0.0.1')).toBe(60);
+    expect(count('--state', 'ESTABLISHED', '--dport', String(port))).toBe(30);
+    expect(cli('--state', 'listen').stdout).toMatch(/^process \d+: 1 of 61 TCP sockets/);
+    for (const bad of [
+      ['--state', 'bogus'],
+      ['--sport', '0'],
+      ['--dport', 'x'],
+    ])
+      expect({ bad, status: cli(...bad).status }).toEqual({ bad, status: 2 });
+    expect(spawnSync(process.execPath, [BIN, '--state', 'listen'], { encoding: 'utf8' }).status).toBe(2); // without --pid
+  } finally {
+    holder.stdin.end();
+  }
+});
