@@ -13,7 +13,7 @@ const knobs = require('../dist/index.js');
 
 const USAGE = [
   'usage: socket-knobs [--json] [--] [host:port]   (an IPv6 address in brackets: [::1]:443)',
-  '       socket-knobs [--json] --pid PID [--expect TUNING] [--state S] [--sport P] [--dport P] [--peer ADDR] [--all]',
+  '       socket-knobs [--json] --pid PID [--expect TUNING] [--state S] [--sport P] [--dport P] [--peer ADDR] [--all] [--watch INTERVAL]',
   '       socket-knobs [--json] --port PORT [--listen] [--netns PID]',
 ].join('\n');
 /** --help: the usage, and what each form does. */
@@ -26,6 +26,7 @@ const HELP = [
   '  --expect TUNING   with --pid: a tuning as JSON or a JSON file; exit 3 when a socket differs',
   '  --state, --sport, --dport, --peer   with --pid: only the sockets in that state, on that local or',
   '                    remote port, with that peer address; --all: every row (else the first 50, and a summary)',
+  '  --watch INTERVAL  with --pid: read again every INTERVAL (2s, 500ms) and print what changed, until interrupted',
   '  --port PORT       the processes holding TCP sockets on a local port (--listen: listeners only;',
   "                    --netns PID: in that process's network namespace)",
   '  --json            one JSON object on stdout, errors included',
@@ -152,7 +153,7 @@ class Failure extends Error {
 }
 
 /** The flags that take a value (`--pid 42` or `--pid=42`). */
-const VALUED = ['--pid', '--expect', '--port', '--netns', '--state', '--sport', '--dport', '--peer'];
+const VALUED = ['--pid', '--expect', '--port', '--netns', '--state', '--sport', '--dport', '--peer', '--watch'];
 
 /**
  * Splits argv into flags, flag values and positional arguments; `--` ends the flags. A valued flag
@@ -185,23 +186,10 @@ function parseArgs(argv) {
   return { flags, values, rest, usage };
 }
 
-const KNOWN_FLAGS = new Set([
-  '--json',
-  '--help',
-  '-h',
-  '--pid',
-  '--expect',
-  '--port',
-  '--listen',
-  '--netns',
-  '--state',
-  '--sport',
-  '--dport',
-  '--peer',
-  '--all',
-]);
+/** Every flag: the valued ones, and the switches. */
+const KNOWN_FLAGS = new Set([...VALUED, '--json', '--help', '-h', '--listen', '--all']);
 /** The flags that only --pid takes. */
-const PID_ONLY = ['--expect', '--state', '--sport', '--dport', '--peer', '--all'];
+const PID_ONLY = ['--expect', '--state', '--sport', '--dport', '--peer', '--all', '--watch'];
 /** Rows the text table shows without --all (a summary line says how many more). */
 const ROWS_SHOWN = 50;
 
@@ -224,6 +212,7 @@ async function run(argv, json) {
   if ((flags.has('--listen') || flags.has('--netns')) && !flags.has('--port')) throw new Failure(2, 'ERR_USAGE', `--listen and --netns need --port\n${USAGE}`);
   if (flags.has('--port') && flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--port and --pid are two questions: one at a time\n${USAGE}`);
   if (flags.has('--port')) return findPort(values.port, flags.has('--listen'), values.netns, rest, json);
+  if (flags.has('--pid') && flags.has('--watch')) return watch(values.pid, values.watch, values.expect, filterOf(values), rest, json);
   if (flags.has('--pid')) return inspect(values.pid, values.expect, filterOf(values), flags.has('--all'), rest, json);
   if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
@@ -441,6 +430,107 @@ async function inspect(pidText, expectText, filter, all, rest, json) {
       `${differing.length} of ${result.connections.filter((c) => c.drift).length} sockets differ from --expect${differing.length ? ` (exit ${EXIT_DIFFERS})` : ''}`,
     );
   return done(lines.join('\n'));
+}
+
+/** A connection's identity across reads: its fd and both addresses (an fd number reused by another connection is another row). */
+const rowKey = (c) => `${c.fd} ${c.local} ${c.remote}`;
+
+/** The fields of a row a watch compares: state, tuning, and the drift from --expect. */
+function watched(c) {
+  const flat = { state: c.state };
+  for (const [k, v] of Object.entries(c.tuning ?? {})) {
+    if (v && typeof v === 'object') for (const [kk, vv] of Object.entries(v)) flat[`${k}.${kk}`] = vv;
+    else flat[k] = v;
+  }
+  if (c.drift) flat.drift = c.drift.join(',') || '-';
+  return flat;
+}
+
+/**
+ * --watch INTERVAL: reads the process again every INTERVAL and prints what changed since the last
+ * read (sockets added and removed, fields changed), each change one line (one JSON object per
+ * line under --json), until interrupted (SIGINT or SIGTERM: exit 0) or the process is gone (exit 1).
+ */
+async function watch(pidText, intervalText, expectText, filter, rest, json) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(intervalText);
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60000 }[m[2] ?? 's'] : NaN;
+  if (!(ms >= 100 && ms <= 3600000))
+    throw new Failure(2, 'ERR_USAGE', `--watch needs an interval from 100ms to 1h (2s, 500ms): ${shown(intervalText)}\n${USAGE}`);
+  if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--pid takes no address\n${USAGE}`);
+  const expect = expectText === undefined ? undefined : readExpect(expectText);
+  const read = () => {
+    try {
+      return knobs.inspectProcess(Number(pidText), expect === undefined ? undefined : { expect }).connections.filter(filter);
+    } catch (err) {
+      const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
+      throw new Failure(input ? 2 : 1, err.code || 'ERR_INSPECT', `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
+    }
+  };
+  let stop = false;
+  let wake = () => {};
+  const onSignal = () => {
+    stop = true;
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let previous = new Map(read().map((c) => [rowKey(c), c]));
+  const emit = (change) => out(json ? JSON.stringify(change) : change.text);
+  await emit({
+    at: new Date().toISOString(),
+    event: 'start',
+    sockets: previous.size,
+    text: `watching process ${pidText}: ${previous.size} TCP sockets, every ${intervalText} (Ctrl-C ends)`,
+  });
+  while (!stop) {
+    await new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    if (stop) break;
+    const now = new Map(read().map((c) => [rowKey(c), c]));
+    const at = new Date().toISOString();
+    for (const [key, c] of now) {
+      if (!previous.has(key))
+        await emit({
+          at,
+          event: 'added',
+          fd: c.fd,
+          local: c.local,
+          remote: c.remote,
+          state: c.state,
+          text: `${at} + fd ${c.fd} ${c.state} ${c.local} ${c.remote}`,
+        });
+      else {
+        const before = watched(previous.get(key));
+        const after = watched(c);
+        for (const field of new Set([...Object.keys(before), ...Object.keys(after)])) {
+          if (before[field] === after[field]) continue;
+          await emit({
+            at,
+            event: 'changed',
+            fd: c.fd,
+            local: c.local,
+            remote: c.remote,
+            field,
+            from: before[field] ?? null,
+            to: after[field] ?? null,
+            text: `${at} ~ fd ${c.fd} ${c.local} ${c.remote}: ${field} ${before[field]} -> ${after[field]}`,
+          });
+        }
+      }
+    }
+    for (const [key, c] of previous) {
+      if (!now.has(key))
+        await emit({ at, event: 'removed', fd: c.fd, local: c.local, remote: c.remote, text: `${at} - fd ${c.fd} ${c.state} ${c.local} ${c.remote}` });
+    }
+    previous = now;
+  }
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
 }
 
 /** --port PORT [--listen] [--netns PID]: the processes holding TCP sockets on a local port. */

@@ -222,3 +222,38 @@ testIf(reason, 'filters and a summary: --state, --sport, --dport, --peer; 50 row
     holder.stdin.end();
   }
 });
+
+testIf(reason, '--watch INTERVAL: what changed since the last read, one line each (JSON lines with --json), until interrupted', async () => {
+  const busy = await busyProcess();
+  const watcher = spawn(process.execPath, [BIN, '--json', '--pid', String(busy.child.pid), '--watch', '200ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const events = [];
+  let buffered = '';
+  watcher.stdout.on('data', (d) => {
+    buffered += d;
+    const lines = buffered.split('\n');
+    buffered = lines.pop();
+    events.push(...lines.filter(Boolean).map((l) => JSON.parse(l)));
+  });
+  let stderr = '';
+  watcher.stderr.on('data', (d) => (stderr += d));
+  try {
+    await waitFor(() => events.some((e) => e.event === 'start'), { what: 'the first read' });
+    expect(events[0]).toMatchObject({ event: 'start', sockets: 3 });
+    // A new connection to the busy process's server: two sockets added (both ends are its own).
+    const extra = require('node:net').connect(busy.port, '127.0.0.1');
+    await waitFor(() => events.filter((e) => e.event === 'added').length === 1, { what: 'the added socket' });
+    extra.destroy();
+    await waitFor(() => events.some((e) => e.event === 'removed'), { what: 'the removed socket' });
+    const added = events.find((e) => e.event === 'added');
+    expect(added).toMatchObject({ state: 'ESTABLISHED', local: `127.0.0.1:${busy.port}` });
+    expect(events.find((e) => e.event === 'removed')).toMatchObject({ fd: added.fd, local: added.local, remote: added.remote });
+    // Nothing else changed in between: no full re-dump.
+    expect(events.filter((e) => e.event === 'changed')).toEqual([]);
+  } finally {
+    watcher.kill('SIGINT');
+    const code = await new Promise((resolve) => watcher.once('exit', resolve));
+    busy.child.stdin.end();
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  }
+});
