@@ -10,7 +10,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const knobs = require('../..');
-const { closeAll, track, selfSignedCert, noOpenssl, noCommand, noIPv6, notRoot, firstReason, testIf, waitFor, unixServer } = require('../helpers');
+const { closeAll, track, selfSignedCert, noOpenssl, noCommand, noIPv6, notRoot, firstReason, testIf, waitFor, unixServer, emulated } = require('../helpers');
 
 afterEach(closeAll);
 
@@ -503,27 +503,38 @@ describe('cluster workers', () => {
 
 describe('Fastify on a dual-stack localhost (a private mount namespace with its own /etc/hosts)', () => {
   const reason = firstReason(notRoot('it makes a mount namespace'), noCommand('unshare'), noIPv6());
-  testIf(reason, 'fastify.server alone misses the 127.0.0.1 server; tuneServers() tunes both, observeServers() observes both', () => {
+  /** The fixture's report, run once for both tests. */
+  let report;
+  const run = () => {
+    if (report) return report;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-hosts-'));
     try {
       fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n::1 localhost\n');
       const script = path.join(__dirname, '..', 'fixtures', 'fastify-localhost.js');
-      const run = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind ${dir}/hosts /etc/hosts && exec "${process.execPath}" "${script}"`], {
+      const child = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind ${dir}/hosts /etc/hosts && exec "${process.execPath}" "${script}"`], {
         encoding: 'utf8',
         timeout: 60000,
       });
-      expect(run.stderr).toBe('');
-      const result = JSON.parse(run.stdout.trim().split('\n').pop());
-      expect(result.servers).toBe(2); // one per address localhost resolves to
-      expect(result.serverOnly).toMatchObject({ tuned: 1, untuned: 1 }); // tuneServer(fastify.server): one of two
-      expect(result.everyServer).toMatchObject({ tuned: 2, untuned: 0 });
-      // observe(fastify.server) counts one server's megabyte; observeServers() both servers' (headers included).
-      expect(result.observeOne.length).toBe(1);
-      expect(result.observeOne[0]).toBeGreaterThanOrEqual(1 << 20);
-      expect(result.observeEvery.length).toBe(2);
-      for (const bytes of result.observeEvery) expect(bytes).toBeGreaterThanOrEqual(1 << 20);
+      expect(child.stderr).toBe('');
+      report = JSON.parse(child.stdout.trim().split('\n').pop());
+      return report;
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  };
+  testIf(reason, 'fastify.server alone misses the 127.0.0.1 server; tuneServers() tunes both', () => {
+    const result = run();
+    expect(result.servers).toBe(2); // one per address localhost resolves to
+    expect(result.serverOnly).toMatchObject({ tuned: 1, untuned: 1 }); // tuneServer(fastify.server): one of two
+    expect(result.everyServer).toMatchObject({ tuned: 2, untuned: 0 });
+  });
+  // The bytes come from TCP_INFO, of which qemu-user (npm run test:arm64) copies 4 bytes.
+  testIf(firstReason(reason, emulated('TCP_INFO')), 'observe(fastify.server) sees one of the two servers; observeServers() both', () => {
+    const result = run();
+    // observe(fastify.server) counts one server's megabyte; observeServers() both servers' (headers included).
+    expect(result.observeOne.length).toBe(1);
+    expect(result.observeOne[0]).toBeGreaterThanOrEqual(1 << 20);
+    expect(result.observeEvery.length).toBe(2);
+    for (const bytes of result.observeEvery) expect(bytes).toBeGreaterThanOrEqual(1 << 20);
   });
 });
