@@ -27,6 +27,7 @@ const HELP = [
   '  --state, --sport, --dport, --peer   with --pid: only the sockets in that state, on that local or',
   '                    remote port, with that peer address; --all: every row (else the first 50, and a summary)',
   '  --watch INTERVAL  with --pid: read again every INTERVAL (2s, 500ms) and print what changed, until interrupted',
+  "  --allow-relabel   with --pid: borrow fds even where that moves the sockets into this process's net_cls/net_prio cgroup",
   '  --port PORT       the processes holding TCP sockets on a local port (--listen: listeners only;',
   "                    --netns PID: in that process's network namespace)",
   '  --json            one JSON object on stdout, errors included',
@@ -187,9 +188,9 @@ function parseArgs(argv) {
 }
 
 /** Every flag: the valued ones, and the switches. */
-const KNOWN_FLAGS = new Set([...VALUED, '--json', '--help', '-h', '--listen', '--all']);
+const KNOWN_FLAGS = new Set([...VALUED, '--json', '--help', '-h', '--listen', '--all', '--allow-relabel']);
 /** The flags that only --pid takes. */
-const PID_ONLY = ['--expect', '--state', '--sport', '--dport', '--peer', '--all', '--watch'];
+const PID_ONLY = ['--expect', '--state', '--sport', '--dport', '--peer', '--all', '--watch', '--allow-relabel'];
 /** Rows the text table shows without --all (a summary line says how many more). */
 const ROWS_SHOWN = 50;
 
@@ -212,8 +213,9 @@ async function run(argv, json) {
   if ((flags.has('--listen') || flags.has('--netns')) && !flags.has('--port')) throw new Failure(2, 'ERR_USAGE', `--listen and --netns need --port\n${USAGE}`);
   if (flags.has('--port') && flags.has('--pid')) throw new Failure(2, 'ERR_USAGE', `--port and --pid are two questions: one at a time\n${USAGE}`);
   if (flags.has('--port')) return findPort(values.port, flags.has('--listen'), values.netns, rest, json);
-  if (flags.has('--pid') && flags.has('--watch')) return watch(values.pid, values.watch, values.expect, filterOf(values), rest, json);
-  if (flags.has('--pid')) return inspect(values.pid, values.expect, filterOf(values), flags.has('--all'), rest, json);
+  const relabel = flags.has('--allow-relabel');
+  if (flags.has('--pid') && flags.has('--watch')) return watch(values.pid, values.watch, values.expect, filterOf(values), rest, json, relabel);
+  if (flags.has('--pid')) return inspect(values.pid, values.expect, filterOf(values), flags.has('--all'), rest, json, relabel);
   if (rest.length > 1) throw new Failure(2, 'ERR_USAGE', `one address at most\n${USAGE}`);
   if (rest.length === 1) {
     const address = parseAddress(rest[0]);
@@ -332,7 +334,13 @@ function summary(connections) {
   };
   const states = count((c) => c.state);
   const tunings = count((c) =>
-    c.error ? '(unreadable)' : c.state === 'LISTEN' ? 'listening' : `keepalive ${keepaliveCell(c)}, user timeout ${c.tuning.userTimeout ?? '-'}`,
+    c.error
+      ? '(unreadable)'
+      : c.unavailable
+        ? '(not borrowed)'
+        : c.state === 'LISTEN'
+          ? 'listening'
+          : `keepalive ${keepaliveCell(c)}, user timeout ${c.tuning.userTimeout ?? '-'}`,
   );
   return [`  by state: ${states.join(', ')}`, `  by tuning: ${tunings.join('; ')}`];
 }
@@ -362,7 +370,7 @@ function keepaliveCell(c) {
 }
 
 /** --pid PID [--expect TUNING]: every TCP socket of a running process, with its tuning and TCP_INFO. */
-async function inspect(pidText, expectText, filter, all, rest, json) {
+async function inspect(pidText, expectText, filter, all, rest, json, allowRelabel) {
   if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--pid takes no address\n${USAGE}`);
   // The kernel's pid_max (as inspectProcess() checks it): a number above it is not a process id.
   let max = 4194304;
@@ -377,7 +385,7 @@ async function inspect(pidText, expectText, filter, all, rest, json) {
   if (knobs.loadError() !== null) throw new Failure(1, 'ERR_SOCKET_KNOBS_NO_ADDON', `no native addon here: ${knobs.loadError()}`);
   let result;
   try {
-    result = knobs.inspectProcess(Number(pidText), expect === undefined ? undefined : { expect });
+    result = knobs.inspectProcess(Number(pidText), { ...(expect === undefined ? {} : { expect }), allowRelabel });
   } catch (err) {
     // A tuning the package refuses is the caller's input: usage. Anything else: the process could not be read.
     const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
@@ -386,8 +394,11 @@ async function inspect(pidText, expectText, filter, all, rest, json) {
   const total = result.connections.length;
   result = { ...result, connections: result.connections.filter(filter) };
   const differing = result.connections.filter((c) => c.drift && c.drift.length > 0);
+  const unchecked = result.connections.filter((c) => c.unavailable);
   const done = async (text) => {
     await out(text);
+    // A health check that could not look is a failure, never a pass by default.
+    if (expect !== undefined && unchecked.length > 0) throw Object.assign(new Failure(1, 'ERR_NOT_CHECKED', ''), { silent: true });
     if (differing.length > 0) throw Object.assign(new Failure(EXIT_DIFFERS, 'ERR_TUNING_DIFFERS', ''), { silent: true });
   };
   if (json) {
@@ -402,8 +413,8 @@ async function inspect(pidText, expectText, filter, all, rest, json) {
   const rows = [expect === undefined ? header : [...header, 'differs from --expect']];
   const listed = all ? result.connections : result.connections.slice(0, ROWS_SHOWN);
   for (const c of listed) {
-    if (c.error) {
-      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, `(${c.error})`]);
+    if (c.error || c.unavailable) {
+      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, c.error ? `(${c.error})` : '(not borrowed: see below)']);
       continue;
     }
     const listener = c.state === 'LISTEN';
@@ -451,7 +462,7 @@ function watched(c) {
  * read (sockets added and removed, fields changed), each change one line (one JSON object per
  * line under --json), until interrupted (SIGINT or SIGTERM: exit 0) or the process is gone (exit 1).
  */
-async function watch(pidText, intervalText, expectText, filter, rest, json) {
+async function watch(pidText, intervalText, expectText, filter, rest, json, allowRelabel) {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(intervalText);
   const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60000 }[m[2] ?? 's'] : NaN;
   if (!(ms >= 100 && ms <= 3600000))
@@ -460,7 +471,7 @@ async function watch(pidText, intervalText, expectText, filter, rest, json) {
   const expect = expectText === undefined ? undefined : readExpect(expectText);
   const read = () => {
     try {
-      return knobs.inspectProcess(Number(pidText), expect === undefined ? undefined : { expect }).connections.filter(filter);
+      return knobs.inspectProcess(Number(pidText), { ...(expect === undefined ? {} : { expect }), allowRelabel }).connections.filter(filter);
     } catch (err) {
       const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
       throw new Failure(input ? 2 : 1, err.code || 'ERR_INSPECT', `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);

@@ -6,7 +6,8 @@
  * The sockets are found in /proc/PID/fd and matched by inode with /proc/PID/net/tcp and tcp6 (the
  * process's own network namespace). Each is read through a copy of its fd, borrowed with
  * pidfd_getfd (Linux 5.6+; root or CAP_SYS_PTRACE in practice): one copy open at a time, closed at
- * once. Nothing is set: the process is not disturbed.
+ * once. Nothing is set. Borrowing re-labels a socket where cgroup v1 net_cls/net_prio tag it
+ * (the kernel gives it the borrower's class): there, unless allowRelabel, nothing is borrowed.
  */
 import fs = require('node:fs');
 import { borrowFd, closeSocket, openProcess, syscallError } from './core/syscall';
@@ -34,6 +35,11 @@ export interface InspectedConnection {
   /** Why this socket could not be read (it closed meanwhile), if it could not. */
   readonly error?: string;
   /**
+   * Why its tuning and TCP_INFO were not read, when borrowing its fd would change the socket (see
+   * `allowRelabel`): the row has its addresses and state, from /proc, and nothing borrowed.
+   */
+  readonly unavailable?: string;
+  /**
    * With `expect`, on every socket but a listener: the Tuning paths whose kernel value differs from
    * it (empty when none), compared by the function observe()'s drift uses.
    */
@@ -43,6 +49,44 @@ export interface InspectedConnection {
 export interface InspectOptions {
   /** The tuning the process should hold (every Tuning field, deadPeerTimeout included: expanded as tune() expands it). */
   expect?: Tuning;
+  /**
+   * Borrow fds even where that re-labels their sockets: pidfd_getfd() moves a socket into the
+   * borrowing process's cgroup v1 net_cls class and net_prio index, for the rest of its life (a
+   * traffic-control or firewall policy on the target's class stops matching it). Default false:
+   * where the two processes are in different net_cls or net_prio cgroups, nothing is borrowed and
+   * those rows say `unavailable`.
+   */
+  allowRelabel?: boolean;
+}
+
+/** A process's cgroup v1 path in each hierarchy holding net_cls or net_prio (none: cgroup v2 only, or neither mounted). */
+function socketTagCgroups(pid: number | 'self'): Map<string, string> {
+  const paths = new Map<string, string>();
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return paths;
+  }
+  for (const line of text.split('\n')) {
+    const [, controllers = '', ...rest] = line.split(':');
+    for (const c of controllers.split(',')) if (c === 'net_cls' || c === 'net_prio') paths.set(c, rest.join(':'));
+  }
+  return paths;
+}
+
+/**
+ * Why borrowing `pid`'s fds would re-label its sockets, or null when it would not: pidfd_getfd runs
+ * the kernel's __receive_sock(), which gives the socket the borrower's net_cls class id and net_prio
+ * index. Nothing changes where no cgroup v1 hierarchy holds those controllers, or where both
+ * processes are in the same cgroup of each.
+ */
+function relabelReason(pid: number): string | null {
+  const theirs = socketTagCgroups(pid);
+  const ours = socketTagCgroups('self');
+  const differ = [...theirs].filter(([controller, path]) => ours.get(controller) !== path).map(([controller]) => controller);
+  if (differ.length === 0) return null;
+  return `not borrowed: pidfd_getfd would move the socket into this process's ${differ.join(' and ')} cgroup (cgroup v1), re-labelling its traffic for the rest of its life; run the inspector in the target's cgroup, or pass allowRelabel (--allow-relabel) to accept it`;
 }
 
 /** The kernel's largest pid (/proc/sys/kernel/pid_max; 4194304, the 64-bit maximum, where it cannot be read). */
@@ -103,8 +147,9 @@ function tcpTable(pid: number | 'self'): Map<string, { local: string; remote: st
  */
 export function inspectProcess(pid: number, options?: InspectOptions): { connections: InspectedConnection[] } {
   validateInteger(pid, 'pid', 1, pidMax());
-  const given = readOptions(options, 'options', ['expect'] as const);
+  const given = readOptions(options, 'options', ['expect', 'allowRelabel'] as const);
   const plan: Plan | undefined = given.expect === undefined ? undefined : compileTuning(given.expect, 'options.expect');
+  const allowRelabel = given.allowRelabel === undefined ? false : validateBoolean(given.allowRelabel, 'options.allowRelabel');
   let entries: string[];
   try {
     entries = fs.readdirSync(`/proc/${pid}/fd`);
@@ -130,6 +175,21 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
     }
   }
   const table = tcpTable(pid);
+  const unavailable = allowRelabel ? null : relabelReason(pid);
+  if (unavailable !== null) {
+    const rows = [...sockets].sort((a, b) => a[0] - b[0]).flatMap(([fd, inode]) => (table.has(inode) ? [{ fd, ...table.get(inode)!, unavailable }] : []));
+    return { connections: rows };
+  }
+  return { connections: borrowEach(pid, sockets, table, plan) };
+}
+
+/** Each TCP socket of `sockets` read through a borrowed copy of its fd, one at a time. */
+function borrowEach(
+  pid: number,
+  sockets: Map<number, string>,
+  table: Map<string, { local: string; remote: string; state: string }>,
+  plan: Plan | undefined,
+): InspectedConnection[] {
   const pidfd = openProcess(pid);
   const connections: InspectedConnection[] = [];
   try {
@@ -153,7 +213,7 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
   } finally {
     closeSocket(pidfd);
   }
-  return { connections };
+  return connections;
 }
 
 /** A socket on the port findSockets() was asked about, and the process that holds it. */

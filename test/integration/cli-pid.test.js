@@ -260,3 +260,50 @@ testIf(reason, '--watch INTERVAL: what changed since the last read, one line eac
     expect(code).toBe(0);
   }
 });
+
+testIf(
+  firstReason(
+    reason,
+    noCommand('unshare', ['--version']),
+    /^net_cls\s+\d+\s+\d+\s+1$/m.test(require('node:fs').readFileSync('/proc/cgroups', 'utf8')) ? null : 'no cgroup v1 net_cls controller in this kernel',
+  ),
+  'a target in another net_cls cgroup (cgroup v1): nothing borrowed, the rows say why; --allow-relabel borrows; --expect cannot pass on what it could not check',
+  async () => {
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const busy = await busyProcess();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-netcls-'));
+    const out = path.join(dir, 'out');
+    try {
+      // In a private mount namespace: a net_cls hierarchy, the target moved into a class of its own,
+      // the inspector left in the root one; then everything put back and unmounted.
+      const cli = (...args) => `"${process.execPath}" "${BIN}" --json --pid ${busy.child.pid} ${args.join(' ')}`;
+      const script = [
+        'set -e',
+        `mkdir -p ${dir}/cg && mount -t cgroup -o net_cls none ${dir}/cg`,
+        `mkdir ${dir}/cg/target && echo 0x100001 > ${dir}/cg/target/net_cls.classid && echo ${busy.child.pid} > ${dir}/cg/target/cgroup.procs`,
+        'set +e',
+        `${cli()} > ${out}.plain`,
+        `${cli('--allow-relabel')} > ${out}.allowed`,
+        `${cli("--expect '{}'")} > ${out}.expect`,
+        `echo $? > ${out}.expect.status`,
+        `echo ${busy.child.pid} > ${dir}/cg/cgroup.procs; rmdir ${dir}/cg/target; umount ${dir}/cg`,
+      ].join('\n');
+      const run = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 60000 });
+      expect(run.stderr).toBe('');
+      const plain = JSON.parse(fs.readFileSync(`${out}.plain`, 'utf8')).connections;
+      expect(plain.map((c) => c.state).sort()).toEqual(['ESTABLISHED', 'ESTABLISHED', 'LISTEN']);
+      for (const c of plain) {
+        expect(c.tuning).toBeUndefined();
+        expect(c.unavailable).toMatch(/pidfd_getfd would move the socket into this process's net_cls cgroup/);
+      }
+      const allowed = JSON.parse(fs.readFileSync(`${out}.allowed`, 'utf8')).connections;
+      expect(allowed.find((c) => c.remote === `127.0.0.1:${busy.port}`).tuning.keepAlive).toMatchObject({ idle: 77, interval: 7, count: 3 });
+      expect(fs.readFileSync(`${out}.expect.status`, 'utf8').trim()).toBe('1');
+    } finally {
+      busy.child.stdin.end();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  60000,
+);
