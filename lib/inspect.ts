@@ -220,7 +220,7 @@ function borrowEach(
 export interface PortSocket {
   /** The process holding it, or null when no process this one may read holds it (another user's, without root). */
   readonly pid: number | null;
-  /** Its command name (/proc/PID/comm). */
+  /** Its command: argv[0]'s base name, else its thread name (/proc/PID/cmdline, /proc/PID/comm). */
   readonly command: string | null;
   /** Its fd number in that process. */
   readonly fd: number | null;
@@ -265,6 +265,20 @@ export function findSockets(port: number, options?: FindSocketsOptions): { port:
   return { port, sockets: out };
 }
 
+/**
+ * A process's command: its argv[0]'s base name (/proc/PID/cmdline), else its thread name
+ * (/proc/PID/comm: Node 22 and later name their main thread `MainThread`, which says little).
+ */
+function commandOf(pid: string): string | null {
+  try {
+    const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    if (argv0) return argv0.slice(argv0.lastIndexOf('/') + 1);
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null; // exited meanwhile
+  }
+}
+
 /** Every process's fds (those this process may read) that hold one of `wanted`'s sockets, by inode. */
 function holders(wanted: Map<string, { local: string; remote: string; state: string }>): (PortSocket & { inode: string })[] {
   const found: (PortSocket & { inode: string })[] = [];
@@ -287,12 +301,7 @@ function holders(wanted: Map<string, { local: string; remote: string; state: str
       const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
       const row = inode === undefined ? undefined : wanted.get(inode);
       if (!row) continue;
-      let command: string | null = null;
-      try {
-        command = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      } catch {
-        // exited meanwhile
-      }
+      const command = commandOf(entry);
       found.push({ pid: Number(entry), command, fd: Number(fd), ...row, inode: inode! });
     }
   }
