@@ -8,7 +8,8 @@ class SkipReporter {
     for (const file of results.testResults) {
       for (const t of file.testResults) {
         if (t.status !== 'pending' && t.status !== 'skipped') continue;
-        const match = /\[skipped: (.*)\]$/.exec(t.title);
+        // The reason is on the test's own title, or on the describeIf block that skipped it.
+        const match = [t.title, ...t.ancestorTitles].map((title) => /\[skipped: (.*)\]$/.exec(title)).find(Boolean);
         const reason = match ? match[1] : 'no reason given';
         if (!byReason.has(reason)) byReason.set(reason, []);
         byReason.get(reason).push(t.fullName);

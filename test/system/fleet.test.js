@@ -7,6 +7,7 @@
 // Needs root, iproute2 and Debian's `prometheus` (CI installs it); elsewhere a visible skip.
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { unavailableReason } = require('../fixtures/netns/hosts');
@@ -28,6 +29,24 @@ async function query(port, promql) {
   const body = await res.json();
   if (body.status !== 'success') throw new Error(`query ${promql}: ${JSON.stringify(body)}`);
   return body.data.result;
+}
+
+/** A loopback port that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Each scrape target's health and last error, from Prometheus's API. */
+async function targets(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`);
+  const body = await res.json();
+  return JSON.stringify(body.data.activeTargets.map((t) => ({ url: t.scrapeUrl, health: t.health, error: t.lastError })));
 }
 
 testIf(
@@ -85,8 +104,9 @@ testIf(
           child.once('exit', (code) => reject(new Error(`a fleet member exited (${code})`)));
         });
       }
-      // Prometheus, started by the test, scraping the three members over their veths every second.
-      const port = 20000 + (process.pid % 20000);
+      // Prometheus, started by the test, scraping the three members over their veths every second,
+      // on a port the kernel just handed out (a fixed formula can meet a port in use).
+      const port = await freePort();
       fs.writeFileSync(
         path.join(dir, 'prometheus.yml'),
         [
@@ -100,14 +120,26 @@ testIf(
       const prometheus = spawn(
         'prometheus',
         [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-        { stdio: 'ignore' },
+        { stdio: ['ignore', 'ignore', 'pipe'] },
       );
       children.push(prometheus);
-      await waitFor(async () => (await query(port, 'up == 1').catch(() => [])).length === 3, {
-        ms: 30000,
-        every: 250,
-        what: 'Prometheus scraping all three members',
-      });
+      let log = '';
+      prometheus.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+      let exited = null;
+      prometheus.once('exit', (code, signal) => (exited = `${code ?? signal}`));
+      try {
+        await waitFor(
+          async () => {
+            if (exited !== null) throw new Error(`prometheus exited (${exited})`);
+            return (await query(port, 'up == 1').catch(() => [])).length === 3;
+          },
+          { ms: 45000, every: 250, what: 'Prometheus scraping all three members' },
+        );
+      } catch (err) {
+        // Say why: each target's last scrape error, and the tail of Prometheus's own log.
+        err.message += `\ntargets: ${await targets(port).catch((e) => e.message)}\nprometheus log:\n${log}`;
+        throw err;
+      }
       const drifted = await waitFor(
         async () => {
           const result = await query(port, DRIFT_QUERY);
@@ -155,5 +187,5 @@ testIf(
       fs.rmSync(dir, { recursive: true, force: true });
     }
   },
-  90000,
+  120000,
 );

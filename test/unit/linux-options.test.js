@@ -25,6 +25,7 @@ const {
   noCommand,
   testIf,
   eachIf,
+  describeIf,
   waitFor,
   unreachableByNobody,
 } = require('../helpers');
@@ -33,7 +34,7 @@ afterEach(closeAll);
 
 const LINUX = process.platform === 'linux';
 const ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
-const describeLinux = LINUX ? describe : describe.skip;
+const describeLinux = (name, fn) => describeIf(LINUX ? null : 'Linux options, on Linux only', name, fn);
 
 /** The available congestion-control algorithm that is not the default, or null. */
 function otherAlgorithm() {

@@ -4,7 +4,7 @@
 const http = require('node:http');
 const net = require('node:net');
 const knobs = require('../..');
-const { tcpPair, listen, closeAll, thrown, track, unixServer, silentFirstAddress, noIPv6, testIf, eachIf } = require('../helpers');
+const { tcpPair, listen, closeAll, thrown, track, unixServer, silentFirstAddress, noIPv6, testIf, eachIf, describeIf } = require('../helpers');
 
 afterEach(closeAll);
 
@@ -108,7 +108,7 @@ describe('tune() and getTuning()', () => {
   });
 });
 
-(LINUX ? describe : describe.skip)('a tuned listener: accepted sockets inherit it (Linux), no syscall per connection', () => {
+describeIf(LINUX ? null : 'inheritance is measured on Linux', 'a tuned listener: accepted sockets inherit it (Linux), no syscall per connection', () => {
   eachIf(
     [['127.0.0.1'], ['::1']],
     (host) => (host === '::1' ? noIPv6() : null),
