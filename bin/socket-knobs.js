@@ -364,7 +364,7 @@ function readExpect(text) {
 
 /** A socket's keepalive column: idle/interval/count, or a listener's accept queue and its limit. */
 function keepaliveCell(c) {
-  if (c.state === 'LISTEN') return `queue ${c.tcpInfo.unacked ?? '?'}/${c.tcpInfo.sacked ?? '?'}`;
+  if (c.state === 'LISTEN') return `queue ${c.receiveQueue}/${c.sendQueue}`;
   const k = c.tuning.keepAlive;
   return k.enable ? `${k.idle}/${k.interval}/${k.count}` : 'off';
 }
@@ -406,18 +406,21 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
     return done(JSON.stringify(body, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
   }
   const shownCount = result.connections.length === total ? `${total}` : `${result.connections.length} of ${total}`;
-  const lines = [`process ${pidText}: ${shownCount} TCP sockets (read through borrowed copies of their fds; nothing set)`];
+  const lines = [`process ${pidText}: ${shownCount} TCP sockets (the kernel's socket diagnostics; tuning through borrowed copies of fds; nothing set)`];
   if (result.connections.length > 0) lines.push(...summary(result.connections));
   lines.push('');
   const header = ['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'nodelay', 'cc', 'rtt µs', 'retrans'];
   const rows = [expect === undefined ? header : [...header, 'differs from --expect']];
   const listed = all ? result.connections : result.connections.slice(0, ROWS_SHOWN);
   for (const c of listed) {
+    const listener = c.state === 'LISTEN';
+    // What the diagnostics give is in every row; the tuning only where a copy was borrowed.
+    const measured = [c.congestion ?? '-', listener ? '-' : String(c.tcpInfo?.rtt ?? '-'), listener ? '-' : String(c.tcpInfo?.totalRetrans ?? '-')];
     if (c.error || c.unavailable) {
-      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, c.error ? `(${c.error})` : '(not borrowed: see below)']);
+      const why = c.error ? `(${c.error})` : '(not borrowed: see below)';
+      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, listener ? keepaliveCell(c) : why, '-', '-', ...measured]);
       continue;
     }
-    const listener = c.state === 'LISTEN';
     rows.push([
       `  ${c.fd}`,
       c.state,
@@ -426,9 +429,7 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
       keepaliveCell(c),
       c.tuning.userTimeout === undefined ? '-' : String(c.tuning.userTimeout),
       c.tuning.noDelay === undefined ? '-' : c.tuning.noDelay ? 'on' : 'off',
-      c.tuning.congestionControl ?? '-',
-      listener ? '-' : String(c.tcpInfo.rtt ?? '-'),
-      listener ? '-' : String(c.tcpInfo.totalRetrans ?? '-'),
+      ...measured,
       ...(expect === undefined ? [] : [c.drift === undefined ? '(listener)' : c.drift.length ? c.drift.join(', ') : '-']),
     ]);
   }

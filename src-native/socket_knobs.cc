@@ -1,7 +1,8 @@
 // socket-knobs native core: the syscalls and the #ifdef support table, nothing else.
 // (setsockopt/getsockopt on any fd; socket/bind/listen/close for the sockets socket-knobs creates
 // itself, whose options must be set before bind or connect; pidfd_open/pidfd_getfd to read another
-// process's sockets.)
+// process's sockets; a NETLINK_SOCK_DIAG socket, opened in another process's network namespace,
+// and one datagram sent or received on it, for the socket diagnostics `ss` reads.)
 //
 // Validation, defaults, units and error typing live in the TypeScript façade (lib/). One shape for
 // every function (node-addon-api, `Napi::Value F(const Napi::CallbackInfo&)`):
@@ -49,6 +50,10 @@ static int CloseSocket(SocketHandle fd) { return closesocket(fd); }
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <pthread.h>
+#include <sched.h>
 #endif
 typedef int SocketHandle;
 static int LastSocketError() { return errno; }
@@ -116,6 +121,9 @@ constexpr size_t kLevel = 0, kOption = 1, kValue = 2;
 
 // The largest struct setBytes/getBytes accept: far beyond any socket option's.
 constexpr size_t kMaxBytes = 65536;
+// A netlink datagram: a dump's replies come in pieces of at most 32 KiB (the kernel's cap on a
+// dump's buffer), so a 64 KiB buffer always holds one.
+constexpr size_t kMaxNetlink = 65536;
 
 // The scratch arrays the façade binds once per copy of its syscall module (bindScratch): the int
 // batch `io`, and `bytes` for structs read often (TCP_INFO). Held in the environment's instance
@@ -485,6 +493,93 @@ Napi::Value CloseSocketFn(const Napi::CallbackInfo& info) {
   return args.Result(CloseSocket(static_cast<SocketHandle>(fd)) == 0 ? 0 : Errno());
 }
 
+// netlinkOpen(nsFd): a NETLINK_SOCK_DIAG socket (the kernel's socket diagnostics, what `ss` reads)
+// in the network namespace that nsFd names (an open /proc/PID/ns/net), or in this thread's own for
+// -1. A socket belongs to the namespace of the thread that creates it, so a thread of its own joins
+// the namespace (setns: CAP_SYS_ADMIN) and creates it, then ends: no thread of the process ever
+// changes namespace. Returns the fd (close-on-exec), or -errno (-ENOSYS off Linux).
+#if defined(__linux__)
+struct NetlinkOpenJob {
+  int nsFd;
+  int result;
+};
+
+void* NetlinkOpenThread(void* arg) {
+  NetlinkOpenJob* job = static_cast<NetlinkOpenJob*>(arg);
+  if (job->nsFd >= 0 && setns(job->nsFd, CLONE_NEWNET) != 0) {
+    job->result = Errno();
+    return nullptr;
+  }
+  const int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  job->result = fd < 0 ? Errno() : fd;
+  return nullptr;
+}
+#endif
+
+Napi::Value NetlinkOpen(const Napi::CallbackInfo& info) {
+  Args args(info, "netlinkOpen(nsFd)");
+  const int32_t nsFd = args.Int(0);
+  if (!args.Ok()) return args.Fail();
+#if defined(__linux__)
+  NetlinkOpenJob job = {nsFd, -ENOSYS};
+  if (nsFd < 0) {
+    NetlinkOpenThread(&job);
+    return args.Result(job.result);
+  }
+  pthread_t thread;
+  const int started = pthread_create(&thread, nullptr, NetlinkOpenThread, &job);
+  if (started != 0) return args.Result(-started);
+  pthread_join(thread, nullptr);
+  return args.Result(job.result);
+#else
+  (void)nsFd;
+  return args.Result(-ENOSYS);
+#endif
+}
+
+// netlinkSend(fd, bytes: Uint8Array): one request to the kernel (netlink address 0). Returns the
+// length sent, or -errno.
+Napi::Value NetlinkSend(const Napi::CallbackInfo& info) {
+  Args args(info, "netlinkSend(fd, bytes: Uint8Array)");
+  const int32_t fd = args.Int(0);
+  size_t length;
+  const uint8_t* data = args.Array<uint8_t>(1, &length, kMaxNetlink);
+  if (!args.Ok()) return args.Fail();
+#if defined(__linux__)
+  sockaddr_nl kernel;
+  std::memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  const ssize_t sent = sendto(fd, data, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  return args.Result(sent < 0 ? Errno() : static_cast<int>(sent));
+#else
+  (void)fd;
+  (void)data;
+  return args.Result(-ENOSYS);
+#endif
+}
+
+// netlinkReceive(fd, bytes: Uint8Array): one datagram of the reply into `bytes`. Returns its
+// length, -EMSGSIZE when it did not fit (nothing is cut silently), or -errno.
+Napi::Value NetlinkReceive(const Napi::CallbackInfo& info) {
+  Args args(info, "netlinkReceive(fd, bytes: Uint8Array)");
+  const int32_t fd = args.Int(0);
+  size_t length;
+  uint8_t* data = args.Array<uint8_t>(1, &length, kMaxNetlink);
+  if (!args.Ok()) return args.Fail();
+#if defined(__linux__)
+  ssize_t got;
+  do {
+    got = recv(fd, data, length, MSG_TRUNC);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return args.Result(Errno());
+  return args.Result(static_cast<size_t>(got) > length ? -EMSGSIZE : static_cast<int>(got));
+#else
+  (void)fd;
+  (void)data;
+  return args.Result(-ENOSYS);
+#endif
+}
+
 // pidfdOpen(pid): a pidfd for another process (Linux 5.3+), for borrowing its sockets. Returns the
 // fd, or -errno (-ENOSYS where the platform has no such call).
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
@@ -552,12 +647,21 @@ napi_value Wrap(napi_env env, napi_callback_info info) {
 }
 
 const Export kExports[] = {
-    {"bindScratch", Wrap<BindScratch>},   {"setInts", Wrap<IntBatch<SetInt>>},
-    {"getInts", Wrap<IntBatch<GetInt>>},  {"getScratchBytes", Wrap<GetScratchBytes>},
-    {"setBytes", Wrap<SetBytes>},         {"getBytes", Wrap<GetBytes>},
-    {"openSocket", Wrap<OpenSocket>},     {"bindSocket", Wrap<BindSocket>},
-    {"listenSocket", Wrap<ListenSocket>}, {"closeSocket", Wrap<CloseSocketFn>},
-    {"pidfdOpen", Wrap<PidfdOpen>},       {"pidfdGetfd", Wrap<PidfdGetfd>},
+    {"bindScratch", Wrap<BindScratch>},
+    {"setInts", Wrap<IntBatch<SetInt>>},
+    {"getInts", Wrap<IntBatch<GetInt>>},
+    {"getScratchBytes", Wrap<GetScratchBytes>},
+    {"setBytes", Wrap<SetBytes>},
+    {"getBytes", Wrap<GetBytes>},
+    {"openSocket", Wrap<OpenSocket>},
+    {"bindSocket", Wrap<BindSocket>},
+    {"listenSocket", Wrap<ListenSocket>},
+    {"closeSocket", Wrap<CloseSocketFn>},
+    {"pidfdOpen", Wrap<PidfdOpen>},
+    {"pidfdGetfd", Wrap<PidfdGetfd>},
+    {"netlinkOpen", Wrap<NetlinkOpen>},
+    {"netlinkSend", Wrap<NetlinkSend>},
+    {"netlinkReceive", Wrap<NetlinkReceive>},
 };
 
 const KnownConstant kBatchLayout[] = {

@@ -3,4 +3,4 @@
 // prebuild built from these sources from a stale one before it is published.
 #pragma once
 
-#define SOCKET_KNOBS_SOURCE "socket-knobs source:ceceacd3ed226413b5d76ff0:end of socket-knobs source"
+#define SOCKET_KNOBS_SOURCE "socket-knobs source:7efdd0d80276454cf7fc5ca0:end of socket-knobs source"

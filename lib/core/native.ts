@@ -66,6 +66,12 @@ export interface NativeBinding {
   pidfdOpen(pid: number): number;
   /** pidfd_getfd(pidfd, targetFd, 0): a copy of another process's fd. The fd, or -errno. */
   pidfdGetfd(pidfd: number, targetFd: number): number;
+  /** A NETLINK_SOCK_DIAG socket in the network namespace nsFd names (-1: this one). The fd, or -errno. */
+  netlinkOpen(nsFd: number): number;
+  /** One netlink request to the kernel. The length sent, or -errno. */
+  netlinkSend(fd: number, bytes: Uint8Array): number;
+  /** One netlink datagram into `bytes`. Its length, -EMSGSIZE when it did not fit, or -errno. */
+  netlinkReceive(fd: number, bytes: Uint8Array): number;
 }
 
 /**
@@ -104,6 +110,9 @@ const FUNCTION_SET: Record<FunctionName, true> = {
   closeSocket: true,
   pidfdOpen: true,
   pidfdGetfd: true,
+  netlinkOpen: true,
+  netlinkSend: true,
+  netlinkReceive: true,
 };
 export const FUNCTIONS = Object.keys(FUNCTION_SET) as FunctionName[];
 

@@ -308,3 +308,35 @@ export function borrowFd(pidfd: number, fd: number): number {
   }
   return copy;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The kernel's socket diagnostics (NETLINK_SOCK_DIAG), in any network namespace (Linux).
+
+/** A NETLINK_SOCK_DIAG socket in the namespace `nsFd` names (-1: this process's); throws SyscallError (setns: root). */
+export function openDiagnostics(nsFd: number): number {
+  const fd = native.netlinkOpen(nsFd);
+  if (fd < 0) {
+    const name = errnoName(-fd);
+    const reason =
+      name === 'EPERM'
+        ? "setns: reading another network namespace's sockets needs root (CAP_SYS_ADMIN)"
+        : name === 'ENOSYS'
+          ? 'socket diagnostics (NETLINK_SOCK_DIAG) are Linux-only'
+          : undefined;
+    throw syscallError(-fd, nsFd < 0 ? 'socket' : 'setns', {}, undefined, reason);
+  }
+  return fd;
+}
+
+/** Sends one netlink request; throws SyscallError. */
+export function sendDiagnostics(fd: number, request: Uint8Array): void {
+  const sent = native.netlinkSend(fd, request);
+  if (sent < 0) throw syscallError(-sent, 'sendto');
+}
+
+/** Receives one netlink datagram into `into`; its length. Throws SyscallError. */
+export function receiveDiagnostics(fd: number, into: Uint8Array): number {
+  const got = native.netlinkReceive(fd, into);
+  if (got < 0) throw syscallError(-got, 'recv');
+  return got;
+}

@@ -1,0 +1,231 @@
+/**
+ * The kernel's socket diagnostics (NETLINK_SOCK_DIAG, `inet_diag`): what `ss` reads. One dump per
+ * address family gives every TCP socket of a network namespace with its state, addresses, inode,
+ * owner, queues, TCP_INFO, congestion control, memory and class id, without touching the sockets
+ * (nothing is borrowed, so nothing is re-labelled).
+ *
+ * The netlink socket is opened in the namespace of the process being read (a thread of the addon's
+ * joins it with setns and creates the socket: from this namespace a container's sockets are
+ * simply absent). The requests and replies are built and decoded here; the addon only sends and
+ * receives datagrams. Layouts: <linux/netlink.h>, <linux/inet_diag.h> (uapi, stable).
+ */
+import fs = require('node:fs');
+import { closeSocket, openDiagnostics, receiveDiagnostics, sendDiagnostics, syscallError } from '../core/syscall';
+import { os } from '../core/builtins';
+import { decodeTcpInfo, type TcpInfo } from '../options/tcpinfo';
+import { stateName } from '../options/tcpinfo-layout';
+
+/** One TCP socket as the kernel's diagnostics describe it. */
+export interface DiagSocket {
+  readonly inode: number;
+  readonly state: string;
+  /** `address:port` (IPv6 in brackets; an IPv4-mapped address as Node prints it, `[::ffff:1.2.3.4]`). */
+  readonly local: string;
+  readonly remote: string;
+  /** The owner's uid. */
+  readonly uid: number;
+  /** A listener: connections waiting in its accept queue. Otherwise: bytes received, not yet read. */
+  readonly receiveQueue: number;
+  /** A listener: its accept queue's limit (the backlog). Otherwise: bytes sent, not yet acknowledged. */
+  readonly sendQueue: number;
+  /** struct tcp_info, as getTcpInfo() decodes it (the kernel's own length: longer or shorter is fine). */
+  readonly tcpInfo?: TcpInfo;
+  /** The congestion-control algorithm ('cubic', 'bbr', ...). */
+  readonly congestion?: string;
+  /** The socket's memory (SK_MEMINFO): bytes allocated and limits, and drops. */
+  readonly memory?: SocketMemory;
+  /** The cgroup v1 net_cls class id the socket is tagged with (the kernel gives the priority when it has none). */
+  readonly classId?: number;
+  /** SO_MARK (shown to CAP_NET_ADMIN only). */
+  readonly mark?: number;
+}
+
+export interface SocketMemory {
+  readonly receiveAllocated: number;
+  readonly receiveBuffer: number;
+  readonly sendAllocated: number;
+  readonly sendBuffer: number;
+  readonly forwardAllocated: number;
+  readonly sendQueued: number;
+  readonly optionMemory: number;
+  readonly backlog: number;
+  readonly drops: number;
+}
+
+// <linux/netlink.h>, <linux/sock_diag.h>, <linux/inet_diag.h>
+const NLMSG_HDRLEN = 16;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_DUMP = 0x300;
+const SOCK_DIAG_BY_FAMILY = 20;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+const REQUEST_LENGTH = NLMSG_HDRLEN + 56; // struct inet_diag_req_v2
+const MSG_LENGTH = 72; // struct inet_diag_msg
+const ATTR = { MEMINFO: 1, INFO: 2, CONG: 4, TCLASS: 6, SKMEMINFO: 7, MARK: 15, CLASS_ID: 17 } as const;
+// The extensions asked for: a bit per attribute (1 << (type - 1)); TCLASS brings CLASS_ID with it.
+const EXTENSIONS = (1 << (ATTR.INFO - 1)) | (1 << (ATTR.CONG - 1)) | (1 << (ATTR.TCLASS - 1)) | (1 << (ATTR.SKMEMINFO - 1));
+const ALL_STATES = 0xffffffff;
+
+// One datagram of a dump (the kernel sends at most 32 KiB at a time).
+const datagram = new Uint8Array(65536);
+const view = new DataView(datagram.buffer);
+
+/** The dump request for one address family's TCP sockets, every state. */
+function request(family: number, sequence: number): Uint8Array {
+  const bytes = new Uint8Array(REQUEST_LENGTH);
+  const v = new DataView(bytes.buffer);
+  v.setUint32(0, REQUEST_LENGTH, true);
+  v.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
+  v.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
+  v.setUint32(8, sequence, true);
+  bytes[NLMSG_HDRLEN] = family;
+  bytes[NLMSG_HDRLEN + 1] = IPPROTO_TCP;
+  bytes[NLMSG_HDRLEN + 2] = EXTENSIONS;
+  v.setUint32(NLMSG_HDRLEN + 4, ALL_STATES, true);
+  return bytes;
+}
+
+/** An IPv6 address's text (RFC 5952: the longest run of zero groups as `::`; IPv4-mapped as Node prints it). */
+export function ipv6Text(b: Uint8Array, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${b.subarray(at + 12, at + 16).join('.')}`;
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
+}
+
+/** `address:port` of an inet_diag_sockid half: the port (big-endian) at `portAt`, the address at `addressAt`. */
+function endpoint(family: number, portAt: number, addressAt: number): string {
+  const port = view.getUint16(portAt, false);
+  if (family === AF_INET) return `${datagram.subarray(addressAt, addressAt + 4).join('.')}:${port}`;
+  return `[${ipv6Text(datagram, addressAt)}]:${port}`;
+}
+
+/** The attributes after an inet_diag_msg (`start` .. `end`), onto `socket`. */
+function decodeAttributes(socket: Record<string, unknown>, start: number, end: number): void {
+  for (let at = start; at + 4 <= end;) {
+    const length = view.getUint16(at, true);
+    const type = view.getUint16(at + 2, true) & 0x3fff;
+    if (length < 4 || at + length > end) break;
+    const body = at + 4;
+    const size = length - 4;
+    if (type === ATTR.INFO && size > 0) socket.tcpInfo = decodeTcpInfo(datagram.subarray(body, body + size), size);
+    else if (type === ATTR.CONG) socket.congestion = Buffer.from(datagram.buffer, body, size).toString('latin1').replace(/\0.*$/s, '');
+    else if (type === ATTR.SKMEMINFO && size >= 36) socket.memory = memoryAt(body);
+    else if (type === ATTR.CLASS_ID && size >= 4) socket.classId = view.getUint32(body, true);
+    else if (type === ATTR.MARK && size >= 4) socket.mark = view.getUint32(body, true);
+    at += (length + 3) & ~3;
+  }
+}
+
+function memoryAt(at: number): SocketMemory {
+  const u = (i: number): number => view.getUint32(at + 4 * i, true);
+  return {
+    receiveAllocated: u(0),
+    receiveBuffer: u(1),
+    sendAllocated: u(2),
+    sendBuffer: u(3),
+    forwardAllocated: u(4),
+    sendQueued: u(5),
+    optionMemory: u(6),
+    backlog: u(7),
+    drops: u(8),
+  };
+}
+
+/** One inet_diag_msg at `at` (its attributes up to `end`). */
+function decodeSocket(at: number, end: number): DiagSocket {
+  const family = datagram[at]!;
+  const socket: Record<string, unknown> = {
+    inode: view.getUint32(at + 68, true),
+    state: stateName(datagram[at + 1]!),
+    local: endpoint(family, at + 4, at + 8),
+    remote: endpoint(family, at + 6, at + 24),
+    uid: view.getUint32(at + 64, true),
+    receiveQueue: view.getUint32(at + 56, true),
+    sendQueue: view.getUint32(at + 60, true),
+  };
+  decodeAttributes(socket, at + MSG_LENGTH, end);
+  return socket as unknown as DiagSocket;
+}
+
+/** Every TCP socket of one address family, from an open diagnostics socket, by inode (0: not held by a process, left out). */
+function dumpFamily(fd: number, family: number, sequence: number, into: Map<number, DiagSocket>): void {
+  sendDiagnostics(fd, request(family, sequence));
+  for (;;) {
+    const length = receiveDiagnostics(fd, datagram);
+    for (let at = 0; at + NLMSG_HDRLEN <= length;) {
+      const size = view.getUint32(at, true);
+      const type = view.getUint16(at + 4, true);
+      if (size < NLMSG_HDRLEN || at + size > length) throw new Error(`socket diagnostics: a malformed reply (message of ${size} bytes at ${at} of ${length})`);
+      if (type === NLMSG_DONE) return;
+      if (type === NLMSG_ERROR) {
+        const errno = -view.getInt32(at + NLMSG_HDRLEN, true);
+        // No IPv6 in this kernel or namespace: no sockets of that family.
+        if (errno === os().constants.errno.ENOENT && family === AF_INET6) return;
+        throw syscallError(errno, 'sock_diag');
+      }
+      if (type === SOCK_DIAG_BY_FAMILY && size >= NLMSG_HDRLEN + MSG_LENGTH) {
+        const socket = decodeSocket(at + NLMSG_HDRLEN, at + size);
+        if (socket.inode !== 0) into.set(socket.inode, socket);
+      }
+      at += (size + 3) & ~3;
+    }
+  }
+}
+
+/** The inode of a network namespace file (/proc/PID/ns/net). */
+function namespaceOf(path: string): number | null {
+  try {
+    return fs.statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every TCP socket (IPv4 and IPv6) of the network namespace process `pid` is in, by inode, from the
+ * kernel's diagnostics. Another namespace than this process's needs root (setns: CAP_SYS_ADMIN);
+ * throws SyscallError.
+ */
+export function diagnose(pid: number | 'self'): Map<number, DiagSocket> {
+  const path = `/proc/${pid}/ns/net`;
+  const other = pid !== 'self' && namespaceOf(path) !== namespaceOf('/proc/self/ns/net');
+  let nsFd = -1;
+  if (other) {
+    try {
+      nsFd = fs.openSync(path, 'r');
+    } catch (err) {
+      throw syscallError(
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? os().constants.errno.ESRCH : os().constants.errno.EACCES,
+        'open',
+        {},
+        undefined,
+        `open ${path}: reading another process's network namespace needs root`,
+      );
+    }
+  }
+  const sockets = new Map<number, DiagSocket>();
+  let fd = -1;
+  try {
+    fd = openDiagnostics(nsFd);
+    dumpFamily(fd, AF_INET, 1, sockets);
+    dumpFamily(fd, AF_INET6, 2, sockets);
+  } finally {
+    if (fd >= 0) closeSocket(fd);
+    if (nsFd >= 0) fs.closeSync(nsFd);
+  }
+  return sockets;
+}
