@@ -441,6 +441,13 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
       '',
       `${differing.length} of ${result.connections.filter((c) => c.drift).length} sockets differ from --expect${differing.length ? ` (exit ${EXIT_DIFFERS})` : ''}`,
     );
+  // The class ids are read before and after borrowing: a change is said, never assumed away.
+  const relabelled = result.connections.filter((c) => c.relabelled);
+  if (relabelled.length > 0)
+    lines.push(
+      '',
+      `warning: borrowing changed the net_cls class id of ${relabelled.length} sockets (fd ${relabelled.map((c) => `${c.fd}: ${c.relabelled.from} -> ${c.relabelled.to}`).join(', ')})`,
+    );
   return done(lines.join('\n'));
 }
 

@@ -15,7 +15,7 @@
  * is not the row's (the fd was closed and reused meanwhile) is re-matched or left out, never mixed.
  */
 import fs = require('node:fs');
-import { borrowFd, closeSocket, openProcess, syscallError } from './core/syscall';
+import { borrowFd, borrowInCgroups, closeSocket, openProcess, syscallError, type CgroupToJoin } from './core/syscall';
 import { SyscallError } from './core/errors';
 import { os } from './core/builtins';
 import { validateInteger } from './core/validate';
@@ -24,7 +24,8 @@ import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import type { TuningPath } from './core/table';
 import { readOptions, validateBoolean } from './core/validate';
 import { diagnose, type DiagSocket } from './inspect/diag';
-import { holders, pidMax, relabelReason, tcpTable, type ProcSocket } from './inspect/proc';
+import { holders, pidMax, tcpTable, type ProcSocket } from './inspect/proc';
+import { borrowPlan, mountRoot } from './inspect/cgroups';
 
 export type { SocketMemory } from './inspect/diag';
 
@@ -46,6 +47,11 @@ export interface InspectedConnection extends DiagSocket {
    * kernel value differs from it (empty when none), compared by the function observe()'s drift uses.
    */
   readonly drift?: readonly TuningPath[];
+  /**
+   * Set only if borrowing changed the socket's class id after all (it is read before and after,
+   * when the borrowing joined the target's cgroups first): the class ids before and after.
+   */
+  readonly relabelled?: { readonly from: number; readonly to: number };
 }
 
 export interface InspectOptions {
@@ -53,10 +59,12 @@ export interface InspectOptions {
   expect?: Tuning;
   /**
    * Borrow fds even where that re-labels their sockets: pidfd_getfd() moves a socket into the
-   * borrowing process's cgroup v1 net_cls class and net_prio index, for the rest of its life (a
+   * borrowing thread's cgroup v1 net_cls class and net_prio index, for the rest of its life (a
    * traffic-control or firewall policy on the target's class stops matching it). Default false:
-   * where the two processes are in different net_cls or net_prio cgroups, nothing is borrowed and
-   * those rows say `unavailable`.
+   * where the two processes are in different net_cls or net_prio cgroups, the fds are borrowed by a
+   * thread that joins the target's cgroups first (root); where that cannot be done (not root, or a
+   * hierarchy co-mounted with a resource controller), nothing is borrowed and those rows say
+   * `unavailable`.
    */
   allowRelabel?: boolean;
 }
@@ -127,32 +135,79 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
     const sockets = socketFds(pid);
     checkStillThere(pidfd, pid);
     const diag = diagnose(pid);
-    const unavailable = allowRelabel ? null : relabelReason(pid);
-    const connections: InspectedConnection[] = [];
-    for (const [fd, inode] of [...sockets].sort((a, b) => a[0] - b[0])) {
-      const socket = diag.get(inode);
-      if (!socket) continue; // a UDP, Unix or other socket
-      if (unavailable !== null) connections.push({ fd, ...socket, unavailable });
-      else {
-        const row = readTuning(pidfd, fd, socket, diag, plan);
-        if (row) connections.push(row);
-      }
-    }
-    return { connections };
+    // fd -> its socket as the diagnostics list it (UDP, Unix and other sockets are not there).
+    const listed = [...sockets].sort((a, b) => a[0] - b[0]).flatMap(([fd, inode]) => (diag.has(inode) ? [[fd, diag.get(inode)!] as const] : []));
+    const how = borrowPlan(pid, allowRelabel);
+    if (how.kind === 'refused') return { connections: listed.map(([fd, socket]) => ({ fd, ...socket, unavailable: how.reason })) };
+    if (how.kind === 'plain') return { connections: listed.flatMap(([fd, socket]) => rowOf(fd, socket, diag, plan, () => borrowFd(pidfd, fd)) ?? []) };
+    return { connections: joinedRows(pid, pidfd, listed, diag, plan, how.joins) };
   } finally {
     closeSocket(pidfd);
   }
 }
 
+/** At most this many copies are open at once when borrowing from a thread that joins cgroups. */
+const JOINED_BATCH = 256;
+
 /**
- * One socket's row, its tuning read through a borrowed copy of `fd`. The copy's inode decides
- * which socket the row describes: the one the diagnostics listed for that inode (the fd was
- * reused meanwhile: another socket's row, whole), or none (left out: null).
+ * The rows of `listed`, each fd borrowed by a thread that first joins the target's cgroups (in
+ * batches), then checked: a socket whose class id changed meanwhile says so (`relabelled`).
+ * Where the thread cannot join, the rows say why (`unavailable`), as when it is refused.
  */
-function readTuning(pidfd: number, fd: number, listed: DiagSocket, diag: Map<number, DiagSocket>, plan: Plan | undefined): InspectedConnection | null {
+function joinedRows(
+  pid: number,
+  pidfd: number,
+  listed: (readonly [number, DiagSocket])[],
+  diag: Map<number, DiagSocket>,
+  plan: Plan | undefined,
+  joins: readonly CgroupToJoin[],
+): InspectedConnection[] {
+  const mount = mountRoot();
+  const rows: InspectedConnection[] = [];
+  try {
+    for (let start = 0; start < listed.length; start += JOINED_BATCH) {
+      const batch = listed.slice(start, start + JOINED_BATCH);
+      let copies: Int32Array;
+      try {
+        copies = borrowInCgroups(
+          pidfd,
+          Int32Array.from(batch, ([fd]) => fd),
+          joins,
+          mount.path,
+        );
+      } catch (err) {
+        const reason = `not borrowed: ${err instanceof Error ? err.message : String(err)}; pass allowRelabel (--allow-relabel) to borrow anyway, accepting the re-labelling`;
+        return listed.map(([fd, socket]) => ({ fd, ...socket, unavailable: reason }));
+      }
+      batch.forEach(([fd, socket], i) => {
+        const copy = copies[i]!;
+        const row = rowOf(fd, socket, diag, plan, () => {
+          if (copy < 0) throw syscallError(-copy, 'pidfd_getfd');
+          return copy;
+        });
+        if (row) rows.push(row);
+      });
+    }
+  } finally {
+    mount.remove();
+  }
+  // Verified, not assumed: each socket's class id is what it was before it was borrowed.
+  const after = diagnose(pid);
+  return rows.map((row) => {
+    const now = after.get(row.inode)?.classId;
+    return now === undefined || now === row.classId ? row : { ...row, relabelled: { from: row.classId!, to: now } };
+  });
+}
+
+/**
+ * One socket's row, its tuning read through the copy `borrow()` returns (closed after). The copy's
+ * inode decides which socket the row describes: the one the diagnostics listed for that inode (the
+ * fd was reused meanwhile: another socket's row, whole), or none (left out: null).
+ */
+function rowOf(fd: number, listed: DiagSocket, diag: Map<number, DiagSocket>, plan: Plan | undefined, borrow: () => number): InspectedConnection | null {
   let copy = -1;
   try {
-    copy = borrowFd(pidfd, fd);
+    copy = borrow();
     const inode = fs.fstatSync(copy).ino;
     const socket = inode === listed.inode ? listed : diag.get(inode);
     if (!socket) return null;

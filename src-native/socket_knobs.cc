@@ -29,6 +29,7 @@
 #include <cstdint>
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #ifdef _WIN32
@@ -54,6 +55,7 @@ static int CloseSocket(SocketHandle fd) { return closesocket(fd); }
 #include <linux/sock_diag.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mount.h>
 #endif
 typedef int SocketHandle;
 static int LastSocketError() { return errno; }
@@ -124,6 +126,8 @@ constexpr size_t kMaxBytes = 65536;
 // A netlink datagram: a dump's replies come in pieces of at most 32 KiB (the kernel's cap on a
 // dump's buffer), so a 64 KiB buffer always holds one.
 constexpr size_t kMaxNetlink = 65536;
+// A path argument, with its terminator (PATH_MAX).
+constexpr size_t kMaxPath = 4096;
 
 // The scratch arrays the façade binds once per copy of its syscall module (bindScratch): the int
 // batch `io`, and `bytes` for structs read often (TCP_INFO). Held in the environment's instance
@@ -611,6 +615,91 @@ Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// borrowInCgroups(pidfd, fds: Int32Array, status: Int32Array(2), mount0, options0, tasks0, mount1,
+// options1, tasks1): pidfd_getfd for each of `fds` (replaced in place by the copy, or -errno), from
+// a thread of its own that first joins the target's cgroup v1 net_cls/net_prio cgroups, so that the
+// kernel's __receive_sock() gives each borrowed socket the class it already has (borrowing from any
+// other thread re-labels it with that thread's). The thread unshares its mount namespace (and fs
+// attributes), makes every mount private (nothing propagates to the host's), mounts each hierarchy
+// (`options`: its exact controller list) on `mountN` and writes its own thread id to `tasksN` (a
+// path under `mountN`); hierarchy 1 is skipped when its mount is "". The thread then ends, and its
+// mount namespace with it. status = [0, 0] when done, else [the step that failed (1 unshare,
+// 2 private, 3 + 3h mount, 4 + 3h open tasks, 5 + 3h write tasks), errno]. Returns 0, -ENOSYS off
+// Linux, or -errno from pthread_create.
+#if defined(__linux__)
+struct CgroupBorrowJob {
+  int pidfd;
+  int32_t* fds;
+  size_t count;
+  int32_t* status;
+  const char* mounts[2];
+  const char* options[2];
+  const char* tasks[2];
+};
+
+void* CgroupBorrowThread(void* arg) {
+  CgroupBorrowJob* job = static_cast<CgroupBorrowJob*>(arg);
+  const auto fail = [job](int step) {
+    job->status[0] = step;
+    job->status[1] = errno;
+    return nullptr;
+  };
+  if (unshare(CLONE_NEWNS | CLONE_FS) != 0) return fail(1);
+  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail(2);
+  char tid[24];
+  const int tidLength = std::snprintf(tid, sizeof tid, "%ld", static_cast<long>(syscall(SYS_gettid)));
+  for (int h = 0; h < 2; h++) {
+    if (job->mounts[h][0] == '\0') continue;
+    if (mount("socket-knobs", job->mounts[h], "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, job->options[h]) != 0)
+      return fail(3 + 3 * h);
+    const int tasks = open(job->tasks[h], O_WRONLY | O_CLOEXEC);
+    if (tasks < 0) return fail(4 + 3 * h);
+    const ssize_t written = write(tasks, tid, static_cast<size_t>(tidLength));
+    const int saved = errno;
+    close(tasks);
+    errno = saved;
+    if (written != tidLength) return fail(5 + 3 * h);
+  }
+#if defined(SYS_pidfd_getfd)
+  for (size_t i = 0; i < job->count; i++) {
+    const long fd = syscall(SYS_pidfd_getfd, job->pidfd, job->fds[i], 0);
+    job->fds[i] = fd < 0 ? -errno : static_cast<int32_t>(fd);
+  }
+#else
+  for (size_t i = 0; i < job->count; i++) job->fds[i] = -ENOSYS;
+#endif
+  return nullptr;
+}
+#endif
+
+Napi::Value BorrowInCgroups(const Napi::CallbackInfo& info) {
+  Args args(info,
+            "borrowInCgroups(pidfd, fds: Int32Array, status: Int32Array, mount0, options0, tasks0, mount1, options1, "
+            "tasks1)");
+  const int32_t pidfd = args.Int(0);
+  size_t count, statusLength;
+  int32_t* fds = args.Array<int32_t>(1, &count);
+  int32_t* status = args.Array<int32_t>(2, &statusLength);
+  char strings[6][kMaxPath];
+  for (size_t i = 0; i < 6; i++) args.String(3 + i, strings[i], kMaxPath);
+  if (!args.Ok() || statusLength < 2) return args.Fail();
+#if defined(__linux__)
+  status[0] = status[1] = 0;
+  CgroupBorrowJob job = {
+      pidfd, fds, count, status, {strings[0], strings[3]}, {strings[1], strings[4]}, {strings[2], strings[5]}};
+  pthread_t thread;
+  const int started = pthread_create(&thread, nullptr, CgroupBorrowThread, &job);
+  if (started != 0) return args.Result(-started);
+  pthread_join(thread, nullptr);
+  return args.Result(0);
+#else
+  (void)pidfd;
+  (void)fds;
+  (void)status;
+  return args.Result(-ENOSYS);
+#endif
+}
+
 // Module initialisation runs in every worker thread that loads the addon, and a worker can be
 // terminated while it does: then every N-API call fails (napi_pending_exception with no exception,
 // or napi_cannot_run_js). node-addon-api answers such a failure by throwing, and a throw that
@@ -662,6 +751,7 @@ const Export kExports[] = {
     {"netlinkOpen", Wrap<NetlinkOpen>},
     {"netlinkSend", Wrap<NetlinkSend>},
     {"netlinkReceive", Wrap<NetlinkReceive>},
+    {"borrowInCgroups", Wrap<BorrowInCgroups>},
 };
 
 const KnownConstant kBatchLayout[] = {

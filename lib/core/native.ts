@@ -72,6 +72,22 @@ export interface NativeBinding {
   netlinkSend(fd: number, bytes: Uint8Array): number;
   /** One netlink datagram into `bytes`. Its length, -EMSGSIZE when it did not fit, or -errno. */
   netlinkReceive(fd: number, bytes: Uint8Array): number;
+  /**
+   * pidfd_getfd for each of `fds` (replaced by the copy or -errno), from a thread that first joins
+   * the given cgroup v1 hierarchies' cgroups (mounted in its own private mount namespace). `status`
+   * is [0, 0], or [the step that failed, errno]. 0, or -errno (-ENOSYS off Linux).
+   */
+  borrowInCgroups(
+    pidfd: number,
+    fds: Int32Array,
+    status: Int32Array,
+    mount0: string,
+    options0: string,
+    tasks0: string,
+    mount1: string,
+    options1: string,
+    tasks1: string,
+  ): number;
 }
 
 /**
@@ -113,6 +129,7 @@ const FUNCTION_SET: Record<FunctionName, true> = {
   netlinkOpen: true,
   netlinkSend: true,
   netlinkReceive: true,
+  borrowInCgroups: true,
 };
 export const FUNCTIONS = Object.keys(FUNCTION_SET) as FunctionName[];
 

@@ -340,3 +340,34 @@ export function receiveDiagnostics(fd: number, into: Uint8Array): number {
   if (got < 0) throw syscallError(-got, 'recv');
   return got;
 }
+
+/** A cgroup v1 hierarchy to join before borrowing: its controllers (mount options) and the cgroup's path in it. */
+export interface CgroupToJoin {
+  readonly controllers: string;
+  readonly path: string;
+}
+
+// The steps borrowInCgroups reports, by number: the syscall that failed, and what it was doing.
+const CGROUP_STEPS = ['', 'unshare', 'mount', 'mount', 'open', 'write', 'mount', 'open', 'write'];
+
+/**
+ * Copies of `fds` of the process `pidfd` names, borrowed by a thread that first joins `joins`
+ * (at most two hierarchies: net_cls and net_prio), each mounted under `mountRoot`/N in that thread's
+ * private mount namespace. Returns a copy or -errno per fd; throws SyscallError when the thread could
+ * not join (the syscall that failed, and the errno: EPERM without root).
+ */
+export function borrowInCgroups(pidfd: number, fds: Int32Array, joins: readonly CgroupToJoin[], mountRoot: string): Int32Array {
+  const status = new Int32Array(2);
+  const args = [0, 1].flatMap((h) => {
+    const join = joins[h];
+    return join === undefined ? ['', '', ''] : [`${mountRoot}/${h}`, join.controllers, `${mountRoot}/${h}${join.path === '/' ? '' : join.path}/tasks`];
+  }) as [string, string, string, string, string, string];
+  const result = native.borrowInCgroups(pidfd, fds, status, ...args);
+  if (result < 0) throw syscallError(-result, 'pthread_create');
+  if (status[0] !== 0) {
+    const step = status[0]!;
+    const what = step <= 2 ? 'a private mount namespace' : `the target's ${joins[step > 5 ? 1 : 0]!.controllers} cgroup`;
+    throw syscallError(status[1]!, CGROUP_STEPS[step] ?? 'borrowInCgroups', {}, undefined, `joining ${what} before borrowing (root is needed)`);
+  }
+  return fds;
+}

@@ -13,36 +13,6 @@ export interface ProcSocket {
   readonly state: string;
 }
 
-/** A process's cgroup v1 path in each hierarchy holding net_cls or net_prio (none: cgroup v2 only, or neither mounted). */
-function socketTagCgroups(pid: number | 'self'): Map<string, string> {
-  const paths = new Map<string, string>();
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
-    return paths;
-  }
-  for (const line of text.split('\n')) {
-    const [, controllers = '', ...rest] = line.split(':');
-    for (const c of controllers.split(',')) if (c === 'net_cls' || c === 'net_prio') paths.set(c, rest.join(':'));
-  }
-  return paths;
-}
-
-/**
- * Why borrowing `pid`'s fds would re-label its sockets, or null when it would not: pidfd_getfd runs
- * the kernel's __receive_sock(), which gives the socket the borrower's net_cls class id and net_prio
- * index. Nothing changes where no cgroup v1 hierarchy holds those controllers, or where both
- * processes are in the same cgroup of each.
- */
-export function relabelReason(pid: number): string | null {
-  const theirs = socketTagCgroups(pid);
-  const ours = socketTagCgroups('self');
-  const differ = [...theirs].filter(([controller, path]) => ours.get(controller) !== path).map(([controller]) => controller);
-  if (differ.length === 0) return null;
-  return `not borrowed: pidfd_getfd would move the socket into this process's ${differ.join(' and ')} cgroup (cgroup v1), re-labelling its traffic for the rest of its life; run the inspector in the target's cgroup, or pass allowRelabel (--allow-relabel) to accept it`;
-}
-
 /** The kernel's largest pid (/proc/sys/kernel/pid_max; 4194304, the 64-bit maximum, where it cannot be read). */
 export function pidMax(): number {
   try {

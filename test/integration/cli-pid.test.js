@@ -265,42 +265,64 @@ testIf(
   firstReason(
     reason,
     noCommand('unshare', ['--version']),
+    noCommand('nft', ['--version'], 'apt-get install nftables'),
     /^net_cls\s+\d+\s+\d+\s+1$/m.test(require('node:fs').readFileSync('/proc/cgroups', 'utf8')) ? null : 'no cgroup v1 net_cls controller in this kernel',
   ),
-  'a target in another net_cls cgroup (cgroup v1): nothing borrowed, the rows say why; --allow-relabel borrows; --expect cannot pass on what it could not check',
+  'a target in another net_cls cgroup (cgroup v1): read by a thread that joins its cgroup first, so an nft counter on its class keeps counting and its class id holds; --allow-relabel borrows plainly and the counter stops',
   async () => {
     const fs = require('node:fs');
     const os = require('node:os');
     const busy = await busyProcess();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socket-knobs-netcls-'));
     const out = path.join(dir, 'out');
+    const table = `sknetcls${process.pid}`;
     try {
       // In a private mount namespace: a net_cls hierarchy, the target moved into a class of its own,
-      // the inspector left in the root one; then everything put back and unmounted.
+      // the inspector left in the root one; an nft counter (host namespace, counting only) on that
+      // class's packets, read around each run of the tool; then everything put back and removed.
       const cli = (...args) => `"${process.execPath}" "${BIN}" --json --pid ${busy.child.pid} ${args.join(' ')}`;
+      const count = (name) => `sleep 0.5; nft list chain inet ${table} out | grep -o 'packets [0-9]*' | cut -d' ' -f2 > ${out}.${name}`;
       const script = [
         'set -e',
         `mkdir -p ${dir}/cg && mount -t cgroup -o net_cls none ${dir}/cg`,
         `mkdir ${dir}/cg/target && echo 0x100001 > ${dir}/cg/target/net_cls.classid && echo ${busy.child.pid} > ${dir}/cg/target/cgroup.procs`,
+        `nft add table inet ${table} && nft add chain inet ${table} out '{ type filter hook output priority 0; }'`,
+        `nft add rule inet ${table} out meta cgroup 0x100001 counter`,
         'set +e',
-        `${cli()} > ${out}.plain`,
+        count('c0'),
+        `${cli()} > ${out}.joined`,
+        count('c1'),
+        `${cli("--expect '{}'")} > ${out}.expect; echo $? > ${out}.expect.status`,
+        count('c2'),
         `${cli('--allow-relabel')} > ${out}.allowed`,
-        `${cli("--expect '{}'")} > ${out}.expect`,
-        `echo $? > ${out}.expect.status`,
+        count('c3'),
+        count('c4'),
+        `${cli()} > ${out}.after`,
+        `nft delete table inet ${table}`,
         `echo ${busy.child.pid} > ${dir}/cg/cgroup.procs; rmdir ${dir}/cg/target; umount ${dir}/cg`,
       ].join('\n');
       const run = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 60000 });
       expect(run.stderr).toBe('');
-      const plain = JSON.parse(fs.readFileSync(`${out}.plain`, 'utf8')).connections;
-      expect(plain.map((c) => c.state).sort()).toEqual(['ESTABLISHED', 'ESTABLISHED', 'LISTEN']);
-      for (const c of plain) {
-        expect(c.tuning).toBeUndefined();
-        expect(c.unavailable).toMatch(/pidfd_getfd would move the socket into this process's net_cls cgroup/);
-      }
-      const allowed = JSON.parse(fs.readFileSync(`${out}.allowed`, 'utf8')).connections;
+      const read = (name) => JSON.parse(fs.readFileSync(`${out}.${name}`, 'utf8')).connections;
+      const counter = (name) => Number(fs.readFileSync(`${out}.${name}`, 'utf8'));
+      // Joined: every socket read, its class id the target's before and after (no `relabelled`).
+      const joined = read('joined');
+      expect(joined.map((c) => c.state).sort()).toEqual(['ESTABLISHED', 'ESTABLISHED', 'LISTEN']);
+      for (const c of joined) expect(c).toMatchObject({ classId: 0x100001, tuning: expect.any(Object) });
+      for (const c of joined) expect(c.relabelled).toBeUndefined();
+      expect(joined.find((c) => c.remote === `127.0.0.1:${busy.port}`).tuning.keepAlive).toMatchObject({ idle: 77, interval: 7, count: 3 });
+      expect(fs.readFileSync(`${out}.expect.status`, 'utf8').trim()).toBe('0');
+      // The counter on the target's class kept counting (a message and its echo every 10 ms: about 100
+      // packets in each half second) across both runs.
+      expect(counter('c1') - counter('c0')).toBeGreaterThan(40);
+      expect(counter('c2') - counter('c1')).toBeGreaterThan(40);
+      // --allow-relabel: borrowed plainly, the sockets take the inspector's class (0): the counter stops.
+      const allowed = read('allowed');
       expect(allowed.find((c) => c.remote === `127.0.0.1:${busy.port}`).tuning.keepAlive).toMatchObject({ idle: 77, interval: 7, count: 3 });
-      expect(fs.readFileSync(`${out}.expect.status`, 'utf8').trim()).toBe('1');
+      expect(counter('c4') - counter('c3')).toBe(0);
+      for (const c of read('after')) expect(c.classId).toBe(0);
     } finally {
+      spawnSync('nft', ['delete', 'table', 'inet', table]);
       busy.child.stdin.end();
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -151,6 +151,7 @@ test('wrong argument types take the one failure path: a TypeError with the signa
     netlinkOpen: ['ns'],
     netlinkSend: [0, new Int32Array(4)],
     netlinkReceive: [0, new Uint8Array(65537)],
+    borrowInCgroups: [0, new Int32Array(1), new Int32Array(1), '', '', '', '', '', ''],
   };
   expect(Object.keys(calls).sort()).toEqual([...FUNCTIONS].sort());
   for (const [name, args] of Object.entries(calls)) {
