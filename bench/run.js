@@ -14,6 +14,7 @@ const os = require('node:os');
 const path = require('node:path');
 const knobs = require('..');
 const { observeVsSs, observeVsSsLines } = require('./observe-vs-ss');
+const { inspectVsSs, inspectVsSsLines } = require('./inspect-vs-ss');
 
 const root = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -427,6 +428,7 @@ async function main() {
   progress('observe(): CPU per sample over 1000 observed loopback connections');
   const observeCosts = await observeCost();
   const fleet = await observeVsSs(progress);
+  const operator = await inspectVsSs(progress);
   progress('load cost: require() in a fresh process');
   const load = loadCost(5);
 
@@ -446,6 +448,7 @@ async function main() {
     `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs net.connect(), loopback, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${dialRates.dial.toFixed(0)}/s vs ${dialRates.net.toFixed(0)}/s; ratio ${dialRates.ratio.toFixed(2)} (median of the rounds' ratios) |`,
     ...observeLines(observeCosts),
     ...observeVsSsLines(fleet),
+    ...inspectVsSsLines(operator),
     `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     `| the same, then every export read (every module initialised) | ${load.everythingMs.toFixed(1)} ms, ${load.everythingRssKiB.toFixed(0)} KiB RSS added |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),

@@ -1,0 +1,92 @@
+'use strict';
+// The operator's tool against `ss` (issue 28's budget): one process holding 10,000 TCP sockets
+// (5,000 loopback connections to its own server, both ends), read by
+//   - `ss -tinp` (every TCP socket with TCP_INFO and the owning process: what ss can tell),
+//   - inspectProcess(pid) in this process (the diagnostics, and the tuning through borrowed fds),
+//   - `socket-knobs --json --pid PID` end to end, Node's start included,
+// each run 5 times alternately; medians. Goal: inspectProcess ≤ ss's wall time, the CLI ≤ 1.5× it.
+// Needs root (pidfd_getfd on another process) and ss. Run alone: `node bench/inspect-vs-ss.js`.
+const { spawn, spawnSync } = require('node:child_process');
+const path = require('node:path');
+const knobs = require('..');
+
+const CONNECTIONS = 5000;
+const RUNS = 5;
+const BIN = path.join(__dirname, '..', 'bin', 'socket-knobs.js');
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A child holding CONNECTIONS loopback connections to its own server (2 × CONNECTIONS sockets, and the listener), tuned. */
+async function holder() {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const net = require('net'); const knobs = require(${JSON.stringify(path.join(__dirname, '..'))});
+       let open = 0; let accepted = 0; const all = [];
+       const ready = () => open === ${CONNECTIONS} && accepted === ${CONNECTIONS} && process.send('ready');
+       const server = net.createServer((s) => { all.push(s); accepted++; ready(); });
+       server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+         for (let i = 0; i < ${CONNECTIONS}; i++) { const c = net.connect(server.address().port, '127.0.0.1', () => {
+           knobs.tune(c, { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 30000 });
+           open++; ready(); }); c.on('error', () => {}); all.push(c); } });
+       process.on('message', () => process.exit(0));`,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`the holder exited (${code})`)));
+  });
+  return child;
+}
+
+function timed(fn) {
+  const start = process.hrtime.bigint();
+  const result = fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, result };
+}
+
+async function inspectVsSs(progress = () => {}) {
+  if (spawnSync('ss', ['-V']).error) return { skipped: 'no ss command (iproute2)' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { skipped: 'not root (pidfd_getfd on another process)' };
+  progress(`inspectProcess() vs ss -tinp: a process with ${CONNECTIONS * 2} TCP sockets`);
+  const child = await holder();
+  const runs = { ss: [], api: [], cli: [] };
+  let rows = 0;
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      runs.ss.push(timed(() => spawnSync('ss', ['-tinp'], { maxBuffer: 1 << 30 })).ms);
+      const api = timed(() => knobs.inspectProcess(child.pid));
+      runs.api.push(api.ms);
+      rows = api.result.connections.filter((c) => c.tuning).length;
+      runs.cli.push(timed(() => spawnSync(process.execPath, [BIN, '--json', '--pid', String(child.pid)], { maxBuffer: 1 << 30 })).ms);
+    }
+  } finally {
+    child.kill();
+  }
+  return { ss: median(runs.ss), api: median(runs.api), cli: median(runs.cli), rows };
+}
+
+function inspectVsSsLines(f) {
+  const label = `the operator's tool on a process with ${CONNECTIONS * 2} TCP sockets (${RUNS} runs each, medians)`;
+  if (f.skipped) return [`| ${label} | not measured: ${f.skipped} |`];
+  const goal = (ok, text) => `${text}${ok ? '' : ' **(above the goal)**'}`;
+  return [
+    `| ${label}: \`ss -tinp\` | ${f.ss.toFixed(0)} ms |`,
+    `| the same: \`inspectProcess(pid)\` (${f.rows} sockets with their tuning read) | ${goal(f.api <= f.ss, `${f.api.toFixed(0)} ms, ${(f.api / f.ss).toFixed(2)}× ss (goal ≤ 1)`)} |`,
+    `| the same: \`socket-knobs --json --pid\`, Node's start included | ${goal(f.cli <= 1.5 * f.ss, `${f.cli.toFixed(0)} ms, ${(f.cli / f.ss).toFixed(2)}× ss (goal ≤ 1.5)`)} |`,
+  ];
+}
+
+module.exports = { inspectVsSs, inspectVsSsLines };
+
+if (require.main === module) {
+  inspectVsSs((line) => console.error(`[bench] ${line}`)).then(
+    (f) => console.log(inspectVsSsLines(f).join('\n')),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
