@@ -329,3 +329,29 @@ testIf(
   },
   60000,
 );
+
+const DEMO = path.join(__dirname, '..', '..', 'demo', 'cluster-session.js');
+const staged = require('node:fs').existsSync(DEMO) ? null : 'a staged copy of the package (no bench/, demo/, .ci/): the checkout runs it';
+
+testIf(
+  firstReason(reason, staged),
+  "docs/cli.md's session on a clustered server is what demo/cluster-session.js prints: the primary's listener, the workers' connections, exit 3 on the reset one",
+  () => {
+    const run = spawnSync(process.execPath, [DEMO], { encoding: 'utf8', timeout: 30000 });
+    expect(run.status).toBe(0);
+    const text = run.stdout;
+    expect(text).toMatch(/^\s+\d+\s+node\s+\d+\s+LISTEN\s+127\.0\.0\.1:\d+/m);
+    expect(text.match(/ESTABLISHED/g).length).toBeGreaterThanOrEqual(4);
+    expect(text).toMatch(/1\/1\/10\s+30000 .*keepAlive\.idle, keepAlive\.interval, keepAlive\.count/);
+    expect(text).toMatch(/sockets differ from --expect \(exit 3\)\n\(exit 3\)/);
+    // The page shows a run of it: the same three commands, with the script named.
+    const page = require('node:fs').readFileSync(path.join(__dirname, '..', '..', 'docs', 'cli.md'), 'utf8');
+    const commands = (t) =>
+      t
+        .split('\n')
+        .filter((l) => l.startsWith('$ '))
+        .map((l) => l.replace(/\d+/g, 'N'));
+    expect(commands(page.slice(page.indexOf('## A session on a clustered server')))).toEqual(commands(text));
+    expect(page).toContain('`node demo/cluster-session.js`');
+  },
+);
