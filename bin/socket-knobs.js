@@ -364,7 +364,7 @@ function readExpect(text) {
 
 /** A socket's keepalive column: idle/interval/count, or a listener's accept queue and its limit. */
 function keepaliveCell(c) {
-  if (c.state === 'LISTEN') return `queue ${c.receiveQueue}/${c.sendQueue}`;
+  if (c.state === 'LISTEN') return `queue ${c.receiveQueue}/${c.sendQueue ?? '?'}`;
   const k = c.tuning.keepAlive;
   return k.enable ? `${k.idle}/${k.interval}/${k.count}` : 'off';
 }

@@ -19,11 +19,12 @@ import { borrowFd, borrowInCgroups, closeSocket, openProcess, syscallError, type
 import { SyscallError } from './core/errors';
 import { os } from './core/builtins';
 import { validateInteger } from './core/validate';
-import { driftOf, getTuning, type TuningState } from './tuning/readback';
+import { driftOf, readTuning, type TuningState } from './tuning/readback';
 import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import type { TuningPath } from './core/table';
 import { readOptions, validateBoolean } from './core/validate';
 import { diagnose, type DiagSocket } from './inspect/diag';
+import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
 import { holders, pidMax, tcpTable, type ProcSocket } from './inspect/proc';
 import { borrowPlan, mountRoot } from './inspect/cgroups';
 
@@ -134,7 +135,7 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
   try {
     const sockets = socketFds(pid);
     checkStillThere(pidfd, pid);
-    const diag = diagnose(pid);
+    const diag = socketsOf(pid);
     // fd -> its socket as the diagnostics list it (UDP, Unix and other sockets are not there).
     const listed = [...sockets].sort((a, b) => a[0] - b[0]).flatMap(([fd, inode]) => (diag.has(inode) ? [[fd, diag.get(inode)!] as const] : []));
     const how = borrowPlan(pid, allowRelabel);
@@ -144,6 +145,27 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
   } finally {
     closeSocket(pidfd);
   }
+}
+
+/**
+ * The TCP sockets of `pid`'s network namespace by inode: from the kernel's socket diagnostics, or,
+ * where a diagnostics socket cannot be opened there (no inet_diag in this kernel, an emulator such
+ * as qemu-user, setns refused without CAP_SYS_ADMIN), from /proc/PID/net/tcp{,6}: the rows then get
+ * their TCP_INFO through the borrowed copy.
+ */
+function socketsOf(pid: number): Map<number, DiagSocket> {
+  try {
+    return diagnose(pid);
+  } catch (err) {
+    if (!(err instanceof SyscallError && (err.syscall === 'socket' || err.syscall === 'setns'))) throw err;
+  }
+  const sockets = new Map<number, DiagSocket>();
+  for (const [inode, row] of tcpTable(pid)) {
+    // A listener's limit is not in /proc: its TCP_INFO holds it (rowOf).
+    const { sendQueue, ...rest } = row;
+    if (inode !== '0') sockets.set(Number(inode), { inode: Number(inode), ...rest, ...(row.state === 'LISTEN' ? {} : { sendQueue }), source: 'proc' });
+  }
+  return sockets;
 }
 
 /** At most this many copies are open at once when borrowing from a thread that joins cgroups. */
@@ -192,11 +214,39 @@ function joinedRows(
     mount.remove();
   }
   // Verified, not assumed: each socket's class id is what it was before it was borrowed.
-  const after = diagnose(pid);
+  const after = socketsOf(pid);
   return rows.map((row) => {
     const now = after.get(row.inode)?.classId;
     return now === undefined || now === row.classId ? row : { ...row, relabelled: { from: row.classId!, to: now } };
   });
+}
+
+/** Without the diagnostics: TCP_INFO through the copy (and a listener's accept-queue limit from it), where the kernel gives it. */
+function tcpInfoOf(copy: number, socket: DiagSocket): Partial<InspectedConnection> {
+  let tcpInfo: TcpInfo;
+  try {
+    tcpInfo = getTcpInfo(copy);
+  } catch {
+    return {}; // no TCP_INFO here at all (an emulator)
+  }
+  const limit = socket.state === 'LISTEN' ? tcpInfo.sacked : undefined;
+  return { tcpInfo, ...(limit === undefined ? {} : { sendQueue: limit }) };
+}
+
+/**
+ * The tuning fields the diagnostics already hold (SK_MEMINFO's buffer sizes are sk_rcvbuf and
+ * sk_sndbuf, as SO_RCVBUF and SO_SNDBUF read them; the congestion control's name; the mark): not
+ * read again through the copy.
+ */
+function knownFields(socket: DiagSocket): Map<TuningPath, unknown> {
+  const known = new Map<TuningPath, unknown>();
+  if (socket.memory) {
+    known.set('receiveBufferSize', socket.memory.receiveBuffer);
+    known.set('sendBufferSize', socket.memory.sendBuffer);
+  }
+  if (socket.congestion !== undefined) known.set('congestionControl', socket.congestion);
+  if (socket.mark !== undefined) known.set('mark', socket.mark);
+  return known;
 }
 
 /**
@@ -211,9 +261,9 @@ function rowOf(fd: number, listed: DiagSocket, diag: Map<number, DiagSocket>, pl
     const inode = fs.fstatSync(copy).ino;
     const socket = inode === listed.inode ? listed : diag.get(inode);
     if (!socket) return null;
-    const tuning = getTuning(copy);
+    const tuning = readTuning(copy, knownFields(socket));
     const drift = plan && socket.state !== 'LISTEN' ? { drift: driftOf(plan, tuning) } : {};
-    return { fd, ...socket, tuning, ...drift };
+    return { fd, ...socket, ...(socket.source === 'proc' ? tcpInfoOf(copy, socket) : {}), tuning, ...drift };
   } catch (err) {
     // Permission and kernel errors are the whole call's; a socket gone meanwhile is this row's.
     if (err instanceof SyscallError && err.syscall === 'pidfd_getfd' && err.code !== 'EBADF') throw err;

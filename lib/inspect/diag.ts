@@ -26,8 +26,17 @@ export interface DiagSocket {
   readonly uid: number;
   /** A listener: connections waiting in its accept queue. Otherwise: bytes received, not yet read. */
   readonly receiveQueue: number;
-  /** A listener: its accept queue's limit (the backlog). Otherwise: bytes sent, not yet acknowledged. */
-  readonly sendQueue: number;
+  /**
+   * A listener: its accept queue's limit (the backlog). Otherwise: bytes sent, not yet acknowledged.
+   * (Absent for a listener read without the diagnostics whose TCP_INFO is too short to hold it.)
+   */
+  readonly sendQueue?: number;
+  /**
+   * Where the row's fields come from: the kernel's socket diagnostics, or, where they cannot be
+   * opened (a kernel without inet_diag, an emulator, setns refused), /proc/PID/net/tcp with
+   * TCP_INFO read through the borrowed copy (no memory, class id or mark then).
+   */
+  readonly source: 'diagnostics' | 'proc';
   /** struct tcp_info, as getTcpInfo() decodes it (the kernel's own length: longer or shorter is fine). */
   readonly tcpInfo?: TcpInfo;
   /** The congestion-control algorithm ('cubic', 'bbr', ...). */
@@ -156,6 +165,7 @@ function decodeSocket(at: number, end: number): DiagSocket {
     uid: view.getUint32(at + 64, true),
     receiveQueue: view.getUint32(at + 56, true),
     sendQueue: view.getUint32(at + 60, true),
+    source: 'diagnostics',
   };
   decodeAttributes(socket, at + MSG_LENGTH, end);
   return socket as unknown as DiagSocket;

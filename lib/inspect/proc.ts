@@ -13,6 +13,13 @@ export interface ProcSocket {
   readonly state: string;
 }
 
+/** The same row with what else /proc/net/tcp says: the owner and the queues (a listener's receive queue: its accept queue). */
+export interface ProcSocketDetail extends ProcSocket {
+  readonly uid: number;
+  readonly receiveQueue: number;
+  readonly sendQueue: number;
+}
+
 /** The kernel's largest pid (/proc/sys/kernel/pid_max; 4194304, the 64-bit maximum, where it cannot be read). */
 export function pidMax(): number {
   try {
@@ -41,8 +48,8 @@ function procAddress(hex: string): string {
 }
 
 /** inode -> { local, remote, state } for the TCP sockets of `pid`'s network namespace (`self`: this process's). */
-export function tcpTable(pid: number | 'self'): Map<string, ProcSocket> {
-  const table = new Map<string, ProcSocket>();
+export function tcpTable(pid: number | 'self'): Map<string, ProcSocketDetail> {
+  const table = new Map<string, ProcSocketDetail>();
   for (const file of ['tcp', 'tcp6']) {
     let text: string;
     try {
@@ -53,7 +60,15 @@ export function tcpTable(pid: number | 'self'): Map<string, ProcSocket> {
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10) continue;
-      table.set(f[9]!, { local: procAddress(f[1]!), remote: procAddress(f[2]!), state: stateName(parseInt(f[3]!, 16)) });
+      const [sendQueue, receiveQueue] = f[4]!.split(':').map((hex) => parseInt(hex, 16)) as [number, number];
+      table.set(f[9]!, {
+        local: procAddress(f[1]!),
+        remote: procAddress(f[2]!),
+        state: stateName(parseInt(f[3]!, 16)),
+        uid: Number(f[7]),
+        receiveQueue,
+        sendQueue,
+      });
     }
   }
   return table;

@@ -50,18 +50,23 @@ const STATE_PATHS = TUNING_ROWS.map((row) => {
 /** getsockopt errnos that mean "this option is not for this kind of socket" (TCP options on UDP or Unix). */
 export const NOT_THIS_SOCKET = new Set(['EOPNOTSUPP', 'ENOPROTOOPT']);
 
-/** The int rows of the tuning that this platform defines, grouped by level (socket level first). */
-function readableIntRows(): { socket: Resolved[]; tcp: Resolved[] } {
+/**
+ * The int rows of the tuning that this platform defines, grouped by level (socket level first),
+ * leaving out those in `known` (given by the caller: the inspector has them from the diagnostics).
+ */
+function readableIntRows(known: ReadonlySet<string>): { socket: Resolved[]; tcp: Resolved[] } {
   const socket: Resolved[] = [];
   const tcp: Resolved[] = [];
   for (const row of TUNING_ROWS) {
-    if (row.kind !== 'int' && row.kind !== 'bool') continue;
+    if ((row.kind !== 'int' && row.kind !== 'bool') || known.has(row.tuning)) continue;
     const option = lookup(row.name);
     if (option) (row.level === 'IPPROTO_TCP' ? tcp : socket).push(option);
   }
   return { socket, tcp };
 }
-let intRows: ReturnType<typeof readableIntRows> | undefined;
+// By the paths left out (joined): getTuning's (none), and the inspector's.
+const intRowsKnowing = new Map<string, ReturnType<typeof readableIntRows>>();
+const NOTHING_KNOWN: ReadonlyMap<TuningPath, unknown> = new Map();
 
 /**
  * Reads `options` in one crossing into `out` by path; false when the socket has no such level (TCP
@@ -100,8 +105,18 @@ function readInts(fd: number, options: readonly Resolved[], out: Map<TuningPath,
  */
 export function getTuning(target: Target): TuningState {
   requireAddon();
-  intRows ??= readableIntRows();
-  const fd = fdOf(target);
+  return readTuning(fdOf(target), NOTHING_KNOWN);
+}
+
+/**
+ * getTuning() of an fd, with the fields in `known` taken as given instead of read (each is one
+ * getsockopt less: the inspector has the buffer sizes, congestion control and mark from the
+ * kernel's socket diagnostics).
+ */
+export function readTuning(fd: number, known: ReadonlyMap<TuningPath, unknown>): TuningState {
+  const key = [...known.keys()].join();
+  let intRows = intRowsKnowing.get(key);
+  if (intRows === undefined) intRowsKnowing.set(key, (intRows = readableIntRows(new Set(known.keys()))));
   const values = new Map<TuningPath, number>();
   readInts(fd, intRows.socket, values, false);
   const unavailable: TuningPath[] = [];
@@ -111,7 +126,8 @@ export function getTuning(target: Target): TuningState {
   const state: Record<string, unknown> & { keepAlive: Record<string, unknown> } = { keepAlive: {} };
   for (const { row, head, sub } of STATE_PATHS) {
     let value: unknown;
-    if (row.kind === 'int' || row.kind === 'bool') {
+    if (known.has(row.tuning)) value = known.get(row.tuning);
+    else if (row.kind === 'int' || row.kind === 'bool') {
       const read = values.get(row.tuning);
       if (read === undefined) continue;
       value = row.kind === 'bool' ? read !== 0 : read;

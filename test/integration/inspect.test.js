@@ -5,10 +5,13 @@
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
 const knobs = require('../..');
-const { firstReason, noCommand, notRoot, testIf, waitFor } = require('../helpers');
+const { EMULATED, firstReason, noCommand, notRoot, testIf, waitFor } = require('../helpers');
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const reason = firstReason(process.platform === 'linux' ? null : 'pidfd_getfd is Linux-only', notRoot('pidfd_getfd on another process needs CAP_SYS_PTRACE'));
+// qemu-user has no NETLINK_SOCK_DIAG (the inspector falls back to /proc there), and starts a process in
+// about a second: the x64 tiers run these.
+const noDiag = EMULATED ? 'qemu-user has no NETLINK_SOCK_DIAG (EPROTONOSUPPORT), and is too slow to churn fds: the x64 tiers run it' : null;
 const portOf = (address) => Number(address.slice(address.lastIndexOf(':') + 1));
 
 /** Starts a fixture; resolves with the child and the port it printed. */
@@ -21,7 +24,7 @@ async function start(file, args = [], command = process.execPath, prefix = []) {
 }
 
 testIf(
-  reason,
+  firstReason(reason, noDiag),
   'fd churn: 150 reads of a process reusing its fd numbers all the while, 0 rows mixing two sockets',
   async () => {
     const { child, ready: port } = await start('churn-process.js');
@@ -49,9 +52,8 @@ testIf(
       // The check had something to check: fd numbers were reused from read to read (without the
       // inode check, this fixture gives about 2,700 mixed rows in 150 reads), and most rows carry a
       // tuning that names their socket.
-      expect(reused).toBeGreaterThan(1000);
-      expect(rows).toBeGreaterThan(1000);
-      expect(named).toBeGreaterThan(rows / 2);
+      expect({ reused: reused > 300, rows: rows > 500, named: named > rows / 2 }).toEqual({ reused: true, rows: true, named: true });
+      console.log(`fd churn: ${rows} rows over 150 reads, ${named} named by their tuning, fd numbers reused ${reused} times, 0 mixed`);
     } finally {
       child.stdin.end();
     }
@@ -59,7 +61,7 @@ testIf(
   60000,
 );
 
-testIf(reason, 'what the diagnostics give, in every row: inode, owner, queues, TCP_INFO, congestion, memory', async () => {
+testIf(firstReason(reason, noDiag), 'what the diagnostics give, in every row: inode, owner, queues, TCP_INFO, congestion, memory', async () => {
   const { child, ready: port } = await start('busy-process.js');
   try {
     const { connections } = knobs.inspectProcess(child.pid);
@@ -108,7 +110,46 @@ testIf(
 );
 
 testIf(
-  reason,
+  firstReason(reason, noDiag, noCommand('unshare', ['--version']), noCommand('setpriv', ['--version'], 'util-linux')),
+  'without the diagnostics (setns refused: no CAP_SYS_ADMIN; as under qemu-user, which has no NETLINK_SOCK_DIAG): /proc/PID/net/tcp, and TCP_INFO through the borrowed copy',
+  async () => {
+    const target = await start('busy-process.js', [], 'unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "$0"`]);
+    try {
+      // CAP_SYS_PTRACE kept (pidfd_getfd), CAP_SYS_ADMIN dropped (setns into the target's namespace).
+      const cli = spawnSync(
+        'setpriv',
+        [
+          '--bounding-set',
+          '-sys_admin',
+          '--inh-caps',
+          '-sys_admin',
+          process.execPath,
+          path.join(__dirname, '..', '..', 'bin', 'socket-knobs.js'),
+          '--json',
+          '--pid',
+          String(target.child.pid),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(cli.stderr).toBe('');
+      const { connections } = JSON.parse(cli.stdout);
+      expect(connections.map((c) => c.state).sort()).toEqual(['ESTABLISHED', 'ESTABLISHED', 'LISTEN']);
+      for (const c of connections) expect(c).toMatchObject({ source: 'proc', tcpInfo: { state: c.state }, tuning: expect.any(Object) });
+      const listener = connections.find((c) => c.state === 'LISTEN');
+      expect(listener.sendQueue).toBe(listener.tcpInfo.sacked);
+      const client = connections.find((c) => c.remote === `127.0.0.1:${target.ready}`);
+      expect(client.tuning.keepAlive).toMatchObject({ idle: 77, interval: 7, count: 3 });
+      expect(client.memory).toBeUndefined();
+      // With CAP_SYS_ADMIN, the same process is read through the diagnostics.
+      expect(knobs.inspectProcess(target.child.pid).connections.every((c) => c.source === 'diagnostics')).toBe(true);
+    } finally {
+      target.child.stdin.end();
+    }
+  },
+);
+
+testIf(
+  firstReason(reason, noDiag),
   'a process that exits while it is read: a whole result or ESRCH, over 40 exits at random moments',
   async () => {
     const outcomes = { whole: 0, gone: 0 };
