@@ -416,14 +416,16 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
     const listener = c.state === 'LISTEN';
     // What the diagnostics give is in every row; the tuning only where a copy was borrowed.
     const measured = [c.congestion ?? '-', listener ? '-' : String(c.tcpInfo?.rtt ?? '-'), listener ? '-' : String(c.tcpInfo?.totalRetrans ?? '-')];
+    // A Multipath TCP socket says so (its RTT and retransmissions are its subflows', not shown).
+    const state = c.protocol === 'mptcp' ? `${c.state} (mptcp)` : c.state;
     if (c.error || c.unavailable) {
       const why = c.error ? `(${c.error})` : '(not borrowed: see below)';
-      rows.push([`  ${c.fd}`, c.state, c.local, c.remote, listener ? keepaliveCell(c) : why, '-', '-', ...measured]);
+      rows.push([`  ${c.fd}`, state, c.local, c.remote, listener ? keepaliveCell(c) : why, '-', '-', ...measured]);
       continue;
     }
     rows.push([
       `  ${c.fd}`,
-      c.state,
+      state,
       c.local,
       c.remote,
       keepaliveCell(c),

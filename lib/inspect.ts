@@ -29,6 +29,7 @@ import { holders, pidMax, tcpTable, type ProcSocket } from './inspect/proc';
 import { borrowPlan, mountRoot } from './inspect/cgroups';
 
 export type { SocketMemory } from './inspect/diag';
+export type { MptcpInfo } from './options/mptcp-info';
 
 /** One TCP socket of the inspected process. */
 export interface InspectedConnection extends DiagSocket {
@@ -163,7 +164,8 @@ function socketsOf(pid: number): Map<number, DiagSocket> {
   for (const [inode, row] of tcpTable(pid)) {
     // A listener's limit is not in /proc: its TCP_INFO holds it (rowOf).
     const { sendQueue, ...rest } = row;
-    if (inode !== '0') sockets.set(Number(inode), { inode: Number(inode), ...rest, ...(row.state === 'LISTEN' ? {} : { sendQueue }), source: 'proc' });
+    if (inode !== '0')
+      sockets.set(Number(inode), { inode: Number(inode), ...rest, ...(row.state === 'LISTEN' ? {} : { sendQueue }), protocol: 'tcp', source: 'proc' });
   }
   return sockets;
 }

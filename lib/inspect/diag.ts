@@ -14,10 +14,17 @@ import { closeSocket, openDiagnostics, receiveDiagnostics, sendDiagnostics, sysc
 import { os } from '../core/builtins';
 import { decodeTcpInfo, type TcpInfo } from '../options/tcpinfo';
 import { stateName } from '../options/tcpinfo-layout';
+import { decodeMptcpInfo, type MptcpInfo } from '../options/mptcp-info';
 
-/** One TCP socket as the kernel's diagnostics describe it. */
+/** One TCP or Multipath TCP socket as the kernel's diagnostics describe it. */
 export interface DiagSocket {
   readonly inode: number;
+  /**
+   * 'tcp', or 'mptcp' for a Multipath TCP socket: its `mptcpInfo` is the connection's as a whole
+   * (struct mptcp_info), and it has no `tcpInfo` (each of its subflows has one, held by the kernel).
+   */
+  readonly protocol: 'tcp' | 'mptcp';
+  readonly mptcpInfo?: MptcpInfo;
   readonly state: string;
   /** `address:port` (IPv6 in brackets; an IPv4-mapped address as Node prints it, `[::ffff:1.2.3.4]`). */
   readonly local: string;
@@ -71,6 +78,8 @@ const SOCK_DIAG_BY_FAMILY = 20;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
+const IPPROTO_MPTCP = 262; // above a byte: asked for with the INET_DIAG_REQ_PROTOCOL attribute
+const INET_DIAG_REQ_PROTOCOL = 3;
 const REQUEST_LENGTH = NLMSG_HDRLEN + 56; // struct inet_diag_req_v2
 const MSG_LENGTH = 72; // struct inet_diag_msg
 const ATTR = { MEMINFO: 1, INFO: 2, CONG: 4, TCLASS: 6, SKMEMINFO: 7, MARK: 15, CLASS_ID: 17 } as const;
@@ -82,18 +91,24 @@ const ALL_STATES = 0xffffffff;
 const datagram = new Uint8Array(65536);
 const view = new DataView(datagram.buffer);
 
-/** The dump request for one address family's TCP sockets, every state. */
-function request(family: number, sequence: number): Uint8Array {
-  const bytes = new Uint8Array(REQUEST_LENGTH);
+/** The dump request for one address family's TCP (or MPTCP) sockets, every state. */
+function request(family: number, protocol: number, sequence: number): Uint8Array {
+  const length = REQUEST_LENGTH + (protocol > 255 ? 8 : 0);
+  const bytes = new Uint8Array(length);
   const v = new DataView(bytes.buffer);
-  v.setUint32(0, REQUEST_LENGTH, true);
+  v.setUint32(0, length, true);
   v.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
   v.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
   v.setUint32(8, sequence, true);
   bytes[NLMSG_HDRLEN] = family;
-  bytes[NLMSG_HDRLEN + 1] = IPPROTO_TCP;
+  bytes[NLMSG_HDRLEN + 1] = protocol > 255 ? 0 : protocol;
   bytes[NLMSG_HDRLEN + 2] = EXTENSIONS;
   v.setUint32(NLMSG_HDRLEN + 4, ALL_STATES, true);
+  if (protocol > 255) {
+    v.setUint16(REQUEST_LENGTH, 8, true);
+    v.setUint16(REQUEST_LENGTH + 2, INET_DIAG_REQ_PROTOCOL, true);
+    v.setUint32(REQUEST_LENGTH + 4, protocol, true);
+  }
   return bytes;
 }
 
@@ -130,8 +145,10 @@ function decodeAttributes(socket: Record<string, unknown>, start: number, end: n
     if (length < 4 || at + length > end) break;
     const body = at + 4;
     const size = length - 4;
-    if (type === ATTR.INFO && size > 0) socket.tcpInfo = decodeTcpInfo(datagram.subarray(body, body + size), size);
-    else if (type === ATTR.CONG) socket.congestion = Buffer.from(datagram.buffer, body, size).toString('latin1').replace(/\0.*$/s, '');
+    if (type === ATTR.INFO && size > 0) {
+      if (socket.protocol === 'mptcp') socket.mptcpInfo = decodeMptcpInfo(datagram, body, size);
+      else socket.tcpInfo = decodeTcpInfo(datagram.subarray(body, body + size), size);
+    } else if (type === ATTR.CONG) socket.congestion = Buffer.from(datagram.buffer, body, size).toString('latin1').replace(/\0.*$/s, '');
     else if (type === ATTR.SKMEMINFO && size >= 36) socket.memory = memoryAt(body);
     else if (type === ATTR.CLASS_ID && size >= 4) socket.classId = view.getUint32(body, true);
     else if (type === ATTR.MARK && size >= 4) socket.mark = view.getUint32(body, true);
@@ -155,10 +172,11 @@ function memoryAt(at: number): SocketMemory {
 }
 
 /** One inet_diag_msg at `at` (its attributes up to `end`). */
-function decodeSocket(at: number, end: number): DiagSocket {
+function decodeSocket(at: number, end: number, protocol: number): DiagSocket {
   const family = datagram[at]!;
   const socket: Record<string, unknown> = {
     inode: view.getUint32(at + 68, true),
+    protocol: protocol === IPPROTO_MPTCP ? 'mptcp' : 'tcp',
     state: stateName(datagram[at + 1]!),
     local: endpoint(family, at + 4, at + 8),
     remote: endpoint(family, at + 6, at + 24),
@@ -172,8 +190,8 @@ function decodeSocket(at: number, end: number): DiagSocket {
 }
 
 /** Every TCP socket of one address family, from an open diagnostics socket, by inode (0: not held by a process, left out). */
-function dumpFamily(fd: number, family: number, sequence: number, into: Map<number, DiagSocket>): void {
-  sendDiagnostics(fd, request(family, sequence));
+function dumpFamily(fd: number, family: number, protocol: number, sequence: number, into: Map<number, DiagSocket>): void {
+  sendDiagnostics(fd, request(family, protocol, sequence));
   for (;;) {
     const length = receiveDiagnostics(fd, datagram);
     for (let at = 0; at + NLMSG_HDRLEN <= length;) {
@@ -183,12 +201,12 @@ function dumpFamily(fd: number, family: number, sequence: number, into: Map<numb
       if (type === NLMSG_DONE) return;
       if (type === NLMSG_ERROR) {
         const errno = -view.getInt32(at + NLMSG_HDRLEN, true);
-        // No IPv6 in this kernel or namespace: no sockets of that family.
-        if (errno === os().constants.errno.ENOENT && family === AF_INET6) return;
+        // No IPv6 in this kernel or namespace, or no MPTCP: no sockets of that family or protocol.
+        if (errno === os().constants.errno.ENOENT && (family === AF_INET6 || protocol === IPPROTO_MPTCP)) return;
         throw syscallError(errno, 'sock_diag');
       }
       if (type === SOCK_DIAG_BY_FAMILY && size >= NLMSG_HDRLEN + MSG_LENGTH) {
-        const socket = decodeSocket(at + NLMSG_HDRLEN, at + size);
+        const socket = decodeSocket(at + NLMSG_HDRLEN, at + size, protocol);
         if (socket.inode !== 0) into.set(socket.inode, socket);
       }
       at += (size + 3) & ~3;
@@ -206,7 +224,7 @@ function namespaceOf(path: string): number | null {
 }
 
 /**
- * Every TCP socket (IPv4 and IPv6) of the network namespace process `pid` is in, by inode, from the
+ * Every TCP and MPTCP socket (IPv4 and IPv6) of the network namespace process `pid` is in, by inode, from the
  * kernel's diagnostics. Another namespace than this process's needs root (setns: CAP_SYS_ADMIN);
  * throws SyscallError.
  */
@@ -231,8 +249,10 @@ export function diagnose(pid: number | 'self'): Map<number, DiagSocket> {
   let fd = -1;
   try {
     fd = openDiagnostics(nsFd);
-    dumpFamily(fd, AF_INET, 1, sockets);
-    dumpFamily(fd, AF_INET6, 2, sockets);
+    dumpFamily(fd, AF_INET, IPPROTO_TCP, 1, sockets);
+    dumpFamily(fd, AF_INET6, IPPROTO_TCP, 2, sockets);
+    dumpFamily(fd, AF_INET, IPPROTO_MPTCP, 3, sockets);
+    dumpFamily(fd, AF_INET6, IPPROTO_MPTCP, 4, sockets);
   } finally {
     if (fd >= 0) closeSocket(fd);
     if (nsFd >= 0) fs.closeSync(nsFd);

@@ -109,6 +109,34 @@ testIf(
   },
 );
 
+const noMptcp = (() => {
+  try {
+    return require('node:fs').readFileSync('/proc/sys/net/mptcp/enabled', 'utf8').trim() === '1' ? null : 'net.mptcp.enabled is 0 here';
+  } catch {
+    return 'this kernel has no MPTCP';
+  }
+})();
+
+testIf(
+  firstReason(reason, noDiag, noMptcp),
+  "Multipath TCP sockets are rows too (mptcp_diag): protocol mptcp, the connection's mptcp_info, no tcp_info of a subflow posing as its own",
+  async () => {
+    const { child, ready: port } = await start('mptcp-process.js');
+    try {
+      const { connections } = knobs.inspectProcess(child.pid);
+      expect(connections.map((c) => `${c.protocol} ${c.state}`).sort()).toEqual(['mptcp ESTABLISHED', 'mptcp ESTABLISHED', 'mptcp LISTEN']);
+      const client = connections.find((c) => c.remote === `127.0.0.1:${port}`);
+      const accepted = connections.find((c) => c.local === `127.0.0.1:${port}` && c.state === 'ESTABLISHED');
+      expect(client.mptcpInfo).toMatchObject({ bytesSent: 100000, bytesAcked: 100000, subflowsTotal: 1 });
+      expect(accepted.mptcpInfo).toMatchObject({ bytesReceived: 100000 });
+      for (const c of connections) expect(c.tcpInfo).toBeUndefined();
+      expect(client.tuning.keepAlive).toMatchObject({ enable: true, idle: 33, interval: 3, count: 3 });
+    } finally {
+      child.stdin.end();
+    }
+  },
+);
+
 testIf(
   firstReason(reason, noDiag, noCommand('unshare', ['--version']), noCommand('setpriv', ['--version'], 'util-linux')),
   'without the diagnostics (setns refused: no CAP_SYS_ADMIN; as under qemu-user, which has no NETLINK_SOCK_DIAG): /proc/PID/net/tcp, and TCP_INFO through the borrowed copy',
