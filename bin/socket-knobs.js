@@ -406,7 +406,10 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
     return done(JSON.stringify(body, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
   }
   const shownCount = result.connections.length === total ? `${total}` : `${result.connections.length} of ${total}`;
-  const lines = [`process ${pidText}: ${shownCount} TCP sockets (the kernel's socket diagnostics; tuning through borrowed copies of fds; nothing set)`];
+  const source = result.connections.some((c) => c.source === 'proc')
+    ? `/proc/${pidText}/net/tcp: no socket diagnostics here`
+    : "the kernel's socket diagnostics";
+  const lines = [`process ${pidText}: ${shownCount} TCP sockets (${source}; tuning through borrowed copies of fds; nothing set)`];
   if (result.connections.length > 0) lines.push(...summary(result.connections));
   lines.push('');
   const header = ['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'nodelay', 'cc', 'rtt µs', 'retrans'];
