@@ -20,7 +20,10 @@ trap restore EXIT
 echo "== building the addon with $sanitize"
 CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS='-fsanitize=address,undefined' npx node-gyp rebuild >/dev/null
 addon=build/Release/socket_knobs.node
-if ! nm -D "$addon" | grep -q __asan_init || ! nm -D "$addon" | grep -q __ubsan; then
+# (The symbols are read whole first: `nm | grep -q` under pipefail fails when grep stops reading
+# before nm has written everything, a SIGPIPE that grows likelier with the symbol table.)
+symbols=$(nm -D "$addon")
+if ! grep -q __asan_init <<<"$symbols" || ! grep -q __ubsan <<<"$symbols"; then
   echo "error: $addon is not instrumented" >&2
   exit 1
 fi
