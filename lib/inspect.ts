@@ -203,14 +203,22 @@ function joinedRows(
         const reason = `not borrowed: ${err instanceof Error ? err.message : String(err)}; pass allowRelabel (--allow-relabel) to borrow anyway, accepting the re-labelling`;
         return listed.map(([fd, socket]) => ({ fd, ...socket, unavailable: reason }));
       }
-      batch.forEach(([fd, socket], i) => {
-        const copy = copies[i]!;
-        const row = rowOf(fd, socket, diag, plan, () => {
-          if (copy < 0) throw syscallError(-copy, 'pidfd_getfd');
-          return copy;
-        });
-        if (row) rows.push(row);
-      });
+      // rowOf closes each copy it is handed; when one throws (the process is gone, or refuses), the
+      // copies after it, already borrowed, are closed here: none is left open in this process.
+      let next = 0;
+      try {
+        for (; next < batch.length; next++) {
+          const [fd, socket] = batch[next]!;
+          const copy = copies[next]!;
+          const row = rowOf(fd, socket, diag, plan, () => {
+            if (copy < 0) throw syscallError(-copy, 'pidfd_getfd');
+            return copy;
+          });
+          if (row) rows.push(row);
+        }
+      } finally {
+        for (let rest = next + 1; rest < batch.length; rest++) if (copies[rest]! >= 0) closeSocket(copies[rest]!);
+      }
     }
   } finally {
     mount.remove();
