@@ -329,7 +329,10 @@ function filterOf(values) {
 function summary(connections) {
   const count = (key) => {
     const counts = new Map();
-    for (const c of connections) counts.set(key(c), (counts.get(key(c)) ?? 0) + 1);
+    for (const c of connections) {
+      const k = key(c);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
     return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
   };
   const states = count((c) => c.state);
@@ -403,7 +406,11 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
   };
   if (json) {
     const body = expect === undefined ? result : { ...result, expect: { tuning: expect, differing: differing.length } };
-    return done(JSON.stringify(body, (k, v) => (v === Infinity ? 'unlimited' : v), 2));
+    // A rate the kernel leaves unlimited reads as Infinity, which JSON cannot hold: 'unlimited'. Put
+    // in place before (a replacer would be called for each of the ~100 values of every row).
+    for (const c of result.connections)
+      for (const info of [c.tcpInfo, c.mptcpInfo]) if (info) for (const k in info) if (info[k] === Infinity) info[k] = 'unlimited';
+    return done(JSON.stringify(body, null, 2));
   }
   const shownCount = result.connections.length === total ? `${total}` : `${result.connections.length} of ${total}`;
   const source = result.connections.some((c) => c.source === 'proc')

@@ -5,28 +5,28 @@
  * nodelay of each socket.
  *
  * Everything the kernel's socket diagnostics give comes from them (lib/inspect/diag.ts, read in
- * the process's own network namespace), matched by inode with /proc/PID/fd: nothing is borrowed
- * for it. Only the tuning is read through a copy of the fd, borrowed with pidfd_getfd (Linux 5.6+;
- * root or CAP_SYS_PTRACE), one at a time and closed at once, and only where borrowing cannot
+ * the process's own network namespace). Only the tuning is read through copies of the fds,
+ * borrowed with pidfd_getfd (Linux 5.6+; root or CAP_SYS_PTRACE) on the addon's threads while the
+ * dump is decoded, each closed at once (lib/inspect/borrow.ts), and only where borrowing cannot
  * re-label the socket (see allowRelabel). Nothing is set.
  *
  * Every row comes from one socket: the pidfd is opened before /proc/PID/fd is read and checked
- * after (a pid reused meanwhile is not the process asked about), and a borrowed copy whose inode
- * is not the row's (the fd was closed and reused meanwhile) is re-matched or left out, never mixed.
+ * after (a pid reused meanwhile is not the process asked about), and a row is the diagnostics'
+ * socket for the inode of the fd's borrowed copy, with that copy's reads: never mixed.
  */
 import fs = require('node:fs');
-import { borrowFd, borrowInCgroups, closeSocket, openProcess, syscallError, type CgroupToJoin } from './core/syscall';
+import { closeSocket, openProcess, syscallError } from './core/syscall';
 import { SyscallError } from './core/errors';
 import { os } from './core/builtins';
 import { validateInteger } from './core/validate';
-import { driftOf, readTuning, type TuningState } from './tuning/readback';
+import { driftOf, type TuningState } from './tuning/readback';
 import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import type { TuningPath } from './core/table';
 import { readOptions, validateBoolean } from './core/validate';
-import { diagnose, type DiagSocket } from './inspect/diag';
-import { getTcpInfo, type TcpInfo } from './options/tcpinfo';
+import type { DiagSocket } from './inspect/diag';
 import { holders, pidMax, tcpTable, type ProcSocket } from './inspect/proc';
-import { borrowPlan, mountRoot } from './inspect/cgroups';
+import { borrowPlan } from './inspect/cgroups';
+import { borrowAll, socketsOf } from './inspect/borrow';
 
 export type { SocketMemory } from './inspect/diag';
 export type { MptcpInfo } from './options/mptcp-info';
@@ -71,11 +71,13 @@ export interface InspectOptions {
   allowRelabel?: boolean;
 }
 
-/** The socket fds of process `pid`: fd -> inode. Throws SyscallError (EACCES: not ours to read; ESRCH: gone). */
-function socketFds(pid: number): Map<number, number> {
-  let entries: string[];
+/** The fd numbers of process `pid`, in order. Throws SyscallError (EACCES: not ours to read; ESRCH: gone). */
+function fdsOf(pid: number): number[] {
   try {
-    entries = fs.readdirSync(`/proc/${pid}/fd`);
+    return fs
+      .readdirSync(`/proc/${pid}/fd`)
+      .map(Number)
+      .sort((a, b) => a - b);
   } catch (err) {
     const { errno } = os().constants;
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
@@ -87,11 +89,15 @@ function socketFds(pid: number): Map<number, number> {
       missing ? `no process ${pid}` : `open /proc/${pid}/fd: reading another process's fds needs root or CAP_SYS_PTRACE`,
     );
   }
+}
+
+/** Of `fds`, the sockets: fd -> inode, from /proc/PID/fd's links (where nothing may be borrowed). */
+function socketInodes(pid: number, fds: readonly number[]): Map<number, number> {
   const sockets = new Map<number, number>();
-  for (const entry of entries) {
+  for (const fd of fds) {
     try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${entry}`));
-      if (m) sockets.set(Number(entry), Number(m[1]));
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) sockets.set(fd, Number(m[1]));
     } catch {
       // closed meanwhile
     }
@@ -134,153 +140,60 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
     throw err;
   }
   try {
-    const sockets = socketFds(pid);
+    const fds = fdsOf(pid);
     checkStillThere(pidfd, pid);
-    const diag = socketsOf(pid);
-    // fd -> its socket as the diagnostics list it (UDP, Unix and other sockets are not there).
-    const listed = [...sockets].sort((a, b) => a[0] - b[0]).flatMap(([fd, inode]) => (diag.has(inode) ? [[fd, diag.get(inode)!] as const] : []));
     const how = borrowPlan(pid, allowRelabel);
-    if (how.kind === 'refused') return { connections: listed.map(([fd, socket]) => ({ fd, ...socket, unavailable: how.reason })) };
-    if (how.kind === 'plain') return { connections: listed.flatMap(([fd, socket]) => rowOf(fd, socket, diag, plan, () => borrowFd(pidfd, fd)) ?? []) };
-    return { connections: joinedRows(pid, pidfd, listed, diag, plan, how.joins) };
+    if (how.kind === 'refused') return { connections: unavailableRows(pid, fds, socketsOf(pid), how.reason) };
+    const found = borrowAll(pid, pidfd, fds, how.kind === 'plain' ? [] : how.joins);
+    if ('notBorrowed' in found) return { connections: unavailableRows(pid, fds, found.diag, found.notBorrowed) };
+    const rows = found.borrowed.map(({ fd, socket, tuning, error, tcpInfo }): InspectedConnection => {
+      if (!tuning) return { fd, ...socket, error };
+      const drift = plan && socket.state !== 'LISTEN' ? driftOf(plan, tuning) : undefined;
+      if (tcpInfo) {
+        // Without the diagnostics, a listener's accept-queue limit is in its TCP_INFO.
+        const limit = socket.state === 'LISTEN' && tcpInfo.sacked !== undefined ? { sendQueue: tcpInfo.sacked } : {};
+        return { fd, ...socket, tcpInfo, ...limit, tuning, ...(drift ? { drift } : {}) };
+      }
+      return completed(socket, fd, tuning, drift);
+    });
+    if (rows.length > 1 && found.borrowed.some((row, i) => i > 0 && row.fd < found.borrowed[i - 1]!.fd)) rows.sort((a, b) => a.fd - b.fd);
+    return { connections: how.kind === 'plain' ? rows : checkedLabels(pid, rows) };
   } finally {
     closeSocket(pidfd);
   }
 }
 
-/**
- * The TCP sockets of `pid`'s network namespace by inode: from the kernel's socket diagnostics, or,
- * where a diagnostics socket cannot be opened there (no inet_diag in this kernel, an emulator such
- * as qemu-user, setns refused without CAP_SYS_ADMIN), from /proc/PID/net/tcp{,6}: the rows then get
- * their TCP_INFO through the borrowed copy.
- */
-function socketsOf(pid: number): Map<number, DiagSocket> {
-  try {
-    return diagnose(pid);
-  } catch (err) {
-    if (!(err instanceof SyscallError && (err.syscall === 'socket' || err.syscall === 'setns'))) throw err;
-  }
-  const sockets = new Map<number, DiagSocket>();
-  for (const [inode, row] of tcpTable(pid)) {
-    // A listener's limit is not in /proc: its TCP_INFO holds it (rowOf).
-    const { sendQueue, ...rest } = row;
-    if (inode !== '0')
-      sockets.set(Number(inode), { inode: Number(inode), ...rest, ...(row.state === 'LISTEN' ? {} : { sendQueue }), protocol: 'tcp', source: 'proc' });
-  }
-  return sockets;
+// The sockets the diagnostics decoded for this call become its rows: made once per call (not
+// shared with anything else), each is completed in place (10,000 rows: no second copy of each),
+// but a socket an earlier fd already completed (a dup: it has its fd) is copied.
+
+/** `socket` completed as the row of `fd`, with its tuning (and drift). */
+function completed(socket: DiagSocket, fd: number, tuning: TuningState, drift: TuningPath[] | undefined): InspectedConnection {
+  const row = ('fd' in socket ? { ...socket } : socket) as { -readonly [K in keyof InspectedConnection]: InspectedConnection[K] };
+  row.fd = fd;
+  row.tuning = tuning;
+  if (drift) row.drift = drift;
+  return row;
 }
 
-/** At most this many copies are open at once when borrowing from a thread that joins cgroups. */
-const JOINED_BATCH = 256;
+/** The rows of the sockets among `fds` where nothing is borrowed (`reason`): /proc/PID/fd's links say which fd is which socket. */
+function unavailableRows(pid: number, fds: readonly number[], diag: Map<number, DiagSocket>, reason: string): InspectedConnection[] {
+  return [...socketInodes(pid, fds)].flatMap(([fd, inode]) => {
+    const socket = diag.get(inode);
+    return socket ? [{ fd, ...socket, unavailable: reason }] : [];
+  });
+}
 
 /**
- * The rows of `listed`, each fd borrowed by a thread that first joins the target's cgroups (in
- * batches), then checked: a socket whose class id changed meanwhile says so (`relabelled`).
- * Where the thread cannot join, the rows say why (`unavailable`), as when it is refused.
+ * Verified, not assumed: each socket's class id after it was borrowed (a second dump) is what it
+ * was before; a row whose class changed says so (`relabelled`).
  */
-function joinedRows(
-  pid: number,
-  pidfd: number,
-  listed: (readonly [number, DiagSocket])[],
-  diag: Map<number, DiagSocket>,
-  plan: Plan | undefined,
-  joins: readonly CgroupToJoin[],
-): InspectedConnection[] {
-  const mount = mountRoot();
-  const rows: InspectedConnection[] = [];
-  try {
-    for (let start = 0; start < listed.length; start += JOINED_BATCH) {
-      const batch = listed.slice(start, start + JOINED_BATCH);
-      let copies: Int32Array;
-      try {
-        copies = borrowInCgroups(
-          pidfd,
-          Int32Array.from(batch, ([fd]) => fd),
-          joins,
-          mount.path,
-        );
-      } catch (err) {
-        const reason = `not borrowed: ${err instanceof Error ? err.message : String(err)}; pass allowRelabel (--allow-relabel) to borrow anyway, accepting the re-labelling`;
-        return listed.map(([fd, socket]) => ({ fd, ...socket, unavailable: reason }));
-      }
-      // rowOf closes each copy it is handed; when one throws (the process is gone, or refuses), the
-      // copies after it, already borrowed, are closed here: none is left open in this process.
-      let next = 0;
-      try {
-        for (; next < batch.length; next++) {
-          const [fd, socket] = batch[next]!;
-          const copy = copies[next]!;
-          const row = rowOf(fd, socket, diag, plan, () => {
-            if (copy < 0) throw syscallError(-copy, 'pidfd_getfd');
-            return copy;
-          });
-          if (row) rows.push(row);
-        }
-      } finally {
-        for (let rest = next + 1; rest < batch.length; rest++) if (copies[rest]! >= 0) closeSocket(copies[rest]!);
-      }
-    }
-  } finally {
-    mount.remove();
-  }
-  // Verified, not assumed: each socket's class id is what it was before it was borrowed.
+function checkedLabels(pid: number, rows: InspectedConnection[]): InspectedConnection[] {
   const after = socketsOf(pid);
   return rows.map((row) => {
     const now = after.get(row.inode)?.classId;
     return now === undefined || now === row.classId ? row : { ...row, relabelled: { from: row.classId!, to: now } };
   });
-}
-
-/** Without the diagnostics: TCP_INFO through the copy (and a listener's accept-queue limit from it), where the kernel gives it. */
-function tcpInfoOf(copy: number, socket: DiagSocket): Partial<InspectedConnection> {
-  let tcpInfo: TcpInfo;
-  try {
-    tcpInfo = getTcpInfo(copy);
-  } catch {
-    return {}; // no TCP_INFO here at all (an emulator)
-  }
-  const limit = socket.state === 'LISTEN' ? tcpInfo.sacked : undefined;
-  return { tcpInfo, ...(limit === undefined ? {} : { sendQueue: limit }) };
-}
-
-/**
- * The tuning fields the diagnostics already hold (SK_MEMINFO's buffer sizes are sk_rcvbuf and
- * sk_sndbuf, as SO_RCVBUF and SO_SNDBUF read them; the congestion control's name; the mark): not
- * read again through the copy.
- */
-function knownFields(socket: DiagSocket): Map<TuningPath, unknown> {
-  const known = new Map<TuningPath, unknown>();
-  if (socket.memory) {
-    known.set('receiveBufferSize', socket.memory.receiveBuffer);
-    known.set('sendBufferSize', socket.memory.sendBuffer);
-  }
-  if (socket.congestion !== undefined) known.set('congestionControl', socket.congestion);
-  if (socket.mark !== undefined) known.set('mark', socket.mark);
-  return known;
-}
-
-/**
- * One socket's row, its tuning read through the copy `borrow()` returns (closed after). The copy's
- * inode decides which socket the row describes: the one the diagnostics listed for that inode (the
- * fd was reused meanwhile: another socket's row, whole), or none (left out: null).
- */
-function rowOf(fd: number, listed: DiagSocket, diag: Map<number, DiagSocket>, plan: Plan | undefined, borrow: () => number): InspectedConnection | null {
-  let copy = -1;
-  try {
-    copy = borrow();
-    const inode = fs.fstatSync(copy).ino;
-    const socket = inode === listed.inode ? listed : diag.get(inode);
-    if (!socket) return null;
-    const tuning = readTuning(copy, knownFields(socket));
-    const drift = plan && socket.state !== 'LISTEN' ? { drift: driftOf(plan, tuning) } : {};
-    return { fd, ...socket, ...(socket.source === 'proc' ? tcpInfoOf(copy, socket) : {}), tuning, ...drift };
-  } catch (err) {
-    // Permission and kernel errors are the whole call's; a socket gone meanwhile is this row's.
-    if (err instanceof SyscallError && err.syscall === 'pidfd_getfd' && err.code !== 'EBADF') throw err;
-    return { fd, ...listed, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    if (copy >= 0) closeSocket(copy);
-  }
 }
 
 /** A socket on the port findSockets() was asked about, and the process that holds it. */

@@ -3,4 +3,4 @@
 // prebuild built from these sources from a stale one before it is published.
 #pragma once
 
-#define SOCKET_KNOBS_SOURCE "socket-knobs source:88bdb70a3a8fa53366291212:end of socket-knobs source"
+#define SOCKET_KNOBS_SOURCE "socket-knobs source:481fcbf7020f91137fa00ca3:end of socket-knobs source"

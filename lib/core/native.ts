@@ -64,8 +64,6 @@ export interface NativeBinding {
   closeSocket(fd: number): number;
   /** pidfd_open(pid, 0). The fd, or -errno (-ENOSYS off Linux). */
   pidfdOpen(pid: number): number;
-  /** pidfd_getfd(pidfd, targetFd, 0): a copy of another process's fd. The fd, or -errno. */
-  pidfdGetfd(pidfd: number, targetFd: number): number;
   /** A NETLINK_SOCK_DIAG socket in the network namespace nsFd names (-1: this one). The fd, or -errno. */
   netlinkOpen(nsFd: number): number;
   /** One netlink request to the kernel. The length sent, or -errno. */
@@ -73,13 +71,19 @@ export interface NativeBinding {
   /** One netlink datagram into `bytes`. Its length, -EMSGSIZE when it did not fit, or -errno. */
   netlinkReceive(fd: number, bytes: Uint8Array): number;
   /**
-   * pidfd_getfd for each of `fds` (replaced by the copy or -errno), from a thread that first joins
-   * the given cgroup v1 hierarchies' cgroups (mounted in its own private mount namespace). `status`
-   * is [0, 0], or [the step that failed, errno]. 0, or -errno (-ENOSYS off Linux).
+   * Starts borrowing (pidfd_getfd) and reading each of `fds` on threads of the addon's, and
+   * returns: finishBorrowRead() waits. Each copy is fstat-ed, read on a socket (level, option,
+   * size triples), and closed. Row i of `out` (`stride` ints): [0 or -errno, inode low and high 32
+   * bits, 1 on a socket], then per read its length or -errno and its data. With mount0 not "",
+   * each thread first joins the given cgroup v1 hierarchies' cgroups (in its own private mount
+   * namespace); `status` holds [step, errno] per thread (0, 0: joined). 0, or -errno (-ENOSYS off Linux).
    */
-  borrowInCgroups(
+  borrowRead(
     pidfd: number,
     fds: Int32Array,
+    reads: Int32Array,
+    out: Int32Array,
+    stride: number,
     status: Int32Array,
     mount0: string,
     options0: string,
@@ -88,6 +92,8 @@ export interface NativeBinding {
     options1: string,
     tasks1: string,
   ): number;
+  /** Waits for the borrowRead() running, if one is. 0. */
+  finishBorrowRead(): number;
 }
 
 /**
@@ -125,11 +131,11 @@ const FUNCTION_SET: Record<FunctionName, true> = {
   listenSocket: true,
   closeSocket: true,
   pidfdOpen: true,
-  pidfdGetfd: true,
   netlinkOpen: true,
   netlinkSend: true,
   netlinkReceive: true,
-  borrowInCgroups: true,
+  borrowRead: true,
+  finishBorrowRead: true,
 };
 export const FUNCTIONS = Object.keys(FUNCTION_SET) as FunctionName[];
 

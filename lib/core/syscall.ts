@@ -9,6 +9,9 @@ import { BATCH_LAYOUT, loadError, native, nativePath, requireAddon } from './nat
 import { OPTIONS, OPTION_BY_NAME, type ConstantName, type OptionName, type OptionRow } from './table';
 import { SyscallError, UnsupportedOptionError, errnoName, type SyscallDetails } from './errors';
 import { INT32_MAX, INT32_MIN } from './validate';
+import { COPY_HEADER, CopyReadings, type CopyRead } from './copy-readings';
+
+export type { CopyRead, CopyReadings } from './copy-readings';
 
 export { requireAddon };
 
@@ -293,20 +296,16 @@ export function openProcess(pid: number): number {
   return fd;
 }
 
-/** pidfd_getfd(pidfd, fd): a copy of the process's fd, to be closed at once after use; throws SyscallError. */
-export function borrowFd(pidfd: number, fd: number): number {
-  const copy = native.pidfdGetfd(pidfd, fd);
-  if (copy < 0) {
-    const name = errnoName(-copy);
-    const reason =
-      name === 'EPERM'
-        ? "reading another process's sockets needs root or CAP_SYS_PTRACE (and ptrace access to that process)"
-        : name === 'ENOSYS'
-          ? 'this kernel has no pidfd_getfd (Linux 5.6+)'
-          : undefined;
-    throw syscallError(-copy, 'pidfd_getfd', {}, undefined, reason);
-  }
-  return copy;
+/** The SyscallError of a pidfd_getfd that failed with `errno`. */
+export function borrowError(errno: number): SyscallError {
+  const name = errnoName(errno);
+  const reason =
+    name === 'EPERM'
+      ? "reading another process's sockets needs root or CAP_SYS_PTRACE (and ptrace access to that process)"
+      : name === 'ENOSYS'
+        ? 'this kernel has no pidfd_getfd (Linux 5.6+)'
+        : undefined;
+  return syscallError(errno, 'pidfd_getfd', {}, undefined, reason);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,27 +346,43 @@ export interface CgroupToJoin {
   readonly path: string;
 }
 
-// The steps borrowInCgroups reports, by number: the syscall that failed, and what it was doing.
+// The steps of joining a cgroup before borrowing, by number: the syscall that failed.
 const CGROUP_STEPS = ['', 'unshare', 'mount', 'mount', 'open', 'write', 'mount', 'open', 'write'];
 
+/** A borrowing started by startBorrowing(), its threads running: finish() waits for it. */
+export interface Borrowing {
+  /** Waits for the threads; what they read. Throws SyscallError where a thread could not join the cgroups. */
+  finish(): CopyReadings;
+}
+
 /**
- * Copies of `fds` of the process `pidfd` names, borrowed by a thread that first joins `joins`
- * (at most two hierarchies: net_cls and net_prio), each mounted under `mountRoot`/N in that thread's
- * private mount namespace. Returns a copy or -errno per fd; throws SyscallError when the thread could
- * not join (the syscall that failed, and the errno: EPERM without root).
+ * Starts borrowing each of `fds` of the process `pidfd` names (pidfd_getfd), reading `reads` on
+ * each copy that is a socket and closing it, on the addon's threads, and returns at once: the
+ * caller may work meanwhile, and must call finish() (in a finally: the arrays are held until then).
+ * With `joins` (at most two hierarchies: net_cls and net_prio), each thread first joins those
+ * cgroups, each mounted under `mountRoot`/N in that thread's private mount namespace.
  */
-export function borrowInCgroups(pidfd: number, fds: Int32Array, joins: readonly CgroupToJoin[], mountRoot: string): Int32Array {
-  const status = new Int32Array(2);
-  const args = [0, 1].flatMap((h) => {
+export function startBorrowing(pidfd: number, fds: Int32Array, reads: readonly CopyRead[], joins: readonly CgroupToJoin[], mountRoot: string): Borrowing {
+  const stride = reads.reduce((ints, read) => ints + 1 + Math.ceil(read.size / 4), COPY_HEADER);
+  const out = new Int32Array(stride * fds.length);
+  const status = new Int32Array(8);
+  const triples = Int32Array.from(reads.flatMap(({ option, size }) => [option.level, option.option, size]));
+  const where = [0, 1].flatMap((h) => {
     const join = joins[h];
     return join === undefined ? ['', '', ''] : [`${mountRoot}/${h}`, join.controllers, `${mountRoot}/${h}${join.path === '/' ? '' : join.path}/tasks`];
   }) as [string, string, string, string, string, string];
-  const result = native.borrowInCgroups(pidfd, fds, status, ...args);
-  if (result < 0) throw syscallError(-result, 'pthread_create');
-  if (status[0] !== 0) {
-    const step = status[0]!;
-    const what = step <= 2 ? 'a private mount namespace' : `the target's ${joins[step > 5 ? 1 : 0]!.controllers} cgroup`;
-    throw syscallError(status[1]!, CGROUP_STEPS[step] ?? 'borrowInCgroups', {}, undefined, `joining ${what} before borrowing (root is needed)`);
-  }
-  return fds;
+  const result = native.borrowRead(pidfd, fds, triples, out, stride, status, ...where);
+  if (result < 0) throw errnoName(-result) === 'ENOSYS' ? borrowError(-result) : syscallError(-result, 'pthread_create');
+  return {
+    finish() {
+      native.finishBorrowRead();
+      for (let t = 0; t < status.length; t += 2) {
+        const step = status[t]!;
+        if (step === 0) continue;
+        const what = step <= 2 ? 'a private mount namespace' : `the target's ${joins[step > 5 ? 1 : 0]!.controllers} cgroup`;
+        throw syscallError(status[t + 1]!, CGROUP_STEPS[step] ?? 'borrowRead', {}, undefined, `joining ${what} before borrowing (root is needed)`);
+      }
+      return new CopyReadings(out, stride, reads);
+    },
+  };
 }

@@ -130,15 +130,56 @@ export function ipv6Text(b: Uint8Array, at: number): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
 }
 
+// Text of the addresses and congestion names seen in this dump: 10,000 sockets share a few of
+// each, so each is made once (fewer strings to make and to collect).
+const ipv4Texts = new Map<number, string>();
+const ipv6Texts = new Map<string, string>();
+let lastCongestion = '';
+const lastCongestionBytes = new Uint8Array(64);
+let lastCongestionSize = -1;
+
 /** `address:port` of an inet_diag_sockid half: the port (big-endian) at `portAt`, the address at `addressAt`. */
 function endpoint(family: number, portAt: number, addressAt: number): string {
   const port = view.getUint16(portAt, false);
-  if (family === AF_INET) return `${datagram.subarray(addressAt, addressAt + 4).join('.')}:${port}`;
-  return `[${ipv6Text(datagram, addressAt)}]:${port}`;
+  let address: string | undefined;
+  if (family === AF_INET) {
+    const key = view.getUint32(addressAt, false);
+    address = ipv4Texts.get(key);
+    if (address === undefined) ipv4Texts.set(key, (address = datagram.subarray(addressAt, addressAt + 4).join('.')));
+    return `${address}:${port}`;
+  }
+  const key = `${view.getUint32(addressAt)},${view.getUint32(addressAt + 4)},${view.getUint32(addressAt + 8)},${view.getUint32(addressAt + 12)}`;
+  address = ipv6Texts.get(key);
+  if (address === undefined) ipv6Texts.set(key, (address = `[${ipv6Text(datagram, addressAt)}]`));
+  return `${address}:${port}`;
 }
 
-/** The attributes after an inet_diag_msg (`start` .. `end`), onto `socket`. */
-function decodeAttributes(socket: Record<string, unknown>, start: number, end: number): void {
+/** A congestion-control name (NUL-terminated) of `size` bytes at `at`: the previous socket's string when the bytes are the same. */
+function congestionAt(at: number, size: number): string {
+  if (size === lastCongestionSize && size <= lastCongestionBytes.length) {
+    let same = true;
+    for (let i = 0; i < size && same; i++) same = datagram[at + i] === lastCongestionBytes[i];
+    if (same) return lastCongestion;
+  }
+  lastCongestion = Buffer.from(datagram.buffer, at, size).toString('latin1').replace(/\0.*$/s, '');
+  lastCongestionSize = size;
+  lastCongestionBytes.set(datagram.subarray(at, at + Math.min(size, lastCongestionBytes.length)));
+  return lastCongestion;
+}
+
+/** One socket's attributes, reset and refilled for each (decodeAttributes), then put into its object in one literal. */
+const found: {
+  mptcpInfo?: MptcpInfo;
+  tcpInfo?: TcpInfo;
+  congestion?: string;
+  memory?: SocketMemory;
+  classId?: number;
+  mark?: number;
+} = {};
+
+/** The attributes after an inet_diag_msg (`start` .. `end`), into `found`. */
+function decodeAttributes(mptcp: boolean, start: number, end: number): void {
+  found.mptcpInfo = found.tcpInfo = found.congestion = found.memory = found.classId = found.mark = undefined;
   for (let at = start; at + 4 <= end;) {
     const length = view.getUint16(at, true);
     const type = view.getUint16(at + 2, true) & 0x3fff;
@@ -146,12 +187,12 @@ function decodeAttributes(socket: Record<string, unknown>, start: number, end: n
     const body = at + 4;
     const size = length - 4;
     if (type === ATTR.INFO && size > 0) {
-      if (socket.protocol === 'mptcp') socket.mptcpInfo = decodeMptcpInfo(datagram, body, size);
-      else socket.tcpInfo = decodeTcpInfo(datagram.subarray(body, body + size), size);
-    } else if (type === ATTR.CONG) socket.congestion = Buffer.from(datagram.buffer, body, size).toString('latin1').replace(/\0.*$/s, '');
-    else if (type === ATTR.SKMEMINFO && size >= 36) socket.memory = memoryAt(body);
-    else if (type === ATTR.CLASS_ID && size >= 4) socket.classId = view.getUint32(body, true);
-    else if (type === ATTR.MARK && size >= 4) socket.mark = view.getUint32(body, true);
+      if (mptcp) found.mptcpInfo = decodeMptcpInfo(datagram, body, size);
+      else found.tcpInfo = decodeTcpInfo(datagram.subarray(body, body + size), size);
+    } else if (type === ATTR.CONG) found.congestion = congestionAt(body, size);
+    else if (type === ATTR.SKMEMINFO && size >= 36) found.memory = memoryAt(body);
+    else if (type === ATTR.CLASS_ID && size >= 4) found.classId = view.getUint32(body, true);
+    else if (type === ATTR.MARK && size >= 4) found.mark = view.getUint32(body, true);
     at += (length + 3) & ~3;
   }
 }
@@ -174,26 +215,46 @@ function memoryAt(at: number): SocketMemory {
 /** One inet_diag_msg at `at` (its attributes up to `end`). */
 function decodeSocket(at: number, end: number, protocol: number): DiagSocket {
   const family = datagram[at]!;
-  const socket: Record<string, unknown> = {
-    inode: view.getUint32(at + 68, true),
-    protocol: protocol === IPPROTO_MPTCP ? 'mptcp' : 'tcp',
-    state: stateName(datagram[at + 1]!),
-    local: endpoint(family, at + 4, at + 8),
-    remote: endpoint(family, at + 6, at + 24),
-    uid: view.getUint32(at + 64, true),
-    receiveQueue: view.getUint32(at + 56, true),
-    sendQueue: view.getUint32(at + 60, true),
-    source: 'diagnostics',
-  };
-  decodeAttributes(socket, at + MSG_LENGTH, end);
+  const inode = view.getUint32(at + 68, true);
+  const state = stateName(datagram[at + 1]!);
+  const local = endpoint(family, at + 4, at + 8);
+  const remote = endpoint(family, at + 6, at + 24);
+  const uid = view.getUint32(at + 64, true);
+  const receiveQueue = view.getUint32(at + 56, true);
+  const sendQueue = view.getUint32(at + 60, true);
+  const source = 'diagnostics';
+  decodeAttributes(protocol === IPPROTO_MPTCP, at + MSG_LENGTH, end);
+  const { mptcpInfo, tcpInfo, congestion, memory, classId, mark } = found;
+  // A TCP socket with every attribute asked for (all but a few): made whole in one literal, its
+  // properties in the object itself (no property store added later).
+  if (protocol === IPPROTO_TCP && tcpInfo !== undefined && congestion !== undefined && memory !== undefined && classId !== undefined) {
+    const protocol = 'tcp';
+    return mark === undefined
+      ? { inode, protocol, state, local, remote, uid, receiveQueue, sendQueue, source, tcpInfo, congestion, memory, classId }
+      : { inode, protocol, state, local, remote, uid, receiveQueue, sendQueue, source, tcpInfo, congestion, memory, classId, mark };
+  }
+  const socket: Record<string, unknown> = { inode, protocol: protocol === IPPROTO_MPTCP ? 'mptcp' : 'tcp' };
+  if (mptcpInfo !== undefined) socket.mptcpInfo = mptcpInfo;
+  Object.assign(socket, { state, local, remote, uid, receiveQueue, sendQueue, source });
+  for (const [key, value] of Object.entries({ tcpInfo, congestion, memory, classId, mark })) if (value !== undefined) socket[key] = value;
   return socket as unknown as DiagSocket;
 }
 
-/** Every TCP socket of one address family, from an open diagnostics socket, by inode (0: not held by a process, left out). */
-function dumpFamily(fd: number, family: number, protocol: number, sequence: number, into: Map<number, DiagSocket>): void {
+/** A datagram of a dump, kept to be decoded once every dump has been received. */
+interface Received {
+  readonly bytes: Uint8Array;
+  readonly protocol: number;
+}
+
+/**
+ * Every TCP socket of one address family, from an open diagnostics socket: its datagrams, copied
+ * into `into` as they arrive (decoded later, by decodeReceived).
+ */
+function receiveFamily(fd: number, family: number, protocol: number, sequence: number, into: Received[]): void {
   sendDiagnostics(fd, request(family, protocol, sequence));
   for (;;) {
     const length = receiveDiagnostics(fd, datagram);
+    into.push({ bytes: datagram.slice(0, length), protocol });
     for (let at = 0; at + NLMSG_HDRLEN <= length;) {
       const size = view.getUint32(at, true);
       const type = view.getUint16(at + 4, true);
@@ -205,7 +266,18 @@ function dumpFamily(fd: number, family: number, protocol: number, sequence: numb
         if (errno === os().constants.errno.ENOENT && (family === AF_INET6 || protocol === IPPROTO_MPTCP)) return;
         throw syscallError(errno, 'sock_diag');
       }
-      if (type === SOCK_DIAG_BY_FAMILY && size >= NLMSG_HDRLEN + MSG_LENGTH) {
+      at += (size + 3) & ~3;
+    }
+  }
+}
+
+/** The sockets of the datagrams received, by inode (0: not held by a process, left out). */
+function decodeReceived(received: readonly Received[], into: Map<number, DiagSocket>): void {
+  for (const { bytes, protocol } of received) {
+    datagram.set(bytes);
+    for (let at = 0; at + NLMSG_HDRLEN <= bytes.length;) {
+      const size = view.getUint32(at, true);
+      if (view.getUint16(at + 4, true) === SOCK_DIAG_BY_FAMILY && size >= NLMSG_HDRLEN + MSG_LENGTH) {
         const socket = decodeSocket(at + NLMSG_HDRLEN, at + size, protocol);
         if (socket.inode !== 0) into.set(socket.inode, socket);
       }
@@ -226,9 +298,11 @@ function namespaceOf(path: string): number | null {
 /**
  * Every TCP and MPTCP socket (IPv4 and IPv6) of the network namespace process `pid` is in, by inode, from the
  * kernel's diagnostics. Another namespace than this process's needs root (setns: CAP_SYS_ADMIN);
- * throws SyscallError.
+ * throws SyscallError. `afterDump` runs once every socket has been received, before they are
+ * decoded (the inspector starts its borrowing threads there: what it borrows is never older than
+ * the dump, and the decoding overlaps the borrowing).
  */
-export function diagnose(pid: number | 'self'): Map<number, DiagSocket> {
+export function diagnose(pid: number | 'self', afterDump?: () => void): Map<number, DiagSocket> {
   const path = `/proc/${pid}/ns/net`;
   const other = pid !== 'self' && namespaceOf(path) !== namespaceOf('/proc/self/ns/net');
   let nsFd = -1;
@@ -246,16 +320,21 @@ export function diagnose(pid: number | 'self'): Map<number, DiagSocket> {
     }
   }
   const sockets = new Map<number, DiagSocket>();
+  const received: Received[] = [];
+  ipv4Texts.clear();
+  ipv6Texts.clear();
   let fd = -1;
   try {
     fd = openDiagnostics(nsFd);
-    dumpFamily(fd, AF_INET, IPPROTO_TCP, 1, sockets);
-    dumpFamily(fd, AF_INET6, IPPROTO_TCP, 2, sockets);
-    dumpFamily(fd, AF_INET, IPPROTO_MPTCP, 3, sockets);
-    dumpFamily(fd, AF_INET6, IPPROTO_MPTCP, 4, sockets);
+    receiveFamily(fd, AF_INET, IPPROTO_TCP, 1, received);
+    receiveFamily(fd, AF_INET6, IPPROTO_TCP, 2, received);
+    receiveFamily(fd, AF_INET, IPPROTO_MPTCP, 3, received);
+    receiveFamily(fd, AF_INET6, IPPROTO_MPTCP, 4, received);
   } finally {
     if (fd >= 0) closeSocket(fd);
     if (nsFd >= 0) fs.closeSync(nsFd);
   }
+  afterDump?.();
+  decodeReceived(received, sockets);
   return sockets;
 }

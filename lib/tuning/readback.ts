@@ -3,7 +3,7 @@
  * (getTuning), what differs from an intended plan (driftOf, observe's drift and the CLI's --expect),
  * and what a listener holds, to put back or compare with (snapshotPlan).
  */
-import { lookup, queue, readQueued, readValue, requireAddon, type Resolved } from '../core/syscall';
+import { lookup, queue, readQueued, readValue, requireAddon, syscallError, type CopyRead, type CopyReadings, type Resolved } from '../core/syscall';
 import { TUNING_ROWS, reportedValue, type SameNames, type TuningField, type TuningPath } from '../core/table';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
@@ -121,26 +121,104 @@ export function readTuning(fd: number, known: ReadonlyMap<TuningPath, unknown>):
   readInts(fd, intRows.socket, values, false);
   const unavailable: TuningPath[] = [];
   const isTcp = intRows.tcp.length > 0 && readInts(fd, intRows.tcp, values, true, unavailable);
-  // Every Tuning row, in the table's order, in the shape of its kind: a bool as a boolean, an int
-  // as a number, a linger and a name read with their own calls (a TCP one only on a TCP socket).
+  // A linger and a name are read with their own calls (a TCP one only on a TCP socket).
+  return assembleState(unavailable, (row) => {
+    if (known.has(row.tuning)) return known.get(row.tuning);
+    if (row.kind === 'int' || row.kind === 'bool') {
+      const read = values.get(row.tuning);
+      return read === undefined ? undefined : row.kind === 'bool' ? read !== 0 : read;
+    }
+    const option = lookup(row.name);
+    if (!option || (row.level === 'IPPROTO_TCP' && !isTcp)) return undefined;
+    return row.kind === 'linger' ? readLinger(fd) : readName(fd, option);
+  });
+}
+
+/**
+ * A TuningState of every Tuning row, in the table's order, in the shape of its kind (a bool as a
+ * boolean, an int as a number, a linger as one): `valueOf(row)` gives each, undefined where absent.
+ */
+function assembleState(unavailable: TuningPath[], valueOf: (row: (typeof TUNING_ROWS)[number]) => unknown): TuningState {
   const state: Record<string, unknown> & { keepAlive: Record<string, unknown> } = { keepAlive: {} };
   for (const { row, head, sub } of STATE_PATHS) {
-    let value: unknown;
-    if (known.has(row.tuning)) value = known.get(row.tuning);
-    else if (row.kind === 'int' || row.kind === 'bool') {
-      const read = values.get(row.tuning);
-      if (read === undefined) continue;
-      value = row.kind === 'bool' ? read !== 0 : read;
-    } else {
-      const option = lookup(row.name);
-      if (!option || (row.level === 'IPPROTO_TCP' && !isTcp)) continue;
-      value = row.kind === 'linger' ? readLinger(fd) : readName(fd, option);
-    }
+    const value = valueOf(row);
+    if (value === undefined) continue;
     if (sub) state.keepAlive[sub] = value;
     else state[head] = value;
   }
   if (unavailable.length > 0) state.unavailable = unavailable;
   return state as unknown as TuningState;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading tunings of many borrowed copies at once (the inspector): every read in one crossing.
+
+/** The reads that give a Tuning's fields on a borrowed copy (readCopies), and which read is whose. */
+export interface TuningReads {
+  readonly reads: readonly CopyRead[];
+  /** By Tuning path: the index of its read (absent: known, or this platform lacks the option). */
+  readonly readOf: ReadonlyMap<TuningPath, number>;
+  readonly known: ReadonlySet<TuningPath>;
+}
+const readsKnowing = new Map<string, TuningReads>();
+
+/** The bytes a read of `row` takes: an int, a struct linger (two ints), a name with its NUL. */
+function readSize(row: (typeof TUNING_ROWS)[number]): number {
+  if (row.kind === 'linger') return 8;
+  if (row.kind === 'string') return row.maxLength + 1;
+  return 4;
+}
+
+/** The reads of every Tuning row this platform defines but those in `known` (given by the caller). */
+export function tuningReads(known: readonly TuningPath[]): TuningReads {
+  const key = known.join();
+  let plan = readsKnowing.get(key);
+  if (plan !== undefined) return plan;
+  const reads: CopyRead[] = [];
+  const readOf = new Map<TuningPath, number>();
+  for (const row of TUNING_ROWS) {
+    const option = lookup(row.name);
+    if (!option || known.includes(row.tuning)) continue;
+    readOf.set(row.tuning, reads.length);
+    reads.push({ option, size: readSize(row) });
+  }
+  readsKnowing.set(key, (plan = { reads, readOf, known: new Set(known) }));
+  return plan;
+}
+
+/**
+ * The TuningState of copy `i` of `readings` (made with `plan.reads`), as readTuning() reads it; the
+ * known paths' values from `knownValue`. A TCP read that every TCP option refuses means a socket
+ * that is not TCP (no TCP fields); one refused among others is `unavailable` (Multipath TCP's
+ * user timeout). Any other failed read throws its SyscallError.
+ */
+export function tuningOfReadings(readings: CopyReadings, i: number, plan: TuningReads, knownValue: (path: TuningPath) => unknown): TuningState {
+  const refused: TuningPath[] = [];
+  let tcpReads = 0;
+  for (const row of TUNING_ROWS) {
+    const k = plan.readOf.get(row.tuning);
+    if (k === undefined) continue;
+    if (row.level === 'IPPROTO_TCP') tcpReads++;
+    const length = readings.length(i, k);
+    if (length >= 0) continue;
+    if (row.level === 'IPPROTO_TCP' && NOT_THIS_SOCKET.has(errnoName(-length))) refused.push(row.tuning);
+    else throw syscallError(-length, 'getsockopt', { level: row.level, option: plan.reads[k]!.option.name }, row);
+  }
+  const isTcp = refused.length < tcpReads;
+  return assembleState(isTcp ? refused : [], (row) => {
+    if (plan.known.has(row.tuning)) return knownValue(row.tuning);
+    const k = plan.readOf.get(row.tuning);
+    if (k === undefined || refused.includes(row.tuning)) return undefined;
+    if (row.kind === 'bool') return readings.int(i, k) !== 0;
+    if (row.kind === 'int') return readings.int(i, k);
+    if (row.kind === 'linger') return { enable: readings.int(i, k) !== 0, seconds: readings.secondInt(i, k) };
+    let text = '';
+    for (const byte of readings.data(i, k)) {
+      if (byte === 0) break;
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  });
 }
 
 /** The value at `path` of a TuningState. */

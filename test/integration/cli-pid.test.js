@@ -63,17 +63,24 @@ testIf(
   60000,
 );
 
-testIf(firstReason(reason, emulated('TCP_INFO')), "the connections' TCP_INFO in full: the kernel's byte counts", async () => {
-  const busy = await busyProcess();
-  try {
-    const run = spawnSync(process.execPath, [BIN, '--json', '--pid', String(busy.child.pid)], { encoding: 'utf8', timeout: 30000 });
-    expect(run.status).toBe(0);
-    const client = JSON.parse(run.stdout).connections.find((c) => c.remote === `127.0.0.1:${busy.port}`);
-    expect(client.tcpInfo.bytesAcked).toBeGreaterThan(0);
-  } finally {
-    busy.child.stdin.end();
-  }
-});
+testIf(
+  firstReason(reason, emulated('TCP_INFO')),
+  "the connections' TCP_INFO in full: the kernel's byte counts, and an unlimited rate as 'unlimited' (JSON has no Infinity)",
+  async () => {
+    const busy = await busyProcess();
+    try {
+      const run = spawnSync(process.execPath, [BIN, '--json', '--pid', String(busy.child.pid)], { encoding: 'utf8', timeout: 30000 });
+      expect(run.status).toBe(0);
+      const client = JSON.parse(run.stdout).connections.find((c) => c.remote === `127.0.0.1:${busy.port}`);
+      expect(client.tcpInfo.bytesAcked).toBeGreaterThan(0);
+      // SO_MAX_PACING_RATE is unset: ~0, unlimited (the API's Infinity).
+      expect(knobs.inspectProcess(busy.child.pid).connections.find((c) => c.fd === client.fd).tcpInfo.maxPacingRate).toBe(Infinity);
+      expect(client.tcpInfo.maxPacingRate).toBe('unlimited');
+    } finally {
+      busy.child.stdin.end();
+    }
+  },
+);
 
 testIf(reason, 'in process: inspectProcess() closes every borrowed copy', async () => {
   const busy = await busyProcess();
