@@ -1,16 +1,29 @@
 'use strict';
 // Load generator: `count` connections to 127.0.0.1:`port`, `parallel` at a time, each waiting for
-// the server's byte and the close. Prints {"perSecond": N}. With a fourth argument `dial`, each
-// connection is made by socket-knobs' dial() (synRetries and a receive buffer set before connect)
-// instead of net.connect().
+// the server's byte and the close. Prints {"perSecond": N, "cpuPerConnection": µs}. The fourth
+// argument says how each connection is made:
+//   net        net.connect() (the default)
+//   dial       socket-knobs' dial() with pre-connect fields (synRetries, a receive buffer)
+//   dial-plain dial({ host, port }): nothing before connect
+//   adopt      by hand, the floor of that dial: the addon's socket(), the same two options set
+//              through the addon, then new net.Socket({ fd }).connect()
 const net = require('node:net');
 
 const [port, count, parallel] = process.argv.slice(2, 5).map(Number);
-const viaDial = process.argv[5] === 'dial';
-const knobs = viaDial ? require('../') : null;
+const kind = process.argv[5] ?? 'net';
+const knobs = kind === 'net' ? null : require('../');
+const syscall = kind === 'adopt' ? require('../dist/modules/core/syscall.js') : null;
+const [syncount, receiveBuffer] = syscall ? [syscall.resolve('TCP_SYNCNT'), syscall.resolve('SO_RCVBUF')] : [];
 
 async function open() {
-  if (!viaDial) return net.connect(port, '127.0.0.1');
+  if (kind === 'net') return net.connect(port, '127.0.0.1');
+  if (kind === 'dial-plain') return knobs.dial({ host: '127.0.0.1', port });
+  if (kind === 'adopt') {
+    const fd = syscall.openSocket(knobs.constants.AF_INET, knobs.constants.SOCK_STREAM, 0);
+    syscall.setIntOption(fd, syncount, 2);
+    syscall.setIntOption(fd, receiveBuffer, 65536);
+    return new net.Socket({ fd, readable: true, writable: true }).connect({ port, host: '127.0.0.1' });
+  }
   return knobs.dial({ host: '127.0.0.1', port, synRetries: 2, tuning: { receiveBufferSize: 65536 } });
 }
 
@@ -25,7 +38,10 @@ function once() {
 }
 
 async function main() {
+  // Warm: the code paths loaded and compiled before the clock starts (require() is not a connection's cost).
+  for (let i = 0; i < 50; i++) await once();
   let started = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: parallel }, async () => {
@@ -36,7 +52,8 @@ async function main() {
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(JSON.stringify({ perSecond: count / seconds }));
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ perSecond: count / seconds, cpuPerConnection: (cpu.user + cpu.system) / count }));
 }
 
 main().catch((err) => {

@@ -2,7 +2,7 @@
 // N-API addon in the benchmark's own process. Syscalls cost more in a large process (TLB and cache
 // refills after each kernel entry), so this row separates that cost from socket-knobs' own.
 //   floor.loop(fd, kind, iterations) -> nanoseconds per call
-//   kind: the index of the row's operation in ops.h (0 setKeepAlive ... 5 getTcpInfo)
+//   kind: the index of the row's operation in ops.h (0 setKeepAlive ... 7 getsockopt)
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <time.h>

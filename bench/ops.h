@@ -47,7 +47,15 @@ static int op_tcp_info(int fd) {
   return getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len) + (int)len;
 }
 
+// 6: getReuseAddress()
+static int op_get_reuse_address(int fd) { return get_int(fd, SOL_SOCKET, SO_REUSEADDR); }
+
+// 7: getsockopt('IPPROTO_TCP', 'TCP_KEEPCNT')
+static int op_getsockopt(int fd) { return get_int(fd, IPPROTO_TCP, TCP_KEEPCNT); }
+
 typedef int (*bench_op)(int fd);
-static const bench_op kOps[] = {op_set_keepalive, op_get_keepalive, op_setsockopt, op_reuse_address, op_tune, op_tcp_info};
-static const char* const kOpNames[] = {"setKeepAlive", "getKeepAlive", "setsockopt", "setReuseAddress", "tune", "getTcpInfo"};
+static const bench_op kOps[] = {op_set_keepalive, op_get_keepalive, op_setsockopt,         op_reuse_address,
+                                op_tune,          op_tcp_info,      op_get_reuse_address, op_getsockopt};
+static const char* const kOpNames[] = {"setKeepAlive", "getKeepAlive", "setsockopt",      "setReuseAddress",
+                                       "tune",         "getTcpInfo",   "getReuseAddress", "getsockopt"};
 #define BENCH_OPS ((int)(sizeof kOps / sizeof kOps[0]))

@@ -6,7 +6,8 @@
 // median over the rounds. Writes the table to stdout and into docs/evidence/performance.md
 // (between the bench markers) with the machine, the Node version and the command.
 //   options: --rounds N (default 7), --iterations N (default 50000), --server-rounds N (15),
-//            --connections N (1000 per server round), --no-write
+//            --connections N (1000 per server round), --no-write, --facade-only (the per-call
+//            table alone, nothing written)
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -15,6 +16,8 @@ const path = require('node:path');
 const knobs = require('..');
 const { observeVsSs, observeVsSsLines } = require('./observe-vs-ss');
 const { inspectVsSs, inspectVsSsLines } = require('./inspect-vs-ss');
+const { alternatives } = require('./alternatives');
+const { facadeRows, facadeResults, scavengesOver } = require('./facade');
 
 const root = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -76,75 +79,6 @@ function timeLoop(fn, n) {
   return Number(process.hrtime.bigint() - start) / n;
 }
 
-/** The alternatives a user would reach for; each is skipped with the reason if it cannot load. */
-function alternatives(socket) {
-  const rows = {};
-  const skipped = {};
-  try {
-    const NK = require('net-keepalive');
-    // Node's own setKeepAlive sets the idle time (and forces interval 1, count 10); net-keepalive
-    // then sets interval and count through ffi-rs. Node skips a repeated identical call, so the
-    // delay alternates to make every call reach the kernel, as a real per-connection call would.
-    rows['net-keepalive + socket.setKeepAlive'] = {
-      compare: 'setKeepAlive',
-      fn: (i) => {
-        socket.setKeepAlive(true, i & 1 ? 61000 : 60000);
-        NK.setKeepAliveInterval(socket, 10000);
-        NK.setKeepAliveProbes(socket, 3);
-      },
-    };
-    rows['net-keepalive get (interval + count only)'] = {
-      compare: 'getKeepAlive',
-      fn: () => NK.getKeepAliveInterval(socket) + NK.getKeepAliveProbes(socket),
-    };
-  } catch (err) {
-    skipped['net-keepalive'] = err.message.split('\n')[0];
-  }
-  try {
-    const koffi = require('koffi');
-    const libc = koffi.load(process.platform === 'darwin' ? 'libc.dylib' : 'libc.so.6');
-    const setsockopt = libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)');
-    const getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)');
-    const c = knobs.constants;
-    const value = new Int32Array(1);
-    const len = [4];
-    const set = (fd, level, name, v) => {
-      value[0] = v;
-      return setsockopt(fd, level, name, value, 4);
-    };
-    const get = (fd, level, name) => {
-      len[0] = 4;
-      getsockopt(fd, level, name, value, len);
-      return value[0];
-    };
-    rows['koffi setsockopt by hand (4 calls)'] = {
-      compare: 'setKeepAlive',
-      fn: () => {
-        const fd = socket._handle.fd;
-        set(fd, c.SOL_SOCKET, c.SO_KEEPALIVE, 1);
-        set(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60);
-        set(fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10);
-        set(fd, c.IPPROTO_TCP, c.TCP_KEEPCNT, 3);
-      },
-    };
-    rows['koffi getsockopt by hand (4 calls)'] = {
-      compare: 'getKeepAlive',
-      fn: () => {
-        const fd = socket._handle.fd;
-        return (
-          get(fd, c.SOL_SOCKET, c.SO_KEEPALIVE) +
-          get(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE) +
-          get(fd, c.IPPROTO_TCP, c.TCP_KEEPINTVL) +
-          get(fd, c.IPPROTO_TCP, c.TCP_KEEPCNT)
-        );
-      },
-    };
-  } catch (err) {
-    skipped.koffi = err.message.split('\n')[0];
-  }
-  return { rows, skipped };
-}
-
 /**
  * Connections per second accepted by a server that tunes each one, and by one that does not. The
  * machine's noise between rounds (±30% here) is far larger than the difference, so each round
@@ -191,9 +125,11 @@ async function serverRounds(rounds) {
 }
 
 /**
- * Connections per second made by dial() (synRetries and a receive buffer set before connect; the
- * addon creates each socket, Node adopts it) and by net.connect(), to the same untuned loopback
- * server, alternating in each round; medians and the median of the rounds' ratios.
+ * dial()'s CPU per connection (issue 29), from one client process per kind making the connections
+ * to the same untuned loopback server, the kinds in a rotating order each round; medians, and the
+ * median of the rounds' own ratios: dial({ host, port }) (nothing before connect) against
+ * net.connect(), and dial() with pre-connect fields against its floor, a socket made by the addon
+ * and adopted by hand (new net.Socket({ fd }).connect()).
  */
 async function dialRounds(rounds) {
   const server = spawn(process.execPath, [path.join(__dirname, 'accept-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -201,27 +137,43 @@ async function dialRounds(rounds) {
     server.stdout.once('data', (d) => resolve(JSON.parse(d)));
     server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
   });
-  const rates = { net: [], dial: [] };
-  const ratios = [];
+  const KINDS = ['net', 'dial-plain', 'adopt', 'dial'];
+  const cpu = Object.fromEntries(KINDS.map((k) => [k, []]));
+  const rate = Object.fromEntries(KINDS.map((k) => [k, []]));
+  const ratios = { plain: [], early: [] };
   try {
     for (let r = 0; r < rounds; r++) {
       const round = {};
-      for (const kind of r % 2 ? ['dial', 'net'] : ['net', 'dial']) {
+      for (let k = 0; k < KINDS.length; k++) {
+        const kind = KINDS[(k + r) % KINDS.length];
         const out = spawnSync(process.execPath, [path.join(__dirname, 'connect-load.js'), String(ports.plain), String(SERVER_CONNECTIONS), '32', kind], {
           encoding: 'utf8',
           timeout: 120000,
         });
         if (out.status !== 0) throw new Error(`load generator failed: ${out.stderr}`);
-        round[kind] = JSON.parse(out.stdout).perSecond;
-        rates[kind].push(round[kind]);
+        round[kind] = JSON.parse(out.stdout);
+        cpu[kind].push(round[kind].cpuPerConnection);
+        rate[kind].push(round[kind].perSecond);
       }
-      ratios.push(round.dial / round.net);
-      progress(`  dial round ${r + 1}/${rounds}: net.connect ${round.net.toFixed(0)}/s, dial ${round.dial.toFixed(0)}/s`);
+      ratios.plain.push(round['dial-plain'].cpuPerConnection / round.net.cpuPerConnection);
+      ratios.early.push(round.dial.cpuPerConnection / round.adopt.cpuPerConnection);
+      progress(`  dial round ${r + 1}/${rounds}: CPU per connection ${KINDS.map((k) => `${k} ${round[k].cpuPerConnection.toFixed(1)} µs`).join(', ')}`);
     }
   } finally {
     server.kill();
   }
-  return { net: median(rates.net), dial: median(rates.dial), ratio: median(ratios) };
+  const med = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
+  return { cpu: med(cpu), rate: med(rate), ratio: med(ratios) };
+}
+
+/** The dial() rows of the figure table, each against its goal (issue 29: ≤ 1.10×). */
+function dialLines(d) {
+  const goal = (ratio) => `${ratio.toFixed(2)}× (goal ≤ 1.10)${ratio > 1.1 ? ' **(above the goal)**' : ''}`;
+  const what = `loopback, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} connections, CPU of the client process per connection, medians`;
+  return [
+    `| dial({ host: IP, port }) vs net.connect(), ${what} | ${d.cpu['dial-plain'].toFixed(1)} µs vs ${d.cpu.net.toFixed(1)} µs: ${goal(d.ratio.plain)} |`,
+    `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs its floor (by hand: the addon's socket(), the same two setsockopt, new net.Socket({ fd }).connect()), ${what} | ${d.cpu.dial.toFixed(1)} µs vs ${d.cpu.adopt.toFixed(1)} µs: ${goal(d.ratio.early)}; net.connect() ${d.cpu.net.toFixed(1)} µs |`,
+  ];
 }
 
 /** The server rows of the figure table. */
@@ -339,6 +291,12 @@ function loadCost(rounds) {
   };
 }
 
+/** A façade row's ratio to its floor, with its goal, marked when above it. */
+function facadeCell(f) {
+  if (!f) return '';
+  return `${f.ratio.toFixed(3)} (≤ ${f.goal})${f.over ? ' **(above the goal)**' : ''}`;
+}
+
 function machine() {
   const cpu = os.cpus()[0];
   return `${cpu ? cpu.model.trim() : os.arch()}, ${os.cpus().length} cores, Linux ${os.release()}, Node ${process.version}`;
@@ -347,43 +305,14 @@ function machine() {
 async function main() {
   const { binary, floor } = buildC();
   const { client: socket, server, accepted } = await loopbackPair();
-  // The bare crossing: the addon's batch call with the operations already in place in a binding
-  // of its own, no façade.
   const { native } = require('../dist/modules/core/native.js');
-  const c = knobs.constants;
-  const L = native.batchLayout;
-  const ops = [
-    [c.SOL_SOCKET, c.SO_KEEPALIVE, 1],
-    [c.IPPROTO_TCP, c.TCP_KEEPIDLE, 60],
-    [c.IPPROTO_TCP, c.TCP_KEEPINTVL, 10],
-    [c.IPPROTO_TCP, c.TCP_KEEPCNT, 3],
-  ];
-  const batch = new Int32Array(L.HEADER + L.OP_WIDTH * ops.length);
-  ops.forEach(([level, option, value], i) => {
-    const at = L.HEADER + L.OP_WIDTH * i;
-    batch[at + L.LEVEL] = level;
-    batch[at + L.OPTION] = option;
-    batch[at + L.VALUE] = value;
-  });
-  const slot = native.bindScratch(batch, new Uint8Array(8));
-  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4, getTcpInfo: 5 };
-  const TUNING = { keepAlive: { idle: 60, interval: 10, count: 3 }, userTimeout: 45000, noDelay: true };
-  const tuner = knobs.createTuner(TUNING);
-  const ours = {
-    'socket-knobs setKeepAlive': { compare: 'setKeepAlive', fn: () => knobs.setKeepAlive(socket, { enable: true, idle: 60, interval: 10, count: 3 }) },
-    'socket-knobs getKeepAlive': { compare: 'getKeepAlive', fn: () => knobs.getKeepAlive(socket) },
-    "socket-knobs setsockopt('IPPROTO_TCP', 'TCP_KEEPCNT', 3)": { compare: 'setsockopt', fn: () => knobs.setsockopt(socket, 'IPPROTO_TCP', 'TCP_KEEPCNT', 3) },
-    'socket-knobs setReuseAddress': { compare: 'setReuseAddress', fn: () => knobs.setReuseAddress(socket, true) },
-    'socket-knobs tune(socket, tuning)': { compare: 'tune', fn: () => knobs.tune(socket, TUNING) },
-    'socket-knobs createTuner(tuning).apply(socket)': { compare: 'tune', fn: () => tuner.apply(socket) },
-    'socket-knobs getTcpInfo(socket) (one crossing, decoded)': { compare: 'getTcpInfo', fn: () => knobs.getTcpInfo(socket) },
-    'profile: the bare N-API crossing (4 ops batched, no façade)': { compare: 'setKeepAlive', fn: () => native.setInts(slot, socket._handle.fd, 4) },
-  };
+  const floorKinds = { setKeepAlive: 0, getKeepAlive: 1, setsockopt: 2, setReuseAddress: 3, tune: 4, getTcpInfo: 5, getReuseAddress: 6, getsockopt: 7 };
+  const ours = facadeRows(knobs, native, socket);
   const { rows: theirs, skipped } = alternatives(socket);
   const rows = { ...ours, ...theirs };
   const samples = Object.fromEntries(Object.keys(rows).map((name) => [name, []]));
-  const cSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [], getTcpInfo: [] };
-  const floorSamples = { setKeepAlive: [], getKeepAlive: [], setsockopt: [], setReuseAddress: [], tune: [], getTcpInfo: [] };
+  const cSamples = Object.fromEntries(Object.keys(floorKinds).map((key) => [key, []]));
+  const floorSamples = Object.fromEntries(Object.keys(floorKinds).map((key) => [key, []]));
 
   progress(`socket-knobs bench: ${ROUNDS} rounds of ${ITERATIONS} calls per row, C loop and JS rows alternating`);
   for (let r = 0; r < ROUNDS; r++) {
@@ -401,10 +330,15 @@ async function main() {
       `  round ${r + 1}/${ROUNDS}: C setKeepAlive ${cRound.setKeepAlive.toFixed(0)} ns, socket-knobs ${samples['socket-knobs setKeepAlive'].at(-1).toFixed(0)} ns`,
     );
   }
+  progress('allocation: scavenges over 1M calls of each socket-knobs row');
+  const scavenges = {};
+  for (const [name, row] of Object.entries(ours)) if (row.floor) scavenges[name] = await scavengesOver(row.fn, 1e6);
   socket.destroy();
   accepted.destroy();
   server.close();
 
+  const medians = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+  const facade = facadeResults(ours, medians, scavenges);
   const cMedian = Object.fromEntries(Object.entries(cSamples).map(([k, v]) => [k, median(v)]));
   const table = [];
   for (const key of Object.keys(cMedian)) {
@@ -415,13 +349,23 @@ async function main() {
       table.push({ row: 'profile: the same C loop inside this node process', ns: inProcess, ratio: inProcess / cMedian[key] });
     }
     for (const [name, row] of Object.entries(rows)) {
-      if (row.compare === key) table.push({ row: name, ns: median(samples[name]), ratio: median(samples[name]) / cMedian[key] });
+      if (row.compare === key) table.push({ row: name, ns: medians[name], ratio: medians[name] / cMedian[key], facade: facade.find((f) => f.name === name) });
     }
   }
 
+  const tableLines = [
+    '| row | ns per call (median) | × the C loop | × its floor (goal) | scavenges per 1M calls |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...table.map((t) => `| ${t.row} | ${t.ns.toFixed(0)} | ${t.ratio.toFixed(2)} | ${facadeCell(t.facade)} | ${t.facade ? t.facade.scavenges : ''} |`),
+  ];
+  // A row above its goal is said where it is seen: in the table, and as a warning line.
+  for (const f of facade) if (f.warning) progress(f.warning);
+  // --facade-only: the per-call table alone (a quick check of a change to the façade; writes nothing).
+  if (args.includes('--facade-only')) return void console.log(`\n${tableLines.join('\n')}`);
+
   progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
   const serverRates = await serverRounds(SERVER_ROUNDS);
-  progress('dial(): connections per second against net.connect()');
+  progress('dial(): CPU per connection against net.connect() and against adopting a socket by hand');
   const dialRates = await dialRounds(SERVER_ROUNDS);
   progress('setsockopt per connection: strace over 200 http connections per mode');
   const syscalls = await syscallsPerConnection();
@@ -437,15 +381,13 @@ async function main() {
   const lines = [
     `Measured by \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\` (${ROUNDS} alternating rounds of ${ITERATIONS} calls, medians) on ${machine()}, ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    '| row | ns per call (median) | × the C loop |',
-    '| --- | ---: | ---: |',
-    ...table.map((t) => `| ${t.row} | ${t.ns.toFixed(0)} | ${t.ratio.toFixed(2)} |`),
+    ...tableLines,
     '',
     '| figure | value |',
     '| --- | --- |',
     `| socket-knobs setKeepAlive vs net-keepalive + Node | ${nk ? `${(nk.ns / ka.ns).toFixed(1)}× faster per call; cost above the C loop's syscalls: ${(ka.ns - cMedian.setKeepAlive).toFixed(0)} ns vs ${(nk.ns - cMedian.setKeepAlive).toFixed(0)} ns (${((nk.ns - cMedian.setKeepAlive) / (ka.ns - cMedian.setKeepAlive)).toFixed(0)}× less)` : `not measured: ${skipped['net-keepalive']}`} |`,
     ...serverLines(serverRates, cMedian, syscalls),
-    `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs net.connect(), loopback, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} | ${dialRates.dial.toFixed(0)}/s vs ${dialRates.net.toFixed(0)}/s; ratio ${dialRates.ratio.toFixed(2)} (median of the rounds' ratios) |`,
+    ...dialLines(dialRates),
     ...observeLines(observeCosts),
     ...observeVsSsLines(fleet),
     ...inspectVsSsLines(operator),

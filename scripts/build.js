@@ -86,7 +86,8 @@ fs.writeFileSync(bundle, lazyEntry(outputFiles[0].text));
  * The entry of the bundle initialises each module it re-exports on first use: tsc's re-exports are
  * already getters (`get: function () { return observe_1.observe; }`), and only the line that
  * initialises the module up front (`var observe_1 = require_observe();`) is replaced, by a
- * `??=` in each getter. Each step is checked; anything unexpected fails the build.
+ * `??=` in each getter, and each getter replaces itself with a plain property on first read.
+ * Each step is checked; anything unexpected fails the build.
  */
 function lazyEntry(text) {
   const marker = '// dist/modules/index.js\n';
@@ -103,7 +104,26 @@ function lazyEntry(text) {
     entry = entry.replaceAll(`return ${local}.`, `return (${local} ??= ${init}()).`);
     if (new RegExp(`\\b${local}\\b(?! \\?\\?=)(?!;)`).test(entry)) fail(`${local} is used outside the re-export getters`);
   }
-  return text.slice(0, at) + entry;
+  // Each getter then puts the value in its place, as a plain (read-only) property: a program that
+  // calls knobs.setKeepAlive() on every connection pays the getter once, not at every call.
+  const getter =
+    /Object\.defineProperty\(exports, "(\w+)", \{ enumerable: true, get: function\(\) \{\n {2}return (\(\w+ \?\?= require_\w+\(\)\)\.\w+);\n\} \}\);/g;
+  const getters = entry.match(getter)?.length ?? 0;
+  if (getters < eager.length) fail(`${getters} re-export getters of the expected form for ${eager.length} modules`);
+  entry = entry.replace(
+    getter,
+    'Object.defineProperty(exports, "$1", { enumerable: true, configurable: true, get: function() {\n  return settle("$1", $2);\n} });',
+  );
+  if (/get: function\(\) \{\n {2}return \(/.test(entry)) fail('a re-export getter that does not settle');
+  const settle = [
+    '// A re-export read once becomes a plain read-only property holding its value (see lazyEntry).',
+    'function settle(name, value) {',
+    '  Object.defineProperty(exports, name, { enumerable: true, configurable: false, writable: false, value });',
+    '  return value;',
+    '}',
+    '',
+  ].join('\n');
+  return text.slice(0, at) + settle + entry;
 }
 
 function fail(why) {

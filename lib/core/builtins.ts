@@ -8,11 +8,13 @@ import type netModule = require('node:net');
 import type dgramModule = require('node:dgram');
 import type osModule = require('node:os');
 import type httpModule = require('node:http');
+import type typesModule = require('node:util/types');
 
 let netCache: typeof netModule | undefined;
 let dgramCache: typeof dgramModule | undefined;
 let osCache: typeof osModule | undefined;
 let httpCache: typeof httpModule | undefined;
+let typesCache: typeof typesModule | undefined;
 
 export function net(): typeof netModule {
   return (netCache ??= require('node:net') as typeof netModule);
@@ -28,4 +30,8 @@ export function os(): typeof osModule {
 
 export function http(): typeof httpModule {
   return (httpCache ??= require('node:http') as typeof httpModule);
+}
+
+export function types(): typeof typesModule {
+  return (typesCache ??= require('node:util/types') as typeof typesModule);
 }

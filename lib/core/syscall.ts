@@ -67,6 +67,8 @@ export function lookup(rowName: OptionName): Resolved | null {
 
 /** The row `name` as this platform defines it; throws UnsupportedOptionError where it does not. */
 export function resolve(rowName: OptionName): Resolved {
+  const known = resolvedCache.get(rowName);
+  if (known) return known; // (resolved once, so the addon is there)
   requireAddon(); // without the addon no row is defined: say why, not 'unsupported'
   const hit = lookup(rowName);
   if (hit === null) throw new UnsupportedOptionError(rowName);
@@ -111,45 +113,50 @@ export const BATCH = Object.freeze({
 // Module-level, so no call allocates; each worker thread loads its own copy of this module and
 // binds its own arrays to its own addon instance, once: the hot calls then pass only ints.
 const io = new Int32Array(BATCH.HEADER + BATCH.OP_WIDTH * BATCH.MAX_OPS);
+// The addon and the batch layout as this module's own constants: a hot call then loads no property
+// of another module's exports object (TypeScript compiles every use of an imported or exported
+// binding to one, and those objects are slow to read: they hold getters).
+const addon = native;
+const { HEADER, OP_WIDTH, LEVEL, OPTION, VALUE, DONE } = BATCH_LAYOUT;
 /** Bytes of the structs read often (TCP_INFO: 280 bytes on Linux 6.18), larger than any known. */
 export const scratchBytes = new Uint8Array(512);
-const binding = native.bindScratch(io, scratchBytes);
+const binding = addon.bindScratch(io, scratchBytes);
 /** The options queued in `io`, for error messages. */
 const queued: Resolved[] = [];
 
 function slot(index: number, field: number): number {
-  return BATCH.HEADER + BATCH.OP_WIDTH * index + field;
+  return HEADER + OP_WIDTH * index + field;
 }
 
 /** Puts operation `index` (its value validated) into the batch. */
 export function queue(index: number, option: Resolved, value: number): void {
-  io[slot(index, BATCH.LEVEL)] = option.level;
-  io[slot(index, BATCH.OPTION)] = option.option;
-  io[slot(index, BATCH.VALUE)] = value;
+  io[slot(index, LEVEL)] = option.level;
+  io[slot(index, OPTION)] = option.option;
+  io[slot(index, VALUE)] = value;
   queued[index] = option;
 }
 
 /** Applies the `count` queued operations in one crossing; throws SyscallError naming what was applied. */
 export function applyQueued(fd: number, count: number): void {
-  const result = native.setInts(binding, fd, count);
+  const result = addon.setInts(binding, fd, count);
   if (result === 0) return;
-  const failed = io[BATCH.DONE]!;
+  const failed = io[DONE]!;
   const option = queued[failed]!;
   const applied = count > 1 ? queued.slice(0, failed).map((o) => o.name) : undefined;
-  throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value: io[slot(failed, BATCH.VALUE)]!, applied }, option.row);
+  throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value: io[slot(failed, VALUE)]!, applied }, option.row);
 }
 
 /** Reads the `count` queued operations in one crossing; values are then readValue(i). */
 export function readQueued(fd: number, count: number): void {
-  const result = native.getInts(binding, fd, count);
+  const result = addon.getInts(binding, fd, count);
   if (result === 0) return;
-  const option = queued[io[BATCH.DONE]!]!;
+  const option = queued[io[DONE]!]!;
   throw syscallError(-result, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
 }
 
 /** The value read by operation `index` of the last readQueued(). */
 export function readValue(index: number): number {
-  return io[slot(index, BATCH.VALUE)]!;
+  return io[slot(index, VALUE)]!;
 }
 
 /** setsockopt of one int option (its value validated). */
@@ -170,20 +177,20 @@ export function getIntOption(fd: number, option: Resolved): number {
 
 /** setsockopt with `bytes`; `shown` is the value as an error message shows it. */
 export function setBytesOption(fd: number, option: Resolved, bytes: Uint8Array, shown: string, applied?: string[]): void {
-  const result = native.setBytes(fd, option.level, option.option, bytes);
+  const result = addon.setBytes(fd, option.level, option.option, bytes);
   if (result < 0) throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value: shown, applied }, option.row);
 }
 
 /** getsockopt into `scratchBytes` (read it before the next call); returns the length the kernel wrote. */
 export function getScratchOption(fd: number, option: Resolved): number {
-  const length = native.getScratchBytes(binding, fd, option.level, option.option);
+  const length = addon.getScratchBytes(binding, fd, option.level, option.option);
   if (length < 0) throw syscallError(-length, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
   return length;
 }
 
 /** getsockopt into `bytes`; returns the length the kernel wrote. */
 export function getBytesOption(fd: number, option: Resolved, bytes: Uint8Array): number {
-  const length = native.getBytes(fd, option.level, option.option, bytes);
+  const length = addon.getBytes(fd, option.level, option.option, bytes);
   if (length < 0) throw syscallError(-length, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
   return length;
 }
@@ -201,29 +208,29 @@ export interface RawNames {
 export function setRaw(fd: number, level: number, option: number, value: number | Uint8Array, names: RawNames, shown: string | number): void {
   let result: number;
   if (typeof value === 'number') {
-    io[slot(0, BATCH.LEVEL)] = level;
-    io[slot(0, BATCH.OPTION)] = option;
-    io[slot(0, BATCH.VALUE)] = value;
-    result = native.setInts(binding, fd, 1);
+    io[slot(0, LEVEL)] = level;
+    io[slot(0, OPTION)] = option;
+    io[slot(0, VALUE)] = value;
+    result = addon.setInts(binding, fd, 1);
   } else {
-    result = native.setBytes(fd, level, option, value);
+    result = addon.setBytes(fd, level, option, value);
   }
   if (result < 0) throw syscallError(-result, 'setsockopt', { ...names, value: shown }, rowNamed(names.option));
 }
 
 /** getsockopt(fd, level, option) of an int. */
 export function getRawInt(fd: number, level: number, option: number, names: RawNames): number {
-  io[slot(0, BATCH.LEVEL)] = level;
-  io[slot(0, BATCH.OPTION)] = option;
-  io[slot(0, BATCH.VALUE)] = 0;
-  const result = native.getInts(binding, fd, 1);
+  io[slot(0, LEVEL)] = level;
+  io[slot(0, OPTION)] = option;
+  io[slot(0, VALUE)] = 0;
+  const result = addon.getInts(binding, fd, 1);
   if (result < 0) throw syscallError(-result, 'getsockopt', { ...names }, rowNamed(names.option));
   return readValue(0);
 }
 
 /** getsockopt(fd, level, option) into `bytes`; returns the length the kernel wrote. */
 export function getRawBytes(fd: number, level: number, option: number, bytes: Uint8Array, names: RawNames): number {
-  const length = native.getBytes(fd, level, option, bytes);
+  const length = addon.getBytes(fd, level, option, bytes);
   if (length < 0) throw syscallError(-length, 'getsockopt', { ...names }, rowNamed(names.option));
   return length;
 }
@@ -233,12 +240,12 @@ export function getRawBytes(fd: number, level: number, option: number, bytes: Ui
 
 /** socket(domain, type, protocol), close-on-exec; returns the fd, or -errno (the caller decides what a failure means). */
 export function tryOpenSocket(domain: number, type: number, protocol = 0): number {
-  return native.openSocket(domain, type, protocol);
+  return addon.openSocket(domain, type, protocol);
 }
 
 /** socket(domain, type, protocol), close-on-exec; throws SyscallError. */
 export function openSocket(domain: number, type: number, protocol = 0): number {
-  const fd = native.openSocket(domain, type, protocol);
+  const fd = addon.openSocket(domain, type, protocol);
   if (fd < 0) throw socketError(-fd, protocol);
   return fd;
 }
@@ -270,19 +277,19 @@ export function socketError(errno: number, protocol = 0): SyscallError {
 
 /** bind() to an IP literal; `host` is the address as errors show it. */
 export function bindSocket(fd: number, domain: number, address: string, port: number, scopeId: number, host: string): void {
-  const result = native.bindSocket(fd, domain, address, port, scopeId);
+  const result = addon.bindSocket(fd, domain, address, port, scopeId);
   if (result < 0) throw syscallError(-result, 'bind', { address: host, port });
 }
 
 /** listen(fd, backlog). */
 export function listenSocket(fd: number, backlog: number, host: string, port: number): void {
-  const result = native.listenSocket(fd, backlog);
+  const result = addon.listenSocket(fd, backlog);
   if (result < 0) throw syscallError(-result, 'listen', { address: host, port });
 }
 
 /** close(fd) of a socket this package opened and nobody else owns yet. */
 export function closeSocket(fd: number): void {
-  native.closeSocket(fd);
+  addon.closeSocket(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,7 +297,7 @@ export function closeSocket(fd: number): void {
 
 /** pidfd_open(pid); throws SyscallError. */
 export function openProcess(pid: number): number {
-  const fd = native.pidfdOpen(pid);
+  const fd = addon.pidfdOpen(pid);
   if (fd < 0)
     throw syscallError(-fd, 'pidfd_open', {}, undefined, errnoName(-fd) === 'ENOSYS' ? 'this kernel or platform has no pidfd_open (Linux 5.3+)' : undefined);
   return fd;
@@ -313,7 +320,7 @@ export function borrowError(errno: number): SyscallError {
 
 /** A NETLINK_SOCK_DIAG socket in the namespace `nsFd` names (-1: this process's); throws SyscallError (setns: root). */
 export function openDiagnostics(nsFd: number): number {
-  const fd = native.netlinkOpen(nsFd);
+  const fd = addon.netlinkOpen(nsFd);
   if (fd < 0) {
     const name = errnoName(-fd);
     const reason =
@@ -329,13 +336,13 @@ export function openDiagnostics(nsFd: number): number {
 
 /** Sends one netlink request; throws SyscallError. */
 export function sendDiagnostics(fd: number, request: Uint8Array): void {
-  const sent = native.netlinkSend(fd, request);
+  const sent = addon.netlinkSend(fd, request);
   if (sent < 0) throw syscallError(-sent, 'sendto');
 }
 
 /** Receives one netlink datagram into `into`; its length. Throws SyscallError. */
 export function receiveDiagnostics(fd: number, into: Uint8Array): number {
-  const got = native.netlinkReceive(fd, into);
+  const got = addon.netlinkReceive(fd, into);
   if (got < 0) throw syscallError(-got, 'recv');
   return got;
 }
@@ -371,11 +378,11 @@ export function startBorrowing(pidfd: number, fds: Int32Array, reads: readonly C
     const join = joins[h];
     return join === undefined ? ['', '', ''] : [`${mountRoot}/${h}`, join.controllers, `${mountRoot}/${h}${join.path === '/' ? '' : join.path}/tasks`];
   }) as [string, string, string, string, string, string];
-  const result = native.borrowRead(pidfd, fds, triples, out, stride, status, ...where);
+  const result = addon.borrowRead(pidfd, fds, triples, out, stride, status, ...where);
   if (result < 0) throw errnoName(-result) === 'ENOSYS' ? borrowError(-result) : syscallError(-result, 'pthread_create');
   return {
     finish() {
-      native.finishBorrowRead();
+      addon.finishBorrowRead();
       for (let t = 0; t < status.length; t += 2) {
         const step = status[t]!;
         if (step === 0) continue;

@@ -24,10 +24,26 @@ export function typed(err: unknown, address: string, port: number): Error {
 
 /**
  * One attempt: a socket of the address's family with the options set, bound if asked, adopted by a
- * net.Socket that connects it. Synchronous until connect() has been called; resolves with the
- * connected socket.
+ * net.Socket that connects it (or, with nothing to set before connect, a net.Socket of Node's own).
+ * Synchronous until connect() has been called; resolves with the connected socket.
  */
 function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socket; connected: Promise<net.Socket> } {
+  const local = plan.localAddress ?? (plan.localPort !== 0 ? (target.family === 6 ? '::' : '0.0.0.0') : undefined);
+  if (local !== undefined && netModule().isIP(local) !== target.family)
+    throw invalidValue('options.localAddress', `is not an IPv${target.family} address, the family of ${target.address}`, local);
+  // Nothing to set before connect(): Node makes the socket and binds it itself, as net.connect()
+  // does (no adoption: fewer syscalls); the tuning is set once connected (dialPlanned).
+  if (nothingBeforeConnect(plan)) return connecting(plan, target, new (netModule().Socket)(), local);
+  return connecting(plan, target, adoptedSocket(plan, target, local), undefined);
+}
+
+/** True where no option has to be on the socket before its SYN (no pre-connect field, no control, plain TCP). */
+function nothingBeforeConnect(plan: DialPlan): boolean {
+  return plan.beforeConnect.length === 0 && (!plan.early || plan.early.fields.length === 0) && !plan.control && plan.protocol === 0 && !plan.fastOpen;
+}
+
+/** A socket of the address's family made by the addon, its options set, bound if asked, adopted by a net.Socket (not yet connected). */
+function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string | undefined): net.Socket {
   const c = constants;
   const domain = target.family === 6 ? c.AF_INET6! : c.AF_INET!;
   const fd = tryOpenSocket(domain, c.SOCK_STREAM!, plan.protocol);
@@ -38,12 +54,7 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
     for (const [option, value] of plan.beforeConnect) queue(n++, option, value);
     if (n > 0) applyQueued(fd, n);
     if (plan.early && plan.early.fields.length > 0) applyPlanToFd(fd, plan.early);
-    if (plan.localAddress !== undefined || plan.localPort !== 0) {
-      const local = plan.localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
-      if (netModule().isIP(local) !== target.family)
-        throw invalidValue('options.localAddress', `is not an IPv${target.family} address, the family of ${target.address}`, local);
-      bindSocket(fd, domain, local, plan.localPort, 0, local);
-    }
+    if (local !== undefined) bindSocket(fd, domain, local, plan.localPort, 0, local);
     if (plan.control) runControl(fd, plan.control, 'options.control');
     adopted = new (netModule().Socket)({ fd, readable: true, writable: true });
   } catch (err) {
@@ -51,7 +62,16 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
     if (!adopted && !fdChanged(err)) closeSocket(fd);
     throw err;
   }
-  const socket = adopted;
+  return adopted;
+}
+
+/** `socket` connecting to `target` (`local`: the address Node binds it to first, where Node makes the socket); resolves once connected. */
+function connecting(
+  plan: DialPlan,
+  target: dns.LookupAddress,
+  socket: net.Socket,
+  local: string | undefined,
+): { socket: net.Socket; connected: Promise<net.Socket> } {
   const connected = new Promise<net.Socket>((resolveSocket, reject) => {
     const onError = (err: Error): void => {
       socket.removeListener('connect', onConnect);
@@ -64,7 +84,8 @@ function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socke
     socket.once('error', onError);
     socket.once('connect', onConnect);
   });
-  socket.connect({ port: plan.port, host: target.address, autoSelectFamily: false } as net.TcpSocketConnectOpts);
+  const where = local === undefined ? {} : { localAddress: local, localPort: plan.localPort };
+  socket.connect({ port: plan.port, host: target.address, autoSelectFamily: false, ...where } as net.TcpSocketConnectOpts);
   return { socket, connected };
 }
 
@@ -135,6 +156,24 @@ function race(plan: DialPlan, addresses: dns.LookupAddress[], deadline: Promise<
 }
 
 export function dialPlanned(plan: DialPlan): Promise<net.Socket> {
+  // An IP literal and no deadline: one attempt, no lookup and no race (net.connect() to an address
+  // does no more); its outcome is what the race would make of it.
+  const literal = netModule().isIP(plan.host);
+  if (literal !== 0 && plan.connectTimeout === undefined && (plan.family === 0 || plan.family === literal)) {
+    let started: ReturnType<typeof attempt>;
+    try {
+      started = attempt(plan, { address: plan.host, family: literal });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return started.connected.then(
+      (socket) => connected(plan, socket),
+      (err: Error) => {
+        started.socket.destroy();
+        throw err;
+      },
+    );
+  }
   let deadlineTimer: NodeJS.Timeout | undefined;
   const deadline =
     plan.connectTimeout === undefined
@@ -156,22 +195,26 @@ export function dialPlanned(plan: DialPlan): Promise<net.Socket> {
         });
   const done = (async () => {
     const addresses = deadline ? await Promise.race([addressesOf(plan), deadline]) : await addressesOf(plan);
-    const socket = await race(plan, addresses, deadline);
-    try {
-      // Node's own settings from the client's options first, as net.connect() would make them; the
-      // tuning after, so where both name a field the tuning is what holds.
-      const own = plan.socketOptions;
-      if (own?.noDelay !== undefined) socket.setNoDelay(own.noDelay);
-      if (own?.keepAlive) socket.setKeepAlive(true, own.keepAliveInitialDelay ?? 0);
-      if (plan.late && plan.late.fields.length > 0) applyPlan(socket, plan.late);
-    } catch (err) {
-      socket.destroy();
-      throw err;
-    }
-    if (plan.timeout !== undefined) socket.setTimeout(plan.timeout);
-    return socket;
+    return connected(plan, await race(plan, addresses, deadline));
   })();
   return done.finally(() => {
     if (deadlineTimer) clearTimeout(deadlineTimer);
   });
+}
+
+/** The connected `socket` with what is set once connected: Node's own settings from the client's options, then the tuning's. */
+function connected(plan: DialPlan, socket: net.Socket): net.Socket {
+  try {
+    // Node's own settings from the client's options first, as net.connect() would make them; the
+    // tuning after, so where both name a field the tuning is what holds.
+    const own = plan.socketOptions;
+    if (own?.noDelay !== undefined) socket.setNoDelay(own.noDelay);
+    if (own?.keepAlive) socket.setKeepAlive(true, own.keepAliveInitialDelay ?? 0);
+    if (plan.late && plan.late.fields.length > 0) applyPlan(socket, plan.late);
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  if (plan.timeout !== undefined) socket.setTimeout(plan.timeout);
+  return socket;
 }

@@ -19,11 +19,27 @@ export function isSupported(name: ConstantName | (string & {})): boolean {
 
 const MAX_OPTION_BYTES = 65536;
 
+// The names already checked, by kind of argument: the answer for a name never changes, so a call
+// by name costs one lookup after the first (setsockopt by name is a per-connection call too).
+const checkedNames = { level: new Map<string, number>(), option: new Map<string, number>() };
+
 /** A level or option argument: its number, or a constant name this platform defines. */
 function constantArg(value: unknown, argName: 'level' | 'option'): number {
   if (typeof value === 'number') return validateInteger(value, argName, 0, INT32_MAX);
+  if (typeof value === 'string') {
+    const known = checkedNames[argName].get(value);
+    if (known !== undefined) return known;
+    const number = checkedConstant(value, argName);
+    checkedNames[argName].set(value, number);
+    return number;
+  }
+  requireAddon();
+  throw invalidType(argName, 'of type number or string', value);
+}
+
+/** The number of the constant `value` names, checked (a level where a level belongs, defined here). */
+function checkedConstant(value: string, argName: 'level' | 'option'): number {
   requireAddon(); // without the addon no name is defined: say why, not 'unsupported'
-  if (typeof value !== 'string') throw invalidType(argName, 'of type number or string', value);
   const isLevelName = (LEVELS as readonly string[]).includes(value);
   if (argName === 'level' && !isLevelName && OPTION_BY_NAME.has(value)) {
     throw invalidValue(argName, `must be a level (${LEVELS.join(', ')}), not an option name`, value);

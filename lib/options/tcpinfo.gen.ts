@@ -162,6 +162,82 @@ export const DecodedPart = function DecodedPart(this: Record<string, unknown>, b
 } as unknown as new (b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number) => TcpInfo;
 DecodedPart.prototype = Object.prototype;
 
+/** Every member into `out` (a result reused), when the kernel wrote at least the 280 bytes this table knows: no checks. */
+export function decodeWholeInto(out: Record<string, unknown>, b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): void {
+  out.state = stateName(b[0]!);
+  out.caState = caStateName(b[1]!);
+  out.retransmits = b[2]!;
+  out.probes = b[3]!;
+  out.backoff = b[4]!;
+  out.options = optionFlagsInto(out.options, b[5]!);
+  out.sndWscale = b[6]! & 15;
+  out.rcvWscale = (b[6]! >>> 4) & 15;
+  out.deliveryRateAppLimited = (b[7]! & 1) !== 0;
+  out.fastopenClientFail = (b[7]! >>> 1) & 3;
+  out.rto = u32[2]!;
+  out.ato = u32[3]!;
+  out.sndMss = u32[4]!;
+  out.rcvMss = u32[5]!;
+  out.unacked = u32[6]!;
+  out.sacked = u32[7]!;
+  out.lost = u32[8]!;
+  out.retrans = u32[9]!;
+  out.fackets = u32[10]!;
+  out.lastDataSent = u32[11]!;
+  out.lastAckSent = u32[12]!;
+  out.lastDataRecv = u32[13]!;
+  out.lastAckRecv = u32[14]!;
+  out.pmtu = u32[15]!;
+  out.rcvSsthresh = u32[16]!;
+  out.rtt = u32[17]!;
+  out.rttvar = u32[18]!;
+  out.sndSsthresh = u32[19]!;
+  out.sndCwnd = u32[20]!;
+  out.advmss = u32[21]!;
+  out.reordering = u32[22]!;
+  out.rcvRtt = u32[23]!;
+  out.rcvSpace = u32[24]!;
+  out.totalRetrans = u32[25]!;
+  out.pacingRate = (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!);
+  out.maxPacingRate = (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!);
+  out.bytesAcked = u32[31]! * 4294967296 + u32[30]!;
+  out.bytesReceived = u32[33]! * 4294967296 + u32[32]!;
+  out.segsOut = u32[34]!;
+  out.segsIn = u32[35]!;
+  out.notsentBytes = u32[36]!;
+  out.minRtt = u32[37]!;
+  out.dataSegsIn = u32[38]!;
+  out.dataSegsOut = u32[39]!;
+  out.deliveryRate = u32[41]! * 4294967296 + u32[40]!;
+  out.busyTime = u32[43]! * 4294967296 + u32[42]!;
+  out.rwndLimited = u32[45]! * 4294967296 + u32[44]!;
+  out.sndbufLimited = u32[47]! * 4294967296 + u32[46]!;
+  out.delivered = u32[48]!;
+  out.deliveredCe = u32[49]!;
+  out.bytesSent = u32[51]! * 4294967296 + u32[50]!;
+  out.bytesRetrans = u32[53]! * 4294967296 + u32[52]!;
+  out.dsackDups = u32[54]!;
+  out.reordSeen = u32[55]!;
+  out.rcvOoopack = u32[56]!;
+  out.sndWnd = u32[57]!;
+  out.rcvWnd = u32[58]!;
+  out.rehash = u32[59]!;
+  out.totalRto = u16[120]!;
+  out.totalRtoRecoveries = u16[121]!;
+  out.totalRtoTime = u32[61]!;
+  out.receivedCe = u32[62]!;
+  out.deliveredE1Bytes = u32[63]!;
+  out.deliveredE0Bytes = u32[64]!;
+  out.deliveredCeBytes = u32[65]!;
+  out.receivedE1Bytes = u32[66]!;
+  out.receivedE0Bytes = u32[67]!;
+  out.receivedCeBytes = u32[68]!;
+  out.ecnMode = u32[69]! & 3;
+  out.accecnOptSeen = (u32[69]! >>> 2) & 3;
+  out.accecnFailMode = (u32[69]! >>> 4) & 15;
+  out.length = length;
+}
+
 /**
  * Every member into `out`, a result object reused from call to call (observers, loops): no
  * allocation. A member the kernel did not write is set to undefined, never left from a previous call.

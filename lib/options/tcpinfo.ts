@@ -11,7 +11,7 @@ import { getScratchOption, resolve, scratchBytes } from '../core/syscall';
 import { SocketOptionError } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
 import { TCP_INFO_KNOWN_LENGTH, type TcpInfo } from './tcpinfo-layout';
-import { DecodedPart, decodeInto, decodeWhole } from './tcpinfo.gen';
+import { DecodedPart, decodeInto, decodeWhole, decodeWholeInto } from './tcpinfo.gen';
 import { invalidType } from '../core/validate';
 
 export type { TcpInfo } from './tcpinfo-layout';
@@ -33,7 +33,8 @@ function decode(length: number, into?: TcpInfo): TcpInfo {
     );
   }
   if (into !== undefined) {
-    decodeInto(into as unknown as Record<string, unknown>, buffer, u16, u32, length);
+    if (length >= TCP_INFO_KNOWN_LENGTH) decodeWholeInto(into as unknown as Record<string, unknown>, buffer, u16, u32, length);
+    else decodeInto(into as unknown as Record<string, unknown>, buffer, u16, u32, length);
     return into;
   }
   return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length) : new DecodedPart(buffer, u16, u32, length);

@@ -10,6 +10,7 @@ import { fdOf, type Target } from '../node/target';
 import { writeLinger, writeName, type Linger } from '../options/values';
 import { compileTuning, type Plan, type Tuning } from './tuning';
 import { refuseUnholdable } from './listener';
+import { planOf } from './plan-cache';
 import { NOT_THIS_SOCKET } from './readback';
 
 /**
@@ -73,7 +74,8 @@ export function applyPlan(target: Target, plan: Plan): void {
  * `applied` lists the options already set.
  */
 export function tune(target: Target, tuning: Tuning): void {
-  applyPlan(target, compileTuning(tuning));
+  // Compiled once per tuning object, and again whenever its fields change (plan-cache.ts).
+  applyPlan(target, planOf(tuning));
 }
 
 /** A tuning validated once, for applying to many sockets (a server's connections, a pool's). */

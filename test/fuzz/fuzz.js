@@ -33,15 +33,7 @@ const knobs = require(args.includes('--package') ? path.resolve(args[args.indexO
 const SEED = arg('--seed', 1);
 const CALLS = arg('--calls', 20000);
 
-// mulberry32: small, seedable, good enough to pick test inputs.
-let state = SEED >>> 0;
-function random() {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = require('../helpers/random').mulberry32(SEED);
 const pick = (list) => list[Math.floor(random() * list.length)];
 const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
 

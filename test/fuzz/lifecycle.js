@@ -63,16 +63,7 @@ const knobs = COPIES[0];
 // deadPeerTimeout's expansion, from this source tree's build (the formula: lib/tuning/deadpeer.ts).
 const { expandDeadPeer, validateDeadPeer } = require('../../dist/modules/tuning/deadpeer.js');
 
-function rng(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = require('../helpers/random').mulberry32;
 
 const TUNINGS = [
   { keepAlive: { idle: 61, interval: 11, count: 4 }, userTimeout: 45000 },

@@ -6,17 +6,8 @@
 // always finds something due).
 const { Schedule, windowOf, JITTER_MIN } = require('../../dist/modules/observe/schedule.js');
 
-/** A small deterministic generator (mulberry32), so a failure names its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A small deterministic generator, so a failure names its seed.
+const random = require('../helpers/random').mulberry32;
 
 test('120 seeded sequences of 200 operations: exactly the due items, each once; removed ones never', () => {
   for (let seed = 1; seed <= 120; seed++) {

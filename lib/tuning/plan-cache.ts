@@ -1,0 +1,84 @@
+/**
+ * tune()'s compiled plans, one per tuning object: a server that passes the same tuning object for
+ * every connection validates it once, and each later call costs a read of its fields.
+ *
+ * The cache keeps the fields' values as they were compiled. At every call the object's own
+ * enumerable fields are read again, by the rules compileTuning() reads them (own enumerable keys,
+ * in order, each read once), and compared with those values: a field added, removed or changed
+ * (the nested keepAlive and linger objects' fields included) compiles anew, so a tuning mutated after
+ * its first use applies its new values (and a typo added later is refused). The caller's object is
+ * never frozen or marked. Only plain data objects are cached (no Proxy, no getter or setter when
+ * first compiled): for them the second read cannot differ from the first; any other object is
+ * compiled at every call, as before.
+ */
+import { types } from '../core/builtins';
+import { compileTuning, type Plan } from './tuning';
+
+/** The own fields of one object as compiled: keys in order, their values, and the snapshot of each object-valued field. */
+interface Snapshot {
+  readonly keys: readonly string[];
+  readonly values: readonly unknown[];
+  readonly nested: readonly (Snapshot | undefined)[];
+}
+
+const plans = new WeakMap<object, { readonly snapshot: Snapshot; readonly plan: Plan }>();
+
+/** The plan for `tuning`: the cached one while its fields are the ones compiled, else compiled now (and cached, when it can be). */
+export function planOf(tuning: unknown): Plan {
+  if (tuning === null || typeof tuning !== 'object') return compileTuning(tuning);
+  const cached = plans.get(tuning);
+  if (cached !== undefined && holds(tuning, cached.snapshot)) return cached.plan;
+  const plan = compileTuning(tuning);
+  const snapshot = snapshotOf(tuning, 0);
+  if (snapshot) plans.set(tuning, { snapshot, plan });
+  else plans.delete(tuning);
+  return plan;
+}
+
+/** True if `value` still has exactly the fields `snapshot` holds (a getter that throws: false, and compileTuning says why). */
+function holds(value: object, snapshot: Snapshot): boolean {
+  try {
+    let i = 0;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (i >= snapshot.keys.length || key !== snapshot.keys[i]) return false;
+      const field = (value as Record<string, unknown>)[key];
+      if (field !== snapshot.values[i]) return false;
+      const nested = snapshot.nested[i];
+      if (nested !== undefined && !holds(field as object, nested)) return false;
+      i++;
+    }
+    return i === snapshot.keys.length;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The snapshot of a plain data object's own enumerable fields (and of its object-valued fields',
+ * one level down: keepAlive, linger), or null where the object cannot be cached: a Proxy, an
+ * accessor, an array, deeper nesting.
+ */
+function snapshotOf(value: object, depth: number): Snapshot | null {
+  if (types().isProxy(value) || Array.isArray(value)) return null;
+  const keys: string[] = [];
+  const values: unknown[] = [];
+  const nested: (Snapshot | undefined)[] = [];
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
+    if (!('value' in descriptor)) return null;
+    const field: unknown = descriptor.value;
+    let inner: Snapshot | undefined;
+    if (field !== null && typeof field === 'object') {
+      if (depth > 0) return null;
+      const snapshot = snapshotOf(field, depth + 1);
+      if (!snapshot) return null;
+      inner = snapshot;
+    }
+    keys.push(key);
+    values.push(field);
+    nested.push(inner);
+  }
+  return { keys, values, nested };
+}

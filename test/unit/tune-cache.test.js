@@ -1,0 +1,127 @@
+'use strict';
+// tune()'s plan cache (lib/tuning/plan-cache.ts): a tuning object is compiled once, and again
+// whenever its fields change. The property it must keep: tune(socket, t) holds or throws exactly as
+// tune(socket, a fresh copy of t) does, whatever was done to t since its last use (nothing stale).
+// Checked on real loopback sockets, read back from the kernel.
+const knobs = require('../..');
+const { tcpPair, closeAll, thrown } = require('../helpers');
+const { mulberry32 } = require('../helpers/random');
+
+afterEach(closeAll);
+
+/** A deep copy of a tuning's data (what a fresh object with the same fields is). */
+const fresh = (t) => JSON.parse(JSON.stringify(t));
+/** What tune() does with `tuning` on `socket`: the error's code, or the kernel's values after. */
+function outcome(socket, tuning) {
+  try {
+    knobs.tune(socket, tuning);
+  } catch (err) {
+    return { error: err.code, message: err.message };
+  }
+  return { state: knobs.getTuning(socket) };
+}
+
+test('a tuning mutated after its first use applies its new values: top-level, nested keepAlive and linger, replaced, removed', async () => {
+  const { client } = await tcpPair();
+  const t = { keepAlive: { idle: 61, interval: 11, count: 4 }, userTimeout: 45000, linger: { enable: true, seconds: 3 } };
+  knobs.tune(client, t);
+  expect(knobs.getTuning(client)).toMatchObject({ keepAlive: { idle: 61, interval: 11, count: 4 }, userTimeout: 45000, linger: { enable: true, seconds: 3 } });
+  t.userTimeout = 46000;
+  t.keepAlive.idle = 62;
+  t.linger.seconds = 4;
+  knobs.tune(client, t);
+  expect(knobs.getTuning(client)).toMatchObject({ keepAlive: { idle: 62 }, userTimeout: 46000, linger: { seconds: 4 } });
+  t.keepAlive = false;
+  knobs.tune(client, t);
+  expect(knobs.getTuning(client).keepAlive.enable).toBe(false);
+  // A field removed is no longer set: the kernel keeps what it has.
+  delete t.userTimeout;
+  knobs.setUserTimeout(client, 47000);
+  knobs.tune(client, t);
+  expect(knobs.getTuning(client).userTimeout).toBe(47000);
+});
+
+test('a typo or a bad value added after the first use is refused, and nothing is applied', async () => {
+  const { client } = await tcpPair();
+  const t = { userTimeout: 45000 };
+  knobs.tune(client, t);
+  t.keepalive = { idle: 60 };
+  expect(thrown(() => knobs.tune(client, t)).code).toBe('ERR_INVALID_ARG_VALUE');
+  delete t.keepalive;
+  t.userTimeout = -1;
+  expect(thrown(() => knobs.tune(client, t))).toBeInstanceOf(knobs.InvalidArgumentError);
+  expect(knobs.getTuning(client).userTimeout).toBe(45000);
+});
+
+test('a getter or a Proxy is read at every call, never cached: each call applies what it reads now', async () => {
+  const { client } = await tcpPair();
+  let n = 40000;
+  const withGetter = {
+    get userTimeout() {
+      return (n += 1000);
+    },
+  };
+  knobs.tune(client, withGetter);
+  knobs.tune(client, withGetter);
+  expect(knobs.getTuning(client).userTimeout).toBe(42000);
+  let reads = 0;
+  const proxy = new Proxy(
+    { userTimeout: 30000 },
+    {
+      get: (target, key) => {
+        if (key === 'userTimeout') reads++;
+        return target[key];
+      },
+    },
+  );
+  for (let i = 0; i < 3; i++) knobs.tune(client, proxy);
+  expect(reads).toBe(3);
+  // A getter defined on a cached object after its first use is read too.
+  const t = { userTimeout: 30000 };
+  knobs.tune(client, t);
+  let value = 31000;
+  Object.defineProperty(t, 'userTimeout', { get: () => value, enumerable: true, configurable: true });
+  knobs.tune(client, t);
+  expect(knobs.getTuning(client).userTimeout).toBe(31000);
+  value = 32000;
+  knobs.tune(client, t);
+  expect(knobs.getTuning(client).userTimeout).toBe(32000);
+});
+
+test('500 random mutations of one tuning object: each tune() holds or throws exactly as a fresh copy does (nothing stale)', async () => {
+  // Two clients of two loopback servers: the same starting state (an accepted socket inherits its
+  // listener's buffer sizes).
+  const [{ client }, { client: other }] = await Promise.all([tcpPair(), tcpPair()]);
+  const random = mulberry32(29);
+  const pick = (xs) => xs[Math.floor(random() * xs.length)];
+  const t = { keepAlive: { idle: 60 }, userTimeout: 45000 };
+  const mutations = [
+    () => (t.userTimeout = pick([30000, 45000, '40s', -5, 'x', 2 ** 40])),
+    () => delete t.userTimeout,
+    () => (t.keepAlive = pick([false, { idle: 30 }, { idle: 61, interval: 5, count: 3 }, { idle: 0 }])),
+    () => t.keepAlive && typeof t.keepAlive === 'object' && (t.keepAlive.idle = pick([10, 20, 70000, '1m'])),
+    () => t.keepAlive && typeof t.keepAlive === 'object' && delete t.keepAlive.interval,
+    () => (t.noDelay = pick([true, false, 1])),
+    () => delete t.noDelay,
+    () => (t.linger = pick([{ enable: true, seconds: 2 }, { enable: false, seconds: 0 }, { enable: 'yes' }])),
+    () => t.linger && (t.linger.seconds = pick([1, 5, -1])),
+    () => delete t.linger,
+    () => (t.keepalive = 1),
+    () => delete t.keepalive,
+    () => {}, // unchanged: the cached plan
+  ];
+  let applied = 0;
+  let refused = 0;
+  for (let step = 0; step < 500; step++) {
+    pick(mutations)();
+    const copy = fresh(t);
+    const mine = outcome(client, t);
+    const theirs = outcome(other, copy);
+    expect({ step, ...mine }).toEqual({ step, ...theirs });
+    if (mine.error) refused++;
+    else applied++;
+  }
+  // Both kinds of outcome were exercised.
+  expect(applied).toBeGreaterThan(100);
+  expect(refused).toBeGreaterThan(50);
+});
