@@ -363,6 +363,9 @@ async function main() {
   // --facade-only: the per-call table alone (a quick check of a change to the façade; writes nothing).
   if (args.includes('--facade-only')) return void console.log(`\n${tableLines.join('\n')}`);
 
+  // The operator's tool first: the server and dial rounds leave tens of thousands of TIME_WAIT
+  // sockets for a minute, which `ss -tinp` lists (and the inspector's dump leaves out).
+  const operator = await inspectVsSs(progress);
   progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
   const serverRates = await serverRounds(SERVER_ROUNDS);
   progress('dial(): CPU per connection against net.connect() and against adopting a socket by hand');
@@ -372,7 +375,6 @@ async function main() {
   progress('observe(): CPU per sample over 1000 observed loopback connections');
   const observeCosts = await observeCost();
   const fleet = await observeVsSs(progress);
-  const operator = await inspectVsSs(progress);
   progress('load cost: require() in a fresh process');
   const load = loadCost(5);
 
