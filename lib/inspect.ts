@@ -156,7 +156,7 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
       }
       return completed(socket, fd, tuning, drift);
     });
-    if (rows.length > 1 && found.borrowed.some((row, i) => i > 0 && row.fd < found.borrowed[i - 1]!.fd)) rows.sort((a, b) => a.fd - b.fd);
+    rows.sort((a, b) => a.fd - b.fd); // (sockets borrowed again come last)
     return { connections: how.kind === 'plain' ? rows : checkedLabels(pid, rows) };
   } finally {
     closeSocket(pidfd);

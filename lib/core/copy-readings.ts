@@ -11,25 +11,36 @@ export interface CopyRead {
 }
 
 /** Ints per copy before the reads: status, the inode's two halves, is-a-socket. */
-export const COPY_HEADER = 4;
+const COPY_HEADER = 4;
+
+/** A row's layout for `reads`: where each read's result is (its data follows it), and the row's width, in ints. */
+export interface RowLayout {
+  readonly at: readonly number[];
+  readonly stride: number;
+}
+
+export function rowLayout(reads: readonly CopyRead[]): RowLayout {
+  let stride = COPY_HEADER;
+  const at = reads.map((read) => {
+    const here = stride;
+    stride += 1 + Math.ceil(read.size / 4);
+    return here;
+  });
+  return { at, stride };
+}
 
 /** What startBorrowing() found on each fd (index i, in the order of the fds given). */
 export class CopyReadings {
   private readonly bytes: Uint8Array;
-  /** Where each read's result is in a row; its data follows it. */
-  private readonly at: number[];
+  private readonly at: readonly number[];
+  readonly stride: number;
   constructor(
     readonly out: Int32Array,
-    readonly stride: number,
-    reads: readonly CopyRead[],
+    layout: RowLayout,
   ) {
     this.bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    let at = COPY_HEADER;
-    this.at = reads.map((read) => {
-      const here = at;
-      at += 1 + Math.ceil(read.size / 4);
-      return here;
-    });
+    this.at = layout.at;
+    this.stride = layout.stride;
   }
   /** 0, or the errno of the borrowing (pidfd_getfd's: borrowError() says what it means) or of the copy's fstat. */
   errno(i: number): number {

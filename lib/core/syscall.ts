@@ -9,7 +9,7 @@ import { BATCH_LAYOUT, loadError, native, nativePath, requireAddon } from './nat
 import { OPTIONS, OPTION_BY_NAME, type ConstantName, type OptionName, type OptionRow } from './table';
 import { SyscallError, UnsupportedOptionError, errnoName, type SyscallDetails } from './errors';
 import { INT32_MAX, INT32_MIN } from './validate';
-import { COPY_HEADER, CopyReadings, type CopyRead } from './copy-readings';
+import { CopyReadings, rowLayout, type CopyRead } from './copy-readings';
 
 export type { CopyRead, CopyReadings } from './copy-readings';
 
@@ -370,15 +370,15 @@ export interface Borrowing {
  * cgroups, each mounted under `mountRoot`/N in that thread's private mount namespace.
  */
 export function startBorrowing(pidfd: number, fds: Int32Array, reads: readonly CopyRead[], joins: readonly CgroupToJoin[], mountRoot: string): Borrowing {
-  const stride = reads.reduce((ints, read) => ints + 1 + Math.ceil(read.size / 4), COPY_HEADER);
-  const out = new Int32Array(stride * fds.length);
+  const layout = rowLayout(reads);
+  const out = new Int32Array(layout.stride * fds.length);
   const status = new Int32Array(8);
   const triples = Int32Array.from(reads.flatMap(({ option, size }) => [option.level, option.option, size]));
   const where = [0, 1].flatMap((h) => {
     const join = joins[h];
     return join === undefined ? ['', '', ''] : [`${mountRoot}/${h}`, join.controllers, `${mountRoot}/${h}${join.path === '/' ? '' : join.path}/tasks`];
   }) as [string, string, string, string, string, string];
-  const result = addon.borrowRead(pidfd, fds, triples, out, stride, status, ...where);
+  const result = addon.borrowRead(pidfd, fds, triples, out, layout.stride, status, ...where);
   if (result < 0) throw errnoName(-result) === 'ENOSYS' ? borrowError(-result) : syscallError(-result, 'pthread_create');
   return {
     finish() {
@@ -389,7 +389,7 @@ export function startBorrowing(pidfd: number, fds: Int32Array, reads: readonly C
         const what = step <= 2 ? 'a private mount namespace' : `the target's ${joins[step > 5 ? 1 : 0]!.controllers} cgroup`;
         throw syscallError(status[t + 1]!, CGROUP_STEPS[step] ?? 'borrowRead', {}, undefined, `joining ${what} before borrowing (root is needed)`);
       }
-      return new CopyReadings(out, stride, reads);
+      return new CopyReadings(out, layout);
     },
   };
 }

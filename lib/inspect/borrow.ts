@@ -72,8 +72,8 @@ function knownValue(socket: DiagSocket, path: TuningPath): unknown {
 
 /** True if `socket`'s diagnostics give every field `plan` takes from them. */
 function givesKnown(socket: DiagSocket, plan: ReadPlan): boolean {
-  const known = plan.tuning.known;
-  return known.size === 0 || (socket.memory !== undefined && socket.congestion !== undefined && (socket.mark !== undefined || !known.has('mark')));
+  for (const path of plan.tuning.known) if (knownValue(socket, path) === undefined) return false;
+  return true;
 }
 
 /** One TCP socket among the borrowed fds: its fd, its diagnostics row, and its tuning or why not. */
