@@ -261,32 +261,43 @@ async function syscallsPerConnection() {
  */
 function loadCost(rounds) {
   const empty = path.join(__dirname, 'out', 'empty-module.js');
+  const emptyEsm = path.join(__dirname, 'out', 'empty-module.mjs');
   fs.writeFileSync(empty, 'module.exports = {};\n');
-  // `use` runs right after require(): the package's modules initialise on first use of an export,
-  // so the second row reads every export (all of them initialised), the first none.
-  const script = (
-    target,
-    use,
-  ) => `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); const m = require(${JSON.stringify(target)}); ${use};
+  fs.writeFileSync(emptyEsm, 'export default {};\n');
+  // `use` runs right after require(): the package's chunks are read and its modules initialised on
+  // first use of an export, so the rows read none, setKeepAlive (what a program that only sets
+  // options destructures) and every export.
+  const script = (load, use) => `const m0 = process.memoryUsage().rss; const t0 = process.hrtime.bigint(); const m = ${load}; ${use};
     const t1 = process.hrtime.bigint(); console.log(JSON.stringify({ ms: Number(t1 - t0) / 1e6, rss: process.memoryUsage().rss - m0 }));`;
-  const samples = { package: { ms: [], rss: [] }, everything: { ms: [], rss: [] }, floor: { ms: [], rss: [] } };
+  const cjs = (target) => `require(${JSON.stringify(target)})`;
+  const esm = (target) => `await import(${JSON.stringify(target)})`;
+  const kinds = [
+    ['package', [], script(cjs(root), '')],
+    ['setKeepAlive', [], script(cjs(root), 'm.setKeepAlive')],
+    ['everything', [], script(cjs(root), 'for (const name in m) m[name]')],
+    ['floor', [], script(cjs(empty), '')],
+    ['esm', ['--input-type=module'], script(esm(path.join(root, 'dist', 'index.mjs')), '')],
+    ['esmFloor', ['--input-type=module'], script(esm(emptyEsm), '')],
+  ];
+  const samples = Object.fromEntries(kinds.map(([kind]) => [kind, { ms: [], rss: [] }]));
   for (let i = 0; i < rounds * 4; i++) {
-    for (const [kind, target, use] of [
-      ['package', root, ''],
-      ['everything', root, 'for (const name in m) m[name]'],
-      ['floor', empty, ''],
-    ]) {
-      const out = JSON.parse(execFileSync(process.execPath, ['-e', script(target, use)], { encoding: 'utf8' }));
+    for (const [kind, flags, code] of kinds) {
+      const out = JSON.parse(execFileSync(process.execPath, [...flags, '-e', code], { encoding: 'utf8' }));
       samples[kind].ms.push(out.ms);
       samples[kind].rss.push(out.rss);
     }
   }
+  const ms = (kind) => median(samples[kind].ms);
+  const kiB = (kind) => median(samples[kind].rss) / 1024;
   return {
-    ms: median(samples.package.ms),
-    rssKiB: median(samples.package.rss) / 1024,
-    everythingMs: median(samples.everything.ms),
-    everythingRssKiB: median(samples.everything.rss) / 1024,
-    floorMs: median(samples.floor.ms),
+    ms: ms('package'),
+    rssKiB: kiB('package'),
+    setKeepAliveMs: ms('setKeepAlive'),
+    everythingMs: ms('everything'),
+    everythingRssKiB: kiB('everything'),
+    floorMs: ms('floor'),
+    esmMs: ms('esm'),
+    esmFloorMs: ms('esmFloor'),
     runs: rounds * 4,
   };
 }
@@ -394,7 +405,9 @@ async function main() {
     ...observeVsSsLines(fleet),
     ...inspectVsSsLines(operator),
     `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
-    `| the same, then every export read (every module initialised) | ${load.everythingMs.toFixed(1)} ms, ${load.everythingRssKiB.toFixed(0)} KiB RSS added |`,
+    `| the same, then \`setKeepAlive\` read (its chunk read, its modules initialised, the addon loaded) | ${load.setKeepAliveMs.toFixed(1)} ms |`,
+    `| the same, then every export read (every chunk, every module) | ${load.everythingMs.toFixed(1)} ms, ${load.everythingRssKiB.toFixed(0)} KiB RSS added |`,
+    `| \`import('socket-knobs')\` in a fresh process (its named exports read every export) | ${load.esmMs.toFixed(1)} ms (an empty ES module: ${load.esmFloorMs.toFixed(1)} ms) |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
   ];
   const text = lines.join('\n');

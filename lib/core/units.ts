@@ -17,12 +17,12 @@ import type { TimeUnit } from './table';
 /** A field's unit in microseconds (BigInt: the conversion is exact). */
 const UNIT_IN_US: Readonly<Record<TimeUnit, bigint>> = { microseconds: 1n, milliseconds: 1000n, seconds: 1000000n };
 /** The suffixes a string may carry, in microseconds. */
-const SUFFIX_IN_US: Readonly<Record<string, bigint>> = { us: 1n, µs: 1n, ms: 1000n, s: 1000000n, m: 60000000n, h: 3600000000n };
+const SUFFIX_IN_US: Readonly<Record<string, bigint>> = { us: 1n, '\u00b5s': 1n, ms: 1000n, s: 1000000n, m: 60000000n, h: 3600000000n };
 /** How each unit is written in a string. */
 export const UNIT_SUFFIX: Readonly<Record<TimeUnit, string>> = { microseconds: 'us', milliseconds: 'ms', seconds: 's' };
 
 // Up to 15 digits, an optional fraction of up to 9, then the unit: '45s', '1.5s', '90000ms'.
-const DURATION = /^(\d{1,15})(?:\.(\d{1,9}))?(us|µs|ms|s|m|h)$/;
+const DURATION = /^(\d{1,15})(?:\.(\d{1,9}))?(us|\u00b5s|ms|s|m|h)$/;
 
 /** A duration string in `unit`, exactly; throws InvalidArgumentError when it is not a whole number of it. */
 export function parseDuration(text: string, unit: TimeUnit, name: string): number {

@@ -50,15 +50,28 @@ if (typeof global.gc !== 'function') {
   process.exit(2);
 }
 
-/** A fresh module instance of the package's bundle: another copy, with its own registry symbol. */
+/**
+ * A fresh module instance of the package: another copy, with its own registry symbol. Its entry
+ * loads its chunks on first use through require()'s cache, so the copy is loaded with the package's
+ * files out of the cache and every export read (every chunk loaded) before they go back.
+ */
 function loadCopy() {
+  const dist = path.join(root, 'dist') + path.sep;
+  const first = Object.keys(require.cache).filter((key) => key.startsWith(dist));
+  const saved = first.map((key) => [key, require.cache[key]]);
+  for (const key of first) delete require.cache[key];
   const m = new Module(entry, module);
   m.filename = entry;
   m.paths = Module._nodeModulePaths(path.dirname(entry));
   m.load(entry);
+  for (const name in m.exports) m.exports[name];
+  for (const [key, cached] of saved) require.cache[key] = cached;
   return m.exports;
 }
-const COPIES = [require(entry), loadCopy()];
+const first = require(entry);
+for (const name in first) first[name];
+const COPIES = [first, loadCopy()];
+if (COPIES[1].SocketOptionError === first.SocketOptionError) throw new Error('loadCopy() returned the same instance, not a second copy');
 const knobs = COPIES[0];
 // deadPeerTimeout's expansion, from this source tree's build (the formula: lib/tuning/deadpeer.ts).
 const { expandDeadPeer, validateDeadPeer } = require('../../dist/modules/tuning/deadpeer.js');

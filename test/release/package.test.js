@@ -43,6 +43,7 @@ test('the tarball ships the prebuild, the compiled façade, the native sources, 
   expect(packedFiles).toContain(`prebuilds/${platformDir}/socket-knobs.glibc.node`);
   for (const file of [
     'dist/index.js',
+    'dist/chunks/base.js',
     'dist/index.mjs',
     'dist/index.d.mts',
     'dist/modules/index.d.ts',
@@ -58,7 +59,7 @@ test('the tarball ships the prebuild, the compiled façade, the native sources, 
   const allowed = /^(dist\/|prebuilds\/|src-native\/|bin\/socket-knobs\.js$|binding\.gyp$|package\.json$|README\.md$|LICENSE$)/;
   expect(packedFiles.filter((f) => !allowed.test(f))).toEqual([]);
   expect(packedFiles.filter((f) => /^(build|node_modules|test|lib)\//.test(f))).toEqual([]);
-  // The entry is one bundled file: the per-module JavaScript is not shipped, only its types.
+  // The entry and its chunks are bundled: the per-module JavaScript is not shipped, only its types.
   expect(packedFiles.filter((f) => f.startsWith('dist/modules/') && !f.endsWith('.d.ts'))).toEqual([]);
 });
 

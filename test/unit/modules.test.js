@@ -45,8 +45,12 @@ test('ESM import by package name resolves the ESM entry with named exports', () 
 test('ESM and CommonJS share one instance (no dual-package hazard for instanceof)', () => {
   const script = `import { createRequire } from 'node:module'; import * as esm from 'socket-knobs';
     const cjs = createRequire(import.meta.url)('socket-knobs');
-    console.log(JSON.stringify([esm.SocketOptionError === cjs.SocketOptionError, esm.constants === cjs.constants]));`;
-  expect(runNode(['--input-type=module', '-e', script])).toEqual([true, true]);
+    const before = esm.isSupported === cjs.isSupported;
+    const answers = [esm.isSupported('SO_KEEPALIVE'), esm.isSupported('SO_KEEPALIVE')];
+    console.log(JSON.stringify([esm.SocketOptionError === cjs.SocketOptionError, esm.constants === cjs.constants, before, answers, esm.isSupported === cjs.isSupported]));`;
+  // A function is a forwarder until its first call (import() then reads no chunk it does not
+  // need), and the function itself after it.
+  expect(runNode(['--input-type=module', '-e', script])).toEqual([true, true, false, [true, true], true]);
 });
 
 test('worker threads: four workers at once, each with its own addon instance, each sees the kernel', async () => {
@@ -80,13 +84,36 @@ test("require() loads none of Node's networking modules: each feature loads what
     expect({ name, loaded: loaded.includes(name) }).toEqual({ name, loaded: false });
 });
 
-test('the package entry is one bundled file (npm run build writes it from dist/modules)', () => {
+test("require() reads only the entry; each capability's chunk is read on first use of one of its exports", () => {
   const pkg = require('../../package.json');
   const main = require.resolve(root);
   expect(path.relative(root, main)).toBe(pkg.main);
-  const source = require('node:fs').readFileSync(main, 'utf8');
-  // No require() of another file of the package: one file to resolve and compile.
-  expect(source.match(/require\("\.\.?\/[^"]+"\)/g)).toBeNull();
+  // Which of the package's files are loaded after require(), then after each first use.
+  const script = `
+    const dist = ${JSON.stringify(path.join(root, 'dist'))};
+    const files = () => Object.keys(require.cache).filter((f) => f.startsWith(dist)).map((f) => f.slice(dist.length + 1)).sort();
+    const knobs = require(${JSON.stringify(root)});
+    const steps = [['require', files()]];
+    for (const name of ['setKeepAlive', 'getTcpInfo', 'tune', 'tuneServer', 'observe', 'inspectProcess', 'dial', 'listen']) {
+      knobs[name];
+      steps.push([name, files()]);
+    }
+    console.log(JSON.stringify(steps));`;
+  const steps = Object.fromEntries(runNode(['-e', script]));
+  expect(steps.require).toEqual(['index.js']);
+  expect(steps.setKeepAlive).toEqual(['chunks/base.js', 'index.js']);
+  expect(steps.getTcpInfo).toEqual(['chunks/base.js', 'index.js']);
+  expect(steps.tune).toEqual(['chunks/base.js', 'chunks/tuning.js', 'index.js']);
+  expect(steps.tuneServer).toEqual(expect.arrayContaining(['chunks/servers.js', 'chunks/clients.js']));
+  expect(steps.observe).toContain('chunks/observe.js');
+  expect(steps.observe).not.toContain('chunks/dial.js');
+  // Every export read: every chunk, each once.
+  const chunks = require('node:fs')
+    .readdirSync(path.join(root, 'dist', 'chunks'))
+    .map((f) => `chunks/${f}`);
+  expect(steps.listen).toEqual([...chunks, 'index.js'].sort());
+  // No per-module file of dist/modules is loaded: chunks only.
+  expect(steps.listen.filter((f) => f.startsWith('modules/'))).toEqual([]);
 });
 
 test('reloaded 100 times (a test runner resetting its registry, a hot reloader): every copy works, and collected copies free their slots', () => {
