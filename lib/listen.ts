@@ -6,7 +6,7 @@
  * fd through `server.listen({ fd })`.
  */
 import type net = require('node:net');
-import { net as netModule } from './core/builtins';
+import { net as netModule, netClasses } from './core/builtins';
 import {
   applyQueued,
   bindSocket,
@@ -314,7 +314,7 @@ function requireIdleServer(server: net.Server): void {
   let isServer: boolean;
   let listening: boolean;
   try {
-    isServer = server instanceof netModule().Server;
+    isServer = server instanceof netClasses().Server;
     listening = isServer && server.listening;
   } catch {
     throw invalidValue('server', 'could not be inspected (a Proxy trap or getter threw)', NOT_SHOWN);

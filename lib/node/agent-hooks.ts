@@ -3,7 +3,7 @@
  * agent creates, each return to its pool, and a replacement for how it creates them (lib/node/hooks.ts).
  */
 import type net = require('node:net');
-import { net as netModule } from '../core/builtins';
+import { netClasses } from '../core/builtins';
 import { guarded, registryOf } from './registry';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -47,7 +47,7 @@ function agentHooks(agent: object): AgentHooks {
 
 /** A new socket of the agent, shown once to every registered feature. */
 function adoptAgentSocket(hooks: AgentHooks, socket: unknown): void {
-  if (!(socket instanceof netModule().Socket) || hooks.seen.has(socket)) return;
+  if (!(socket instanceof netClasses().Socket) || hooks.seen.has(socket)) return;
   hooks.seen.add(socket);
   for (const fn of [...hooks.created]) guarded(() => fn(socket));
 }
@@ -107,7 +107,7 @@ export function agentSockets(agent: object): net.Socket[] {
   const out: net.Socket[] = [];
   for (const group of [(agent as AgentLike).sockets, (agent as AgentLike).freeSockets]) {
     if (!group) continue;
-    for (const list of Object.values(group)) if (list) for (const socket of list) if (socket instanceof netModule().Socket) out.push(socket);
+    for (const list of Object.values(group)) if (list) for (const socket of list) if (socket instanceof netClasses().Socket) out.push(socket);
   }
   return out;
 }

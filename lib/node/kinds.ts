@@ -6,13 +6,13 @@
  */
 import type net = require('node:net');
 import type http = require('node:http');
-import { http as httpModule, net as netModule } from '../core/builtins';
+import { http as httpModule, netClasses } from '../core/builtins';
 import { familyOfAddress, type ListenerFamily } from '../core/inheritance';
 import { invalidType, isInstance } from '../core/validate';
 
 /** Throws unless `value` is a net.Server (http, https, http2, tls and frameworks' servers all are). */
 export function assertServer(value: unknown, name = 'server'): asserts value is net.Server {
-  if (!isInstance(value, netModule().Server, name)) throw invalidType(name, 'an instance of net.Server (http, https, http2 and tls servers are)', value);
+  if (!isInstance(value, netClasses().Server, name)) throw invalidType(name, 'an instance of net.Server (http, https, http2 and tls servers are)', value);
 }
 
 /** An http2 server (Node exports no class to test): it has updateSettings(). */

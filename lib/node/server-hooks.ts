@@ -4,7 +4,7 @@
  * which tuning registration holds a server.
  */
 import type net = require('node:net');
-import { net as netModule } from '../core/builtins';
+import { netClasses } from '../core/builtins';
 import { existing, guarded, registryOf } from './registry';
 
 // Servers starting to listen. Node publishes 'tracing:net.server.listen:asyncEnd' synchronously inside
@@ -28,7 +28,7 @@ const listening = {
 
 function onListenMessage(message: unknown): void {
   const server = (message as { server?: unknown } | null)?.server;
-  if (!(server instanceof netModule().Server)) return;
+  if (!(server instanceof netClasses().Server)) return;
   const own = listening.perServer.get(server);
   if (own) for (const fn of [...own]) guarded(fn);
   for (const fn of [...listening.any]) guarded(() => fn(server));

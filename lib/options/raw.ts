@@ -4,7 +4,7 @@
  * whether a value is acceptable; socket-knobs only checks that it is a C int, a name, a linger or
  * bytes, before the call.
  */
-import { constants, getRawBytes, getRawInt, lookup, requireAddon, rowNamed, setRaw } from '../core/syscall';
+import { constants, getRawBytes, getRawInt, lookup, requireAddon, rowNamed, setRaw, type RawNames } from '../core/syscall';
 import { LEVELS, OPTIONS, OPTION_BY_NAME, type ConstantName, type LevelName, type OptionName, type OptionNameOf, type OptionRow } from '../core/table';
 import { UnsupportedOptionError } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
@@ -71,6 +71,33 @@ function rowOf(option: unknown, level: number, optionNumber: number): OptionRow 
   return rowsByNumber.get(`${level}:${optionNumber}`);
 }
 
+/** A (level, option) argument pair checked: its numbers, the table's row, and the names errors show. */
+interface CheckedPair {
+  readonly level: number;
+  readonly option: number;
+  readonly row: OptionRow | undefined;
+  readonly names: RawNames;
+}
+
+// The last pair checked, by the arguments as given: a program setting one option per connection
+// asks for the same pair every time, and then pays two comparisons instead of three Map lookups
+// and an object (Object.is: -0 is not 0, and only 0 was checked).
+let lastLevel: unknown;
+let lastOption: unknown;
+let lastPair: CheckedPair | undefined;
+
+/** The level and option arguments checked (see constantArg and rowOf). */
+function checkedPair(level: unknown, option: unknown): CheckedPair {
+  if (lastPair !== undefined && Object.is(level, lastLevel) && Object.is(option, lastOption)) return lastPair;
+  const levelNumber = constantArg(level, 'level');
+  const optionNumber = constantArg(option, 'option');
+  const pair = { level: levelNumber, option: optionNumber, row: rowOf(option, levelNumber, optionNumber), names: { level, option } as RawNames };
+  lastLevel = level;
+  lastOption = option;
+  lastPair = pair;
+  return pair;
+}
+
 /** A short summary of bytes for an error: never a copy of a large buffer (and safe on a detached one). */
 function describeBytes(bytes: Uint8Array): string {
   let shown = '';
@@ -95,9 +122,7 @@ export function setsockopt(target: Target, level: LevelArg, option: OptionNameOf
 export function setsockopt(target: Target, level: LevelArg, option: 'SO_LINGER', value: Linger | ArrayBufferView): void;
 export function setsockopt(target: Target, level: LevelArg, option: OptionArg, value: number | boolean | ArrayBufferView): void;
 export function setsockopt(target: Target, level: LevelArg, option: OptionArg, value: number | boolean | string | Linger | ArrayBufferView): void {
-  const levelNumber = constantArg(level, 'level');
-  const optionNumber = constantArg(option, 'option');
-  const names = { level, option };
+  const { level: levelNumber, option: optionNumber, row: known, names } = checkedPair(level, option);
   if (typeof value === 'boolean' || typeof value === 'number') {
     const int = typeof value === 'boolean' ? (value ? 1 : 0) : validateInteger(value, 'value', INT32_MIN, INT32_MAX);
     setRaw(fdOf(target), levelNumber, optionNumber, int, names, int);
@@ -109,7 +134,6 @@ export function setsockopt(target: Target, level: LevelArg, option: OptionArg, v
     return;
   }
   // A name or a linger: only for an option of that kind, which then must exist here.
-  const known = rowOf(option, levelNumber, optionNumber);
   if (typeof value === 'string' && known?.kind === 'string') {
     const resolved = lookup(known.name as OptionName)!;
     writeName(fdOf(target), resolved, validateName(resolved, value, 'value'));
@@ -138,16 +162,13 @@ export function getsockopt(target: Target, level: LevelArg, option: 'SO_LINGER')
 export function getsockopt(target: Target, level: LevelArg, option: OptionNameOf<'int' | 'bool'> | number): number;
 export function getsockopt(target: Target, level: LevelArg, option: OptionArg, length: number): Buffer;
 export function getsockopt(target: Target, level: LevelArg, option: OptionArg, length?: number): number | string | Linger | Buffer {
-  const levelNumber = constantArg(level, 'level');
-  const optionNumber = constantArg(option, 'option');
-  const names = { level, option };
+  const { level: levelNumber, option: optionNumber, row: known, names } = checkedPair(level, option);
   if (length !== undefined) {
     validateInteger(length, 'length', 1, MAX_OPTION_BYTES);
     const buffer = Buffer.alloc(length);
     const written = getRawBytes(fdOf(target), levelNumber, optionNumber, buffer, names);
     return buffer.subarray(0, written);
   }
-  const known = rowOf(option, levelNumber, optionNumber);
   if (known?.kind === 'struct') {
     throw invalidValue('option', `is a struct (${known.name}): read it with ${known.readWith}(), or pass a length for its raw bytes`, known.name);
   }

@@ -3,10 +3,10 @@
  * the table (lib/core/table.ts), validated before the first syscall.
  */
 import { applyQueued, getIntOption, queue, readQueued, readValue, resolve, setIntOption } from '../core/syscall';
+import { resolveRef, rowRef, type RowRef } from '../core/row-ref';
 import { fdOf, type Target } from '../node/target';
-import type { OptionName } from '../core/table';
 import type { Duration } from '../core/units';
-import { ensureOptionsObject, unknownField, unreadable, validateBoolean } from '../core/validate';
+import { ensureOptionsObject, isOwnKey, unknownField, unreadable, validateBoolean } from '../core/validate';
 import {
   KEEPALIVE_FIELDS,
   allKeepAliveRows,
@@ -24,27 +24,46 @@ import {
   type Linger,
 } from './values';
 
-/** Validates a boolean argument, then sets the boolean option `rowName`. */
-function setBool(target: Target, rowName: OptionName, on: unknown, argName: string): void {
+// The rows of the one-option pairs below, each resolved at its first use.
+const REUSE_ADDRESS = rowRef('SO_REUSEADDR');
+const REUSE_PORT = rowRef('SO_REUSEPORT');
+const NO_DELAY = rowRef('TCP_NODELAY');
+const USER_TIMEOUT = rowRef('TCP_USER_TIMEOUT');
+const RECEIVE_BUFFER = rowRef('SO_RCVBUF');
+const SEND_BUFFER = rowRef('SO_SNDBUF');
+
+/** Validates a boolean argument, then sets the boolean option of `row`. */
+function setBool(target: Target, row: RowRef, on: unknown, argName: string): void {
   validateBoolean(on, argName);
-  const option = resolve(rowName);
+  const option = resolveRef(row);
   setIntOption(fdOf(target), option, on ? 1 : 0);
 }
 
 /** Validates a number against the row's range (and unit), then sets it. */
-function setRanged(target: Target, rowName: OptionName, value: unknown, argName: string): void {
-  const option = resolve(rowName);
+function setRanged(target: Target, row: RowRef, value: unknown, argName: string): void {
+  const option = resolveRef(row);
   const checked = checkValue(option, value, argName);
   setIntOption(fdOf(target), option, checked);
 }
 
-function getInt(target: Target, rowName: OptionName): number {
-  const option = resolve(rowName);
+function getInt(target: Target, row: RowRef): number {
+  const option = resolveRef(row);
   return getIntOption(fdOf(target), option);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Keepalive: the heart of the package.
+
+// The last setKeepAlive() timings as given and as validated (a string such as '45s' becomes 45): a
+// Symbol no caller can pass marks them unset. Validation is a pure function of the value and the
+// row, so equal values (Object.is: -0 and NaN are not taken for 0) give equal numbers.
+const NOT_VALIDATED = Symbol('not validated');
+const lastGiven: { idle: unknown; interval: unknown; count: unknown } = { idle: NOT_VALIDATED, interval: NOT_VALIDATED, count: NOT_VALIDATED };
+const lastValid: { idle: number | undefined; interval: number | undefined; count: number | undefined } = {
+  idle: undefined,
+  interval: undefined,
+  count: undefined,
+};
 
 /**
  * Sets SO_KEEPALIVE and, where given, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT, in one call into
@@ -68,7 +87,7 @@ export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
     // no closure per call on this path.
     try {
       for (const key in options) {
-        if (!Object.hasOwn(options, key)) continue;
+        if (!isOwnKey(options, key)) continue;
         const field = (options as Record<string, unknown>)[key];
         if (key === 'enable') enable = field;
         else if (key === 'idle') idle = field;
@@ -82,10 +101,24 @@ export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
   }
   const rows = keepAliveRows();
   const on = enable === undefined ? true : validateBoolean(enable, 'options.enable');
-  // Validate every field (and that the platform has it) before the first syscall.
-  if (idle !== undefined) idle = checkKeepAlive(rows, 1, idle, 'options.idle');
-  if (interval !== undefined) interval = checkKeepAlive(rows, 2, interval, 'options.interval');
-  if (count !== undefined) count = checkKeepAlive(rows, 3, count, 'options.count');
+  // Validate every field (and that the platform has it) before the first syscall. The same values
+  // as the last call's (a server's per-connection call) validate to the same numbers, kept; the
+  // pair is only updated once all three are valid.
+  if (Object.is(idle, lastGiven.idle) && Object.is(interval, lastGiven.interval) && Object.is(count, lastGiven.count)) {
+    idle = lastValid.idle;
+    interval = lastValid.interval;
+    count = lastValid.count;
+  } else {
+    const checkedIdle = idle === undefined ? undefined : checkKeepAlive(rows, 1, idle, 'options.idle');
+    const checkedInterval = interval === undefined ? undefined : checkKeepAlive(rows, 2, interval, 'options.interval');
+    const checkedCount = count === undefined ? undefined : checkKeepAlive(rows, 3, count, 'options.count');
+    lastGiven.idle = idle;
+    lastGiven.interval = interval;
+    lastGiven.count = count;
+    idle = lastValid.idle = checkedIdle;
+    interval = lastValid.interval = checkedInterval;
+    count = lastValid.count = checkedCount;
+  }
   const fd = fdOf(target);
   queue(0, rows[0], on ? 1 : 0);
   let n = 1;
@@ -112,29 +145,29 @@ export function getKeepAlive(target: Target): KeepAlive {
  * only before bind(); Node's listening servers already have it (libuv sets it).
  */
 export function setReuseAddress(target: Target, on: boolean): void {
-  setBool(target, 'SO_REUSEADDR', on, 'on');
+  setBool(target, REUSE_ADDRESS, on, 'on');
 }
 /** Reads SO_REUSEADDR back from the kernel. */
 export function getReuseAddress(target: Target): boolean {
-  return getInt(target, 'SO_REUSEADDR') !== 0;
+  return getInt(target, REUSE_ADDRESS) !== 0;
 }
 
 /** SO_REUSEPORT: several sockets may bind one address and port; the kernel spreads connections. */
 export function setReusePort(target: Target, on: boolean): void {
-  setBool(target, 'SO_REUSEPORT', on, 'on');
+  setBool(target, REUSE_PORT, on, 'on');
 }
 /** Reads SO_REUSEPORT back from the kernel. */
 export function getReusePort(target: Target): boolean {
-  return getInt(target, 'SO_REUSEPORT') !== 0;
+  return getInt(target, REUSE_PORT) !== 0;
 }
 
 /** TCP_NODELAY: send small segments at once (Nagle's algorithm off). */
 export function setNoDelay(target: Target, on: boolean): void {
-  setBool(target, 'TCP_NODELAY', on, 'on');
+  setBool(target, NO_DELAY, on, 'on');
 }
 /** Reads TCP_NODELAY back from the kernel. */
 export function getNoDelay(target: Target): boolean {
-  return getInt(target, 'TCP_NODELAY') !== 0;
+  return getInt(target, NO_DELAY) !== 0;
 }
 
 /**
@@ -143,29 +176,29 @@ export function getNoDelay(target: Target): boolean {
  * system default.
  */
 export function setUserTimeout(target: Target, ms: Duration): void {
-  setRanged(target, 'TCP_USER_TIMEOUT', ms, 'ms');
+  setRanged(target, USER_TIMEOUT, ms, 'ms');
 }
 /** Reads TCP_USER_TIMEOUT (milliseconds) back from the kernel. */
 export function getUserTimeout(target: Target): number {
-  return getInt(target, 'TCP_USER_TIMEOUT');
+  return getInt(target, USER_TIMEOUT);
 }
 
 /** SO_RCVBUF in bytes. Linux doubles the value (for its bookkeeping) and reports the doubled size. */
 export function setReceiveBufferSize(target: Target, bytes: number): void {
-  setRanged(target, 'SO_RCVBUF', bytes, 'bytes');
+  setRanged(target, RECEIVE_BUFFER, bytes, 'bytes');
 }
 /** Reads SO_RCVBUF back from the kernel (on Linux, twice what was set). */
 export function getReceiveBufferSize(target: Target): number {
-  return getInt(target, 'SO_RCVBUF');
+  return getInt(target, RECEIVE_BUFFER);
 }
 
 /** SO_SNDBUF in bytes. Linux doubles the value (for its bookkeeping) and reports the doubled size. */
 export function setSendBufferSize(target: Target, bytes: number): void {
-  setRanged(target, 'SO_SNDBUF', bytes, 'bytes');
+  setRanged(target, SEND_BUFFER, bytes, 'bytes');
 }
 /** Reads SO_SNDBUF back from the kernel (on Linux, twice what was set). */
 export function getSendBufferSize(target: Target): number {
-  return getInt(target, 'SO_SNDBUF');
+  return getInt(target, SEND_BUFFER);
 }
 
 /** SO_LINGER: `{ enable: true, seconds: 0 }` makes close() send a reset instead of a FIN. */

@@ -7,7 +7,8 @@
  * kernel gives fewer fields, never zeros posing as data. The layout and the decoding code are
  * tcpinfo-layout.ts and, generated from it at build time, tcpinfo.gen.ts.
  */
-import { getScratchOption, resolve, scratchBytes } from '../core/syscall';
+import { getScratchOption, scratchBytes } from '../core/syscall';
+import { resolveRef, rowRef } from '../core/row-ref';
 import { SocketOptionError } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
 import { TCP_INFO_KNOWN_LENGTH, type TcpInfo } from './tcpinfo-layout';
@@ -22,6 +23,7 @@ const buffer = scratchBytes;
 const BUFFER_SIZE = buffer.byteLength;
 const u16 = new Uint16Array(buffer.buffer, buffer.byteOffset, BUFFER_SIZE / 2);
 const u32 = new Uint32Array(buffer.buffer, buffer.byteOffset, BUFFER_SIZE / 4);
+const TCP_INFO = rowRef('TCP_INFO');
 
 /** Decodes the `length` bytes the kernel wrote into the module buffer (into `into`, when given). */
 function decode(length: number, into?: TcpInfo): TcpInfo {
@@ -55,6 +57,6 @@ export function decodeTcpInfo(bytes: Uint8Array, length: number, into?: TcpInfo)
  */
 export function getTcpInfo(target: Target, result?: TcpInfo): TcpInfo {
   if (result !== undefined && (result === null || typeof result !== 'object')) throw invalidType('result', 'of type object', result);
-  const option = resolve('TCP_INFO');
+  const option = resolveRef(TCP_INFO);
   return decode(getScratchOption(fdOf(target), option), result);
 }

@@ -3,7 +3,7 @@
  * target (its fd looked up at every call; a server's fields checked against what its accepted
  * sockets would hold), tune() and createTuner().
  */
-import { net as netModule } from '../core/builtins';
+import { netClasses } from '../core/builtins';
 import { applyQueued, getIntOption, lookup, queue, syscallError } from '../core/syscall';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
@@ -63,7 +63,7 @@ function applyPlanFields(fd: number, plan: Plan): void {
 /** Applies a validated tuning to `target`. */
 export function applyPlan(target: Target, plan: Plan): void {
   const fd = fdOf(target); // recognises (and vets) the target; no syscall yet
-  if (target instanceof netModule().Server) refuseUnholdable(target, plan);
+  if (target instanceof netClasses().Server) refuseUnholdable(target, plan);
   applyPlanToFd(fd, plan);
 }
 

@@ -13,6 +13,7 @@
  */
 import { types } from '../core/builtins';
 import { compileTuning, type Plan } from './tuning';
+import { isOwnKey } from '../core/validate';
 
 /** The own fields of one object as compiled: keys in order, their values, and the snapshot of each object-valued field. */
 interface Snapshot {
@@ -40,7 +41,7 @@ function holds(value: object, snapshot: Snapshot): boolean {
   try {
     let i = 0;
     for (const key in value) {
-      if (!Object.hasOwn(value, key)) continue;
+      if (!isOwnKey(value, key)) continue;
       if (i >= snapshot.keys.length || key !== snapshot.keys[i]) return false;
       const field = (value as Record<string, unknown>)[key];
       if (field !== snapshot.values[i]) return false;
@@ -65,7 +66,7 @@ function snapshotOf(value: object, depth: number): Snapshot | null {
   const values: unknown[] = [];
   const nested: (Snapshot | undefined)[] = [];
   for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
+    if (!isOwnKey(value, key)) continue;
     const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
     if (!('value' in descriptor)) return null;
     const field: unknown = descriptor.value;

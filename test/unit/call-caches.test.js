@@ -1,0 +1,119 @@
+'use strict';
+// The one-entry caches of the hot calls (issue 29): setKeepAlive() keeps its last timings as given
+// and as validated (lib/options/sockopt.ts), setsockopt()/getsockopt() their last (level, option)
+// pair checked (lib/options/raw.ts). The property both must keep: every call holds or throws
+// exactly as the same call on a copy of the package that checks it afresh does (nothing stale, nothing let through),
+// over random sequences that repeat, alternate and mix valid and invalid arguments. Each outcome is
+// read back from the kernel on a real loopback socket.
+const path = require('node:path');
+const knobs = require('../..');
+const { tcpPair, closeAll } = require('../helpers');
+const { mulberry32 } = require('../helpers/random');
+
+afterEach(closeAll);
+
+const modules = path.join(__dirname, '..', '..', 'dist', 'modules', 'index.js');
+
+/** Another copy of the package (its own module instances, so its own caches). */
+function anotherCopy() {
+  let copy;
+  jest.isolateModules(() => {
+    copy = require(modules);
+  });
+  return copy;
+}
+
+/** What `call(api)` did: the error's class and code, or 'ok'; then the kernel's keepalive values. */
+function outcome(api, socket, call) {
+  let result = 'ok';
+  try {
+    call(api);
+  } catch (err) {
+    result = `${err.constructor.name} ${err.code}`;
+  }
+  return { result, kernel: knobs.getKeepAlive(socket) };
+}
+
+const SEQUENCES = 20;
+const CALLS = 30;
+
+test('setKeepAlive: each call holds or throws as on a copy that validates it afresh, whatever the calls before it', async () => {
+  const { client } = await tcpPair();
+  const { client: reference } = await tcpPair();
+  const { client: scratch } = await tcpPair();
+  // The reference: another copy whose one-entry cache is emptied before each call (by a call with
+  // other values, on a third socket), so it validates every call afresh.
+  const copy = anotherCopy();
+  const uncached = (call) => {
+    copy.setKeepAlive(scratch, { idle: 7, interval: 7, count: 7 });
+    call();
+  };
+  // Few values, each beside its near misses (the same number from another input, or one that must
+  // be refused): a sequence meets each pair often.
+  const IDLE = [60, '60', '60s', '60000ms', 61, -0, 0, NaN, 60.5, 32768, undefined];
+  const INTERVAL = [10, '10', '10s', 11, 0, -0, undefined];
+  const COUNT = [3, '3', 4, 0, -0, 128, undefined];
+  for (let s = 0; s < SEQUENCES; s++) {
+    const rng = mulberry32(1000 + s);
+    const pick = (list) => list[Math.floor(rng() * list.length)];
+    let previous = null;
+    for (let i = 0; i < CALLS; i++) {
+      // Calls repeat the previous arguments (the cache's hit, as a server's calls do), or change one
+      // field of them (a near miss: '60' after 60, -0 after 0), or start afresh.
+      const roll = rng();
+      let args = { idle: pick(IDLE), interval: pick(INTERVAL), count: pick(COUNT) };
+      if (previous !== null && roll < 0.4) args = previous;
+      else if (previous !== null && roll < 0.85) {
+        const field = pick(['idle', 'interval', 'count']);
+        args = { ...previous, [field]: args[field] };
+      }
+      previous = args;
+      const options = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined || rng() < 0.5));
+      const expected = outcome(copy, reference, (api) => uncached(() => api.setKeepAlive(reference, options)));
+      const actual = outcome(knobs, client, (api) => api.setKeepAlive(client, options));
+      expect({ sequence: s, call: i, options, ...actual }).toEqual({ sequence: s, call: i, options, ...expected });
+    }
+  }
+});
+
+test('setsockopt/getsockopt by name: each call holds or throws as on a copy that checks it afresh, whatever pair came before', async () => {
+  const { client } = await tcpPair();
+  const { client: reference } = await tcpPair();
+  const { client: scratch } = await tcpPair();
+  // The reference: another copy whose last pair is another one before each call (see above).
+  const copy = anotherCopy();
+  const uncached = (call) => {
+    copy.getsockopt(scratch, 'SOL_SOCKET', 'SO_REUSEADDR');
+    return call();
+  };
+  const c = knobs.constants;
+  // The same option by name and by number, a level where an option belongs, -0, unknown names.
+  const LEVEL = ['IPPROTO_TCP', c.IPPROTO_TCP, -0, 'TCP_KEEPCNT', 'NO_SUCH_LEVEL', 6.5];
+  const OPTION = ['TCP_KEEPCNT', c.TCP_KEEPCNT, -0, 'IPPROTO_TCP', 'NO_SUCH_OPTION', 'TCP_KEEPINTVL'];
+  const VALUE = [3, 4, 5, 0, true, 2 ** 31];
+  for (let s = 0; s < SEQUENCES; s++) {
+    const rng = mulberry32(2000 + s);
+    const pick = (list) => list[Math.floor(rng() * list.length)];
+    let pair = [pick(LEVEL), pick(OPTION)];
+    for (let i = 0; i < CALLS; i++) {
+      if (rng() < 0.4) pair = [pick(LEVEL), pick(OPTION)];
+      const [level, option] = pair;
+      const value = pick(VALUE);
+      const expectedSet = outcome(copy, reference, (api) => uncached(() => api.setsockopt(reference, level, option, value)));
+      const actualSet = outcome(knobs, client, (api) => api.setsockopt(client, level, option, value));
+      expect({ s, i, level, option, value, ...actualSet }).toEqual({ s, i, level, option, value, ...expectedSet });
+      let expectedGet, actualGet;
+      try {
+        expectedGet = uncached(() => copy.getsockopt(reference, level, option));
+      } catch (err) {
+        expectedGet = `${err.constructor.name} ${err.code}`;
+      }
+      try {
+        actualGet = knobs.getsockopt(client, level, option);
+      } catch (err) {
+        actualGet = `${err.constructor.name} ${err.code}`;
+      }
+      expect({ s, i, level, option, get: actualGet }).toEqual({ s, i, level, option, get: expectedGet });
+    }
+  }
+});
