@@ -124,12 +124,39 @@ async function scavengesOver(fn, n) {
     .length;
 }
 
-/** Each façade row's ratio to its floor, its scavenges, and a warning where it is above its goal. */
-function facadeResults(rows, medians, scavenges) {
+/**
+ * Each façade row's ratio to its floor, paired: the two are timed back to back, `rounds` times in
+ * alternating order, and the ratio is the median of the pairs' own ratios. The machine's load
+ * drifts within a round of every row (a VM's neighbours: ±30% between runs here), and a row and
+ * its floor timed at different moments of it differed by more than the goals' margins.
+ */
+function pairedRatios(rows, timeLoop, rounds, iterations) {
+  const ratios = {};
+  for (const [name, row] of Object.entries(rows)) {
+    if (!row.floor) continue;
+    const floor = rows[row.floor].fn;
+    const pairs = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        const f = timeLoop(floor, iterations);
+        pairs.push(timeLoop(row.fn, iterations) / f);
+      } else {
+        const ours = timeLoop(row.fn, iterations);
+        pairs.push(ours / timeLoop(floor, iterations));
+      }
+    }
+    pairs.sort((a, b) => a - b);
+    ratios[name] = pairs[pairs.length >> 1];
+  }
+  return ratios;
+}
+
+/** Each façade row's ratio to its floor (pairedRatios), its scavenges, and a warning where it is above its goal. */
+function facadeResults(rows, ratios, scavenges) {
   const results = [];
   for (const [name, row] of Object.entries(rows)) {
     if (!row.floor) continue;
-    const ratio = medians[name] / medians[row.floor];
+    const ratio = ratios[name];
     const allocates = row.noAllocation && scavenges[name] > 0;
     const over = ratio > row.goal || allocates;
     results.push({
@@ -146,4 +173,4 @@ function facadeResults(rows, medians, scavenges) {
   return results;
 }
 
-module.exports = { facadeRows, facadeResults, scavengesOver };
+module.exports = { facadeRows, facadeResults, pairedRatios, scavengesOver };

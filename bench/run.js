@@ -17,13 +17,15 @@ const knobs = require('..');
 const { observeVsSs, observeVsSsLines } = require('./observe-vs-ss');
 const { inspectVsSs, inspectVsSsLines } = require('./inspect-vs-ss');
 const { alternatives } = require('./alternatives');
-const { facadeRows, facadeResults, scavengesOver } = require('./facade');
+const { facadeRows, facadeResults, pairedRatios, scavengesOver } = require('./facade');
 
 const root = path.join(__dirname, '..');
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const ROUNDS = option('--rounds', 7);
 const ITERATIONS = option('--iterations', 50000);
+const PAIRED_ROUNDS = 21;
+const PAIRED_ITERATIONS = 10000;
 const SERVER_CONNECTIONS = option('--connections', 1000);
 const SERVER_ROUNDS = option('--server-rounds', 15);
 
@@ -341,6 +343,8 @@ async function main() {
       `  round ${r + 1}/${ROUNDS}: C setKeepAlive ${cRound.setKeepAlive.toFixed(0)} ns, socket-knobs ${samples['socket-knobs setKeepAlive'].at(-1).toFixed(0)} ns`,
     );
   }
+  progress(`the façade against its floors: ${PAIRED_ROUNDS} pairs of ${PAIRED_ITERATIONS} calls per row, back to back`);
+  const ratios = pairedRatios(ours, timeLoop, PAIRED_ROUNDS, PAIRED_ITERATIONS);
   progress('allocation: scavenges over 1M calls of each socket-knobs row');
   const scavenges = {};
   for (const [name, row] of Object.entries(ours)) if (row.floor) scavenges[name] = await scavengesOver(row.fn, 1e6);
@@ -349,7 +353,7 @@ async function main() {
   server.close();
 
   const medians = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
-  const facade = facadeResults(ours, medians, scavenges);
+  const facade = facadeResults(ours, ratios, scavenges);
   const cMedian = Object.fromEntries(Object.entries(cSamples).map(([k, v]) => [k, median(v)]));
   const table = [];
   for (const key of Object.keys(cMedian)) {

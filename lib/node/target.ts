@@ -91,8 +91,10 @@ function objectFd(target: unknown, name: string): number {
   if (target instanceof Socket) {
     // The path every call on a connected socket takes, kept small enough for V8 to inline into the
     // caller (each throw below made it too large: 100 ns more per call, after a syscall's cache
-    // and TLB misses); every other state is socketFdError's to name.
-    if (!IS_WINDOWS && !target.destroyed && !target.connecting) {
+    // and TLB misses); every other state is socketFdError's to name. `destroyed` is not read here
+    // (its getter reads two more objects): a handle's fd is open, and this socket's, until the
+    // handle is closed, which sets it to -1 (libuv's uv_close) before destroy() drops the handle.
+    if (!IS_WINDOWS && !target.connecting) {
       const fd = handleFd((target as unknown as { _handle?: HandleLike | null })._handle, name);
       if (fd >= 0) return fd;
     }

@@ -1,10 +1,12 @@
 'use strict';
-// The one-entry caches of the hot calls (issue 29): setKeepAlive() keeps its last timings as given
-// and as validated (lib/options/sockopt.ts), setsockopt()/getsockopt() their last (level, option)
-// pair checked (lib/options/raw.ts). The property both must keep: every call holds or throws
-// exactly as the same call on a copy of the package that checks it afresh does (nothing stale, nothing let through),
-// over random sequences that repeat, alternate and mix valid and invalid arguments. Each outcome is
-// read back from the kernel on a real loopback socket.
+// The shortcuts of the hot calls (issue 29), each against the property it must keep, on real
+// loopback sockets read back from the kernel:
+// - the one-entry caches (setKeepAlive's last timings as given and as validated, in
+//   lib/options/sockopt.ts; setsockopt/getsockopt's last (level, option) pair, in lib/options/raw.ts):
+//   every call holds or throws exactly as on a copy of the package that checks it afresh (nothing
+//   stale, nothing let through), over random sequences of repeats and near misses;
+// - the fd lookup without `destroyed` (lib/node/target.ts): a call acts on the socket's own open fd
+//   or throws, never on a number reused by another socket.
 const path = require('node:path');
 const knobs = require('../..');
 const { tcpPair, closeAll } = require('../helpers');
@@ -115,5 +117,37 @@ test('setsockopt/getsockopt by name: each call holds or throws as on a copy that
       }
       expect({ s, i, level, option, get: actualGet }).toEqual({ s, i, level, option, get: expectedGet });
     }
+  }
+});
+
+test("a socket's fd is acted on only while its handle holds it open: inside its own _destroy yes, after destroy() never (its number reused by another socket)", async () => {
+  // The lookup reads the handle's fd, not `destroyed` (lib/node/target.ts): libuv sets the fd to -1
+  // when it closes the handle, before destroy() drops the handle. The property: a call acts on this
+  // socket's own open fd or throws; it never reaches the socket that reuses the number.
+  for (let i = 0; i < 40; i++) {
+    const { client: doomed } = await tcpPair();
+    let inside = null;
+    const original = doomed._destroy;
+    doomed._destroy = function (err, cb) {
+      // destroyed is already true here, and the fd still open and this socket's.
+      knobs.setReuseAddress(doomed, true);
+      inside = { destroyed: doomed.destroyed, reuse: knobs.getReuseAddress(doomed) };
+      return original.call(this, err, cb);
+    };
+    doomed.destroy();
+    expect(inside).toEqual({ destroyed: true, reuse: true });
+    const { client: next } = await tcpPair();
+    for (const call of [() => knobs.setReuseAddress(doomed, true), () => knobs.getTcpInfo(doomed), () => knobs.setKeepAlive(doomed, { idle: 5 })]) {
+      let code = null;
+      try {
+        call();
+      } catch (err) {
+        code = err.code;
+      }
+      expect({ i, code }).toEqual({ i, code: 'ERR_SOCKET_CLOSED' });
+    }
+    // Whatever number the next socket got (often the same), it was not touched.
+    expect({ i, reuse: knobs.getReuseAddress(next) }).toEqual({ i, reuse: false });
+    expect(knobs.getKeepAlive(next).idle).not.toBe(5);
   }
 });
