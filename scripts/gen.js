@@ -67,8 +67,10 @@ function readExpression([, offset, kind, shift, bits, flag]) {
     u8: `b[${offset}]!`,
     u16: `u16[${offset / 2}]!`,
     u32: `u32[${offset / 4}]!`,
-    // Inline, exact to 2^53; a rate's ~0 (the kernel's "unlimited") is Infinity.
-    u64: `u32[${offset / 4 + 1}]! * 4294967296 + u32[${offset / 4}]!`,
+    // Inline, exact to 2^53; a rate's ~0 (the kernel's "unlimited") is Infinity. The low word alone
+    // where the high one is 0 (most counters): the product is a double, which V8 boxes in a heap
+    // number per member of each new result (8 of 10 fewer: getTcpInfo() 1.14x to 1.09x its floor).
+    u64: `(u32[${offset / 4 + 1}] === 0 ? u32[${offset / 4}]! : u32[${offset / 4 + 1}]! * 4294967296 + u32[${offset / 4}]!)`,
     rate: `(u32[${offset / 4}] === 0xffffffff && u32[${offset / 4 + 1}] === 0xffffffff ? Infinity : u32[${offset / 4 + 1}]! * 4294967296 + u32[${offset / 4}]!)`,
     state: `stateName(b[${offset}]!)`,
     caState: `caStateName(b[${offset}]!)`,

@@ -42,22 +42,22 @@ export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, l
     totalRetrans: u32[25]!,
     pacingRate: (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!),
     maxPacingRate: (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!),
-    bytesAcked: u32[31]! * 4294967296 + u32[30]!,
-    bytesReceived: u32[33]! * 4294967296 + u32[32]!,
+    bytesAcked: (u32[31] === 0 ? u32[30]! : u32[31]! * 4294967296 + u32[30]!),
+    bytesReceived: (u32[33] === 0 ? u32[32]! : u32[33]! * 4294967296 + u32[32]!),
     segsOut: u32[34]!,
     segsIn: u32[35]!,
     notsentBytes: u32[36]!,
     minRtt: u32[37]!,
     dataSegsIn: u32[38]!,
     dataSegsOut: u32[39]!,
-    deliveryRate: u32[41]! * 4294967296 + u32[40]!,
-    busyTime: u32[43]! * 4294967296 + u32[42]!,
-    rwndLimited: u32[45]! * 4294967296 + u32[44]!,
-    sndbufLimited: u32[47]! * 4294967296 + u32[46]!,
+    deliveryRate: (u32[41] === 0 ? u32[40]! : u32[41]! * 4294967296 + u32[40]!),
+    busyTime: (u32[43] === 0 ? u32[42]! : u32[43]! * 4294967296 + u32[42]!),
+    rwndLimited: (u32[45] === 0 ? u32[44]! : u32[45]! * 4294967296 + u32[44]!),
+    sndbufLimited: (u32[47] === 0 ? u32[46]! : u32[47]! * 4294967296 + u32[46]!),
     delivered: u32[48]!,
     deliveredCe: u32[49]!,
-    bytesSent: u32[51]! * 4294967296 + u32[50]!,
-    bytesRetrans: u32[53]! * 4294967296 + u32[52]!,
+    bytesSent: (u32[51] === 0 ? u32[50]! : u32[51]! * 4294967296 + u32[50]!),
+    bytesRetrans: (u32[53] === 0 ? u32[52]! : u32[53]! * 4294967296 + u32[52]!),
     dsackDups: u32[54]!,
     reordSeen: u32[55]!,
     rcvOoopack: u32[56]!,
@@ -124,22 +124,22 @@ export const DecodedPart = function DecodedPart(this: Record<string, unknown>, b
   if (length >= 104) this.totalRetrans = u32[25]!;
   if (length >= 112) this.pacingRate = (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!);
   if (length >= 120) this.maxPacingRate = (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!);
-  if (length >= 128) this.bytesAcked = u32[31]! * 4294967296 + u32[30]!;
-  if (length >= 136) this.bytesReceived = u32[33]! * 4294967296 + u32[32]!;
+  if (length >= 128) this.bytesAcked = (u32[31] === 0 ? u32[30]! : u32[31]! * 4294967296 + u32[30]!);
+  if (length >= 136) this.bytesReceived = (u32[33] === 0 ? u32[32]! : u32[33]! * 4294967296 + u32[32]!);
   if (length >= 140) this.segsOut = u32[34]!;
   if (length >= 144) this.segsIn = u32[35]!;
   if (length >= 148) this.notsentBytes = u32[36]!;
   if (length >= 152) this.minRtt = u32[37]!;
   if (length >= 156) this.dataSegsIn = u32[38]!;
   if (length >= 160) this.dataSegsOut = u32[39]!;
-  if (length >= 168) this.deliveryRate = u32[41]! * 4294967296 + u32[40]!;
-  if (length >= 176) this.busyTime = u32[43]! * 4294967296 + u32[42]!;
-  if (length >= 184) this.rwndLimited = u32[45]! * 4294967296 + u32[44]!;
-  if (length >= 192) this.sndbufLimited = u32[47]! * 4294967296 + u32[46]!;
+  if (length >= 168) this.deliveryRate = (u32[41] === 0 ? u32[40]! : u32[41]! * 4294967296 + u32[40]!);
+  if (length >= 176) this.busyTime = (u32[43] === 0 ? u32[42]! : u32[43]! * 4294967296 + u32[42]!);
+  if (length >= 184) this.rwndLimited = (u32[45] === 0 ? u32[44]! : u32[45]! * 4294967296 + u32[44]!);
+  if (length >= 192) this.sndbufLimited = (u32[47] === 0 ? u32[46]! : u32[47]! * 4294967296 + u32[46]!);
   if (length >= 196) this.delivered = u32[48]!;
   if (length >= 200) this.deliveredCe = u32[49]!;
-  if (length >= 208) this.bytesSent = u32[51]! * 4294967296 + u32[50]!;
-  if (length >= 216) this.bytesRetrans = u32[53]! * 4294967296 + u32[52]!;
+  if (length >= 208) this.bytesSent = (u32[51] === 0 ? u32[50]! : u32[51]! * 4294967296 + u32[50]!);
+  if (length >= 216) this.bytesRetrans = (u32[53] === 0 ? u32[52]! : u32[53]! * 4294967296 + u32[52]!);
   if (length >= 220) this.dsackDups = u32[54]!;
   if (length >= 224) this.reordSeen = u32[55]!;
   if (length >= 228) this.rcvOoopack = u32[56]!;
@@ -200,22 +200,22 @@ export function decodeWholeInto(out: Record<string, unknown>, b: Uint8Array, u16
   out.totalRetrans = u32[25]!;
   out.pacingRate = (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!);
   out.maxPacingRate = (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!);
-  out.bytesAcked = u32[31]! * 4294967296 + u32[30]!;
-  out.bytesReceived = u32[33]! * 4294967296 + u32[32]!;
+  out.bytesAcked = (u32[31] === 0 ? u32[30]! : u32[31]! * 4294967296 + u32[30]!);
+  out.bytesReceived = (u32[33] === 0 ? u32[32]! : u32[33]! * 4294967296 + u32[32]!);
   out.segsOut = u32[34]!;
   out.segsIn = u32[35]!;
   out.notsentBytes = u32[36]!;
   out.minRtt = u32[37]!;
   out.dataSegsIn = u32[38]!;
   out.dataSegsOut = u32[39]!;
-  out.deliveryRate = u32[41]! * 4294967296 + u32[40]!;
-  out.busyTime = u32[43]! * 4294967296 + u32[42]!;
-  out.rwndLimited = u32[45]! * 4294967296 + u32[44]!;
-  out.sndbufLimited = u32[47]! * 4294967296 + u32[46]!;
+  out.deliveryRate = (u32[41] === 0 ? u32[40]! : u32[41]! * 4294967296 + u32[40]!);
+  out.busyTime = (u32[43] === 0 ? u32[42]! : u32[43]! * 4294967296 + u32[42]!);
+  out.rwndLimited = (u32[45] === 0 ? u32[44]! : u32[45]! * 4294967296 + u32[44]!);
+  out.sndbufLimited = (u32[47] === 0 ? u32[46]! : u32[47]! * 4294967296 + u32[46]!);
   out.delivered = u32[48]!;
   out.deliveredCe = u32[49]!;
-  out.bytesSent = u32[51]! * 4294967296 + u32[50]!;
-  out.bytesRetrans = u32[53]! * 4294967296 + u32[52]!;
+  out.bytesSent = (u32[51] === 0 ? u32[50]! : u32[51]! * 4294967296 + u32[50]!);
+  out.bytesRetrans = (u32[53] === 0 ? u32[52]! : u32[53]! * 4294967296 + u32[52]!);
   out.dsackDups = u32[54]!;
   out.reordSeen = u32[55]!;
   out.rcvOoopack = u32[56]!;
@@ -279,22 +279,22 @@ export function decodeInto(out: Record<string, unknown>, b: Uint8Array, u16: Uin
   out.totalRetrans = length >= 104 ? u32[25]! : undefined;
   out.pacingRate = length >= 112 ? (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!) : undefined;
   out.maxPacingRate = length >= 120 ? (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!) : undefined;
-  out.bytesAcked = length >= 128 ? u32[31]! * 4294967296 + u32[30]! : undefined;
-  out.bytesReceived = length >= 136 ? u32[33]! * 4294967296 + u32[32]! : undefined;
+  out.bytesAcked = length >= 128 ? (u32[31] === 0 ? u32[30]! : u32[31]! * 4294967296 + u32[30]!) : undefined;
+  out.bytesReceived = length >= 136 ? (u32[33] === 0 ? u32[32]! : u32[33]! * 4294967296 + u32[32]!) : undefined;
   out.segsOut = length >= 140 ? u32[34]! : undefined;
   out.segsIn = length >= 144 ? u32[35]! : undefined;
   out.notsentBytes = length >= 148 ? u32[36]! : undefined;
   out.minRtt = length >= 152 ? u32[37]! : undefined;
   out.dataSegsIn = length >= 156 ? u32[38]! : undefined;
   out.dataSegsOut = length >= 160 ? u32[39]! : undefined;
-  out.deliveryRate = length >= 168 ? u32[41]! * 4294967296 + u32[40]! : undefined;
-  out.busyTime = length >= 176 ? u32[43]! * 4294967296 + u32[42]! : undefined;
-  out.rwndLimited = length >= 184 ? u32[45]! * 4294967296 + u32[44]! : undefined;
-  out.sndbufLimited = length >= 192 ? u32[47]! * 4294967296 + u32[46]! : undefined;
+  out.deliveryRate = length >= 168 ? (u32[41] === 0 ? u32[40]! : u32[41]! * 4294967296 + u32[40]!) : undefined;
+  out.busyTime = length >= 176 ? (u32[43] === 0 ? u32[42]! : u32[43]! * 4294967296 + u32[42]!) : undefined;
+  out.rwndLimited = length >= 184 ? (u32[45] === 0 ? u32[44]! : u32[45]! * 4294967296 + u32[44]!) : undefined;
+  out.sndbufLimited = length >= 192 ? (u32[47] === 0 ? u32[46]! : u32[47]! * 4294967296 + u32[46]!) : undefined;
   out.delivered = length >= 196 ? u32[48]! : undefined;
   out.deliveredCe = length >= 200 ? u32[49]! : undefined;
-  out.bytesSent = length >= 208 ? u32[51]! * 4294967296 + u32[50]! : undefined;
-  out.bytesRetrans = length >= 216 ? u32[53]! * 4294967296 + u32[52]! : undefined;
+  out.bytesSent = length >= 208 ? (u32[51] === 0 ? u32[50]! : u32[51]! * 4294967296 + u32[50]!) : undefined;
+  out.bytesRetrans = length >= 216 ? (u32[53] === 0 ? u32[52]! : u32[53]! * 4294967296 + u32[52]!) : undefined;
   out.dsackDups = length >= 220 ? u32[54]! : undefined;
   out.reordSeen = length >= 224 ? u32[55]! : undefined;
   out.rcvOoopack = length >= 228 ? u32[56]! : undefined;

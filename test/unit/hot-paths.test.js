@@ -151,3 +151,34 @@ test("a socket's fd is acted on only while its handle holds it open: inside its 
     expect(knobs.getKeepAlive(next).idle).not.toBe(5);
   }
 });
+
+test('every 64-bit member of TCP_INFO decodes to its exact value (to 2^53), high word 0 or not, new, reused or shorter', () => {
+  // The decoder reads the low word alone where the high one is 0 (scripts/gen.js: fewer heap
+  // numbers per result); the property is the value, checked against BigInt over random structs.
+  const { decodeTcpInfo } = require('../../dist/modules/options/tcpinfo.js');
+  const { TCP_INFO_MEMBERS, TCP_INFO_KNOWN_LENGTH } = require('../../dist/modules/options/tcpinfo-layout.js');
+  const wide = TCP_INFO_MEMBERS.filter(([, , kind]) => kind === 'u64' || kind === 'rate');
+  expect(wide.length).toBeGreaterThan(8);
+  const rng = mulberry32(64);
+  const word = () => [0, 1, 0xffffffff, 0x7fffffff, 0x80000000, Math.floor(rng() * 2 ** 32)][Math.floor(rng() * 6)];
+  let reused;
+  for (let i = 0; i < 300; i++) {
+    const bytes = new Uint8Array(TCP_INFO_KNOWN_LENGTH);
+    const view = new DataView(bytes.buffer);
+    const expected = {};
+    for (const [name, offset, kind] of wide) {
+      const lo = word();
+      const hi = rng() < 0.5 ? 0 : word();
+      view.setUint32(offset, lo, true);
+      view.setUint32(offset + 4, hi, true);
+      expected[name] = kind === 'rate' && lo === 0xffffffff && hi === 0xffffffff ? Infinity : Number((BigInt(hi) << 32n) | BigInt(lo));
+    }
+    const length = i % 3 === 2 ? wide.at(-1)[1] + 8 : TCP_INFO_KNOWN_LENGTH; // a shorter kernel's struct, ending with the last wide member
+    const fresh = decodeTcpInfo(bytes, length);
+    reused = decodeTcpInfo(bytes, length, reused ?? {});
+    for (const [name] of wide) {
+      expect({ i, name, value: fresh[name] }).toEqual({ i, name, value: expected[name] });
+      expect({ i, name, value: reused[name] }).toEqual({ i, name, value: expected[name] });
+    }
+  }
+});
