@@ -159,17 +159,23 @@ export function readValue(index: number): number {
   return io[slot(index, VALUE)]!;
 }
 
-/** setsockopt of one int option (its value validated). */
+/** setsockopt of one int option (its value validated): the batch's first slot, without the queue. */
 export function setIntOption(fd: number, option: Resolved, value: number): void {
-  queue(0, option, value);
-  applyQueued(fd, 1);
+  io[HEADER + LEVEL] = option.level;
+  io[HEADER + OPTION] = option.option;
+  io[HEADER + VALUE] = value;
+  const result = addon.setInts(binding, fd, 1);
+  if (result !== 0) throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value }, option.row);
 }
 
 /** getsockopt of one int option. */
 export function getIntOption(fd: number, option: Resolved): number {
-  queue(0, option, 0);
-  readQueued(fd, 1);
-  return readValue(0);
+  io[HEADER + LEVEL] = option.level;
+  io[HEADER + OPTION] = option.option;
+  io[HEADER + VALUE] = 0;
+  const result = addon.getInts(binding, fd, 1);
+  if (result !== 0) throw syscallError(-result, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
+  return io[HEADER + VALUE]!;
 }
 
 // ---------------------------------------------------------------------------------------------
