@@ -103,10 +103,7 @@ export function rowNamed(name: unknown): OptionRow | undefined {
 /** The layout of the batch array shared with the addon (which exports it as `batchLayout`). */
 export const BATCH = Object.freeze({
   ...BATCH_LAYOUT,
-  /**
-   * The largest batch: every int or bool option of the table at once. A Tuning or a listener's
-   * options are a subset, so a new Tuning field can never outgrow the array.
-   */
+  /** The largest batch: every int or bool option of the table (a Tuning's or listener's are a subset). */
   MAX_OPS: OPTIONS.filter((r) => r.kind === 'int' || r.kind === 'bool').length,
 });
 
