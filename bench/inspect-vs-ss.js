@@ -6,7 +6,8 @@
 //   - `socket-knobs --pid PID` end to end, Node's start included,
 // each run 5 times alternately; medians. Goal: inspectProcess ≤ ss's wall time, the CLI ≤ 1.5× it.
 // Needs root (pidfd_getfd on another process) and ss. Run alone: `node bench/inspect-vs-ss.js`.
-const { spawn, spawnSync } = require('node:child_process');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const knobs = require('..');
 
@@ -41,6 +42,27 @@ async function holder() {
   return child;
 }
 
+/**
+ * The borrowing's kernel work alone, in ms: bench/borrow-floor.c on one thread, each fd of `pid`
+ * borrowed, fstat-ed, read with the reads the inspector makes (the tuning fields its diagnostics
+ * do not give), closed. Null where cc is missing.
+ */
+function borrowFloorMs(pid) {
+  const binary = path.join(__dirname, 'out', 'borrow-floor');
+  try {
+    if (!fs.existsSync(binary)) {
+      fs.mkdirSync(path.dirname(binary), { recursive: true });
+      execFileSync('cc', ['-O2', '-o', binary, path.join(__dirname, 'borrow-floor.c')], { stdio: 'pipe' });
+    }
+  } catch {
+    return null;
+  }
+  const known = ['receiveBufferSize', 'sendBufferSize', 'congestionControl', 'mark']; // what the diagnostics give as root (lib/inspect/borrow.ts)
+  const { reads } = require('../dist/modules/tuning/readback.js').tuningReads(known);
+  const args = reads.flatMap(({ option, size }) => [option.level, option.option, size].map(String));
+  return JSON.parse(execFileSync(binary, [String(pid), ...args], { encoding: 'utf8' })).ms;
+}
+
 function timed(fn) {
   const start = process.hrtime.bigint();
   const result = fn();
@@ -55,6 +77,8 @@ async function inspectVsSs(progress = () => {}) {
   const runs = { ss: [], api: [], cli: [], json: [] };
   let rows = 0;
   let first;
+  const borrowFloors = [];
+  let borrowFloor;
   try {
     // The first call in a process runs its code cold (interpreted, a small heap): timed apart, as
     // the CLI pays it; the API's figure is that of a process that has called it before.
@@ -66,12 +90,14 @@ async function inspectVsSs(progress = () => {}) {
       rows = api.result.connections.filter((c) => c.tuning).length;
       runs.cli.push(timed(() => spawnSync(process.execPath, [BIN, '--pid', String(child.pid)], { maxBuffer: 1 << 30 })).ms);
       runs.json.push(timed(() => spawnSync(process.execPath, [BIN, '--json', '--pid', String(child.pid)], { maxBuffer: 1 << 30 })).ms);
+      borrowFloors.push(borrowFloorMs(child.pid));
     }
+    borrowFloor = borrowFloors.includes(null) ? null : median(borrowFloors);
   } finally {
     child.kill();
   }
   const start = median(Array.from({ length: RUNS }, () => timed(() => spawnSync(process.execPath, ['-e', '0'])).ms));
-  return { ss: median(runs.ss), api: median(runs.api), first, cli: median(runs.cli), json: median(runs.json), start, rows };
+  return { ss: median(runs.ss), api: median(runs.api), first, cli: median(runs.cli), json: median(runs.json), start, rows, borrowFloor };
 }
 
 function inspectVsSsLines(f) {
@@ -83,6 +109,9 @@ function inspectVsSsLines(f) {
     `| the same: \`inspectProcess(pid)\` (${f.rows} sockets with their tuning read) | ${goal(f.api <= f.ss, `${f.api.toFixed(0)} ms, ${(f.api / f.ss).toFixed(2)}× ss (goal ≤ 1); the first call in a process ${f.first.toFixed(0)} ms`)} |`,
     `| the same: \`socket-knobs --pid\` (a summary and 50 rows), Node's start included | ${goal(f.cli <= 1.5 * f.ss, `${f.cli.toFixed(0)} ms, ${(f.cli / f.ss).toFixed(2)}× ss (goal ≤ 1.5); \`node -e 0\` alone: ${f.start.toFixed(0)} ms`)} |`,
     `| the same: \`socket-knobs --json --pid\` (every row, ${(f.rows / 1000).toFixed(0)}k objects as JSON) | ${f.json.toFixed(0)} ms, ${(f.json / f.ss).toFixed(2)}× ss |`,
+    f.borrowFloor === null
+      ? '| the borrowing alone in C | not measured: no C compiler |'
+      : `| the floor under the CLI: the borrowing's syscalls alone in C (bench/borrow-floor.c: pidfd_getfd, fstat, the tuning's getsockopts, close per fd), one thread | ${f.borrowFloor.toFixed(0)} ms; with \`node -e 0\`: ${(f.borrowFloor + f.start).toFixed(0)} ms, ${((f.borrowFloor + f.start) / f.ss).toFixed(2)}× ss (on two threads, with Node's start: ${((f.borrowFloor / 2 + f.start) / f.ss).toFixed(2)}× ss) |`,
   ];
 }
 
