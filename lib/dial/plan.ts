@@ -7,11 +7,12 @@ import type dns = require('node:dns');
 import { UnsupportedOptionError } from '../core/errors';
 import { net as netModule } from '../core/builtins';
 import { requireAddon, resolve, streamProtocol, type Resolved } from '../core/syscall';
-import { setBeforeConnect } from '../core/table';
+import { setBeforeConnect, type OptionRow } from '../core/table';
 import { checkMptcp } from '../options/mptcp';
 import { validateTime, type Duration } from '../core/units';
 import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from '../core/validate';
-import { compileTuning, subPlan, type Plan, type Tuning } from '../tuning/tuning';
+import { subPlan, type Plan, type Tuning } from '../tuning/tuning';
+import { planOf } from '../tuning/plan-cache';
 import { refuseDeadPeerOnMptcp } from '../tuning/deadpeer';
 
 export interface DialOptions {
@@ -149,10 +150,22 @@ function planBeforeConnect(given: Given, local: Pick<DialPlan, 'localAddress' | 
 }
 
 /** The tuning, split by each row's phase (the table's `when`): what must precede the SYN (the receive buffer: the window scale), and the rest, once connected. */
-function planTuning(given: Given): { planned: Plan | undefined; early: Plan | undefined; late: Plan | undefined } {
-  if (given.tuning === undefined) return { planned: undefined, early: undefined, late: undefined };
-  const planned = compileTuning(given.tuning, 'options.tuning');
-  return { planned, early: subPlan(planned, setBeforeConnect), late: subPlan(planned, (row) => !setBeforeConnect(row)) };
+/** A tuning's plan split into what is set before connect() and after, once per plan. */
+const splits = new WeakMap<Plan, TuningSplit>();
+interface TuningSplit {
+  readonly early: Plan | undefined;
+  readonly late: Plan | undefined;
+}
+const NO_TUNING: TuningSplit = { early: undefined, late: undefined };
+const setAfterConnect = (row: OptionRow): boolean => !setBeforeConnect(row);
+
+/** The tuning's plan (compiled once per tuning object while its fields hold, as tune()'s), split. */
+function planTuning(given: Given): TuningSplit {
+  if (given.tuning === undefined) return NO_TUNING;
+  const planned = planOf(given.tuning, 'options.tuning');
+  let split = splits.get(planned);
+  if (split === undefined) splits.set(planned, (split = { early: subPlan(planned, setBeforeConnect), late: subPlan(planned, setAfterConnect) }));
+  return split;
 }
 
 /** Validates dial options; throws InvalidArgumentError or UnsupportedOptionError before any socket exists. */

@@ -24,12 +24,12 @@ interface Snapshot {
 
 const plans = new WeakMap<object, { readonly snapshot: Snapshot; readonly plan: Plan }>();
 
-/** The plan for `tuning`: the cached one while its fields are the ones compiled, else compiled now (and cached, when it can be). */
-export function planOf(tuning: unknown): Plan {
-  if (tuning === null || typeof tuning !== 'object') return compileTuning(tuning);
+/** The plan for `tuning` (`name`: how errors call it): the cached one while its fields are the ones compiled, else compiled now (and cached, when it can be). */
+export function planOf(tuning: unknown, name = 'tuning'): Plan {
+  if (tuning === null || typeof tuning !== 'object') return compileTuning(tuning, name);
   const cached = plans.get(tuning);
   if (cached !== undefined && holds(tuning, cached.snapshot)) return cached.plan;
-  const plan = compileTuning(tuning);
+  const plan = compileTuning(tuning, name); // (`name` only names the fields in its errors)
   const snapshot = snapshotOf(tuning, 0);
   if (snapshot) plans.set(tuning, { snapshot, plan });
   else plans.delete(tuning);

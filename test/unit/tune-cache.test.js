@@ -125,3 +125,42 @@ test('500 random mutations of one tuning object: each tune() holds or throws exa
   expect(applied).toBeGreaterThan(100);
   expect(refused).toBeGreaterThan(50);
 });
+
+test("dial()'s tuning uses the same cache: one tuning object reused across dials, mutated between them, each socket holds the values given at its dial", async () => {
+  const { server } = await tcpPair();
+  const { port } = server.address();
+  const tuning = { receiveBufferSize: 65536, userTimeout: 41000, keepAlive: { idle: 71 } };
+  const rng = mulberry32(7);
+  const seen = { refused: 0, held: 0 };
+  for (let i = 0; i < 16; i++) {
+    const roll = rng();
+    // Unchanged (the cache's hit), a top-level field changed (before connect), a nested one (after), a bad value.
+    if (roll < 0.3) tuning.receiveBufferSize = 32768 * (1 + (i % 3));
+    else if (roll < 0.6) tuning.keepAlive.idle = 60 + i;
+    else if (roll < 0.75) tuning.userTimeout = -5;
+    const expected = fresh(tuning);
+    const valid = expected.userTimeout >= 0;
+    let socket;
+    try {
+      socket = await knobs.dial({ host: '127.0.0.1', port, tuning });
+    } catch (err) {
+      expect({ i, valid, error: err.code }).toEqual({ i, valid: false, error: 'ERR_OUT_OF_RANGE' });
+      tuning.userTimeout = 41000;
+      seen.refused++;
+      continue;
+    }
+    expect({ i, valid }).toEqual({ i, valid: true });
+    const state = knobs.getTuning(socket);
+    // SO_RCVBUF reads back doubled (Linux's bookkeeping).
+    expect({ i, rcvbuf: state.receiveBufferSize, idle: state.keepAlive.idle, userTimeout: state.userTimeout }).toEqual({
+      i,
+      rcvbuf: expected.receiveBufferSize * 2,
+      idle: expected.keepAlive.idle,
+      userTimeout: expected.userTimeout,
+    });
+    seen.held++;
+    socket.destroy();
+  }
+  expect(seen.refused).toBeGreaterThan(0);
+  expect(seen.held).toBeGreaterThan(5);
+});
