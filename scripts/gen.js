@@ -61,20 +61,26 @@ function sourceHeader() {
 // ---------------------------------------------------------------------------------------------
 // The TCP_INFO decoder.
 
-/** The expression that reads one member of struct tcp_info (see lib/options/tcpinfo-layout.ts). */
-function readExpression([, offset, kind, shift, bits, flag]) {
+/**
+ * The expression that reads one member of struct tcp_info (see lib/options/tcpinfo-layout.ts).
+ * `based`: the struct starts at byte `at` of the arrays (a datagram of the socket diagnostics; `at`
+ * a multiple of 4, with `h` = at / 2 and `w` = at / 4 in scope), not at 0.
+ */
+function readExpression([, offset, kind, shift, bits, flag], based = false) {
+  const [b, h, w] = based ? ['at + ', 'h + ', 'w + '] : ['', '', ''];
+  const word = (i) => `u32[${w}${i}]`;
   const unit = {
-    u8: `b[${offset}]!`,
-    u16: `u16[${offset / 2}]!`,
-    u32: `u32[${offset / 4}]!`,
+    u8: `b[${b}${offset}]!`,
+    u16: `u16[${h}${offset / 2}]!`,
+    u32: `${word(offset / 4)}!`,
     // Inline, exact to 2^53; a rate's ~0 (the kernel's "unlimited") is Infinity. The low word alone
     // where the high one is 0 (most counters): the product is a double, which V8 boxes in a heap
     // number per member of each new result (8 of 10 fewer: getTcpInfo() 1.14x to 1.09x its floor).
-    u64: `(u32[${offset / 4 + 1}] === 0 ? u32[${offset / 4}]! : u32[${offset / 4 + 1}]! * 4294967296 + u32[${offset / 4}]!)`,
-    rate: `(u32[${offset / 4}] === 0xffffffff && u32[${offset / 4 + 1}] === 0xffffffff ? Infinity : u32[${offset / 4 + 1}]! * 4294967296 + u32[${offset / 4}]!)`,
-    state: `stateName(b[${offset}]!)`,
-    caState: `caStateName(b[${offset}]!)`,
-    options: `optionFlags(b[${offset}]!)`,
+    u64: `(${word(offset / 4 + 1)} === 0 ? ${word(offset / 4)}! : ${word(offset / 4 + 1)}! * 4294967296 + ${word(offset / 4)}!)`,
+    rate: `(${word(offset / 4)} === 0xffffffff && ${word(offset / 4 + 1)} === 0xffffffff ? Infinity : ${word(offset / 4 + 1)}! * 4294967296 + ${word(offset / 4)}!)`,
+    state: `stateName(b[${b}${offset}]!)`,
+    caState: `caStateName(b[${b}${offset}]!)`,
+    options: `optionFlags(b[${b}${offset}]!)`,
   }[kind];
   if (shift === undefined) return unit;
   const mask = (1 << bits) - 1;
@@ -90,11 +96,17 @@ function tcpInfoDecoder() {
     '// loads (--disallow-code-generation-from-strings), and V8 sees one object shape per path.',
     "import { caStateName, optionFlags, optionFlagsInto, stateName, type TcpInfo } from './tcpinfo-layout';",
     '',
-    `/** Every member, when the kernel wrote at least the ${TCP_INFO_KNOWN_LENGTH} bytes this table knows: one object literal. */`,
-    'export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): TcpInfo {',
+    `/**`,
+    ` * Every member, when the kernel wrote at least the ${TCP_INFO_KNOWN_LENGTH} bytes this table knows: one object literal.`,
+    ' * The struct starts at byte `at` (a multiple of 4) of the arrays: a datagram of the socket',
+    ' * diagnostics is decoded where it lies, without a view made per socket.',
+    ' */',
+    'export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number, at: number): TcpInfo {',
+    '  const h = at >> 1;',
+    '  const w = at >> 2;',
     '  return {',
-    '    state: stateName(b[0]!),',
-    ...members.map((m) => `    ${m[0]}: ${readExpression(m)},`),
+    '    state: stateName(b[at]!),',
+    ...members.map((m) => `    ${m[0]}: ${readExpression(m, true)},`),
     '    length,',
     '  };',
     '}',
@@ -102,13 +114,16 @@ function tcpInfoDecoder() {
     '/**',
     ' * The members that fit in the `length` bytes an older kernel wrote (never zeros posing as data),',
     ' * as a constructor: V8 sizes its objects for every member it may set, so adding them one by one',
-    ' * does not reallocate. Its prototype is Object.prototype: what it makes is a plain object.',
+    ' * does not reallocate. Its prototype is Object.prototype: what it makes is a plain object. The',
+    ' * struct starts at byte `at`, as for decodeWhole.',
     ' */',
-    'export const DecodedPart = function DecodedPart(this: Record<string, unknown>, b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): void {',
-    '  this.state = stateName(b[0]!);',
+    'export const DecodedPart = function DecodedPart(this: Record<string, unknown>, b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number, at: number): void {',
+    '  const h = at >> 1;',
+    '  const w = at >> 2;',
+    '  this.state = stateName(b[at]!);',
     '  this.length = length;',
-    ...members.map((m) => `  if (length >= ${memberEnd(m)}) this.${m[0]} = ${readExpression(m)};`),
-    '} as unknown as new (b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number) => TcpInfo;',
+    ...members.map((m) => `  if (length >= ${memberEnd(m)}) this.${m[0]} = ${readExpression(m, true)};`),
+    '} as unknown as new (b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number, at: number) => TcpInfo;',
     'DecodedPart.prototype = Object.prototype;',
     '',
     `/** Every member into \`out\` (a result reused), when the kernel wrote at least the ${TCP_INFO_KNOWN_LENGTH} bytes this table knows: no checks. */`,

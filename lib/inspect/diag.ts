@@ -12,7 +12,7 @@
 import fs = require('node:fs');
 import { closeSocket, openDiagnostics, receiveDiagnostics, sendDiagnostics, syscallError } from '../core/syscall';
 import { os } from '../core/builtins';
-import { decodeTcpInfo, type TcpInfo } from '../options/tcpinfo';
+import { decodeTcpInfoIn, viewsOf, type TcpInfo } from '../options/tcpinfo';
 import { stateName } from '../options/tcpinfo-layout';
 import { decodeMptcpInfo, type MptcpInfo } from '../options/mptcp-info';
 
@@ -93,6 +93,7 @@ const HELD_STATES = 0xffffffff & ~(1 << 6) & ~(1 << 12);
 // One datagram of a dump (the kernel sends at most 32 KiB at a time).
 const datagram = new Uint8Array(65536);
 const view = new DataView(datagram.buffer);
+const datagramViews = viewsOf(datagram);
 
 /** The dump request for one address family's TCP (or MPTCP) sockets, in every state a process's socket can be in. */
 function request(family: number, protocol: number, sequence: number): Uint8Array {
@@ -191,7 +192,7 @@ function decodeAttributes(mptcp: boolean, start: number, end: number): void {
     const size = length - 4;
     if (type === ATTR.INFO && size > 0) {
       if (mptcp) found.mptcpInfo = decodeMptcpInfo(datagram, body, size);
-      else found.tcpInfo = decodeTcpInfo(datagram.subarray(body, body + size), size);
+      else found.tcpInfo = decodeTcpInfoIn(datagramViews, body, size);
     } else if (type === ATTR.CONG) found.congestion = congestionAt(body, size);
     else if (type === ATTR.SKMEMINFO && size >= 36) found.memory = memoryAt(body);
     else if (type === ATTR.CLASS_ID && size >= 4) found.classId = view.getUint32(body, true);

@@ -3,80 +3,86 @@
 // loads (--disallow-code-generation-from-strings), and V8 sees one object shape per path.
 import { caStateName, optionFlags, optionFlagsInto, stateName, type TcpInfo } from './tcpinfo-layout';
 
-/** Every member, when the kernel wrote at least the 280 bytes this table knows: one object literal. */
-export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): TcpInfo {
+/**
+ * Every member, when the kernel wrote at least the 280 bytes this table knows: one object literal.
+ * The struct starts at byte `at` (a multiple of 4) of the arrays: a datagram of the socket
+ * diagnostics is decoded where it lies, without a view made per socket.
+ */
+export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number, at: number): TcpInfo {
+  const h = at >> 1;
+  const w = at >> 2;
   return {
-    state: stateName(b[0]!),
-    caState: caStateName(b[1]!),
-    retransmits: b[2]!,
-    probes: b[3]!,
-    backoff: b[4]!,
-    options: optionFlags(b[5]!),
-    sndWscale: b[6]! & 15,
-    rcvWscale: (b[6]! >>> 4) & 15,
-    deliveryRateAppLimited: (b[7]! & 1) !== 0,
-    fastopenClientFail: (b[7]! >>> 1) & 3,
-    rto: u32[2]!,
-    ato: u32[3]!,
-    sndMss: u32[4]!,
-    rcvMss: u32[5]!,
-    unacked: u32[6]!,
-    sacked: u32[7]!,
-    lost: u32[8]!,
-    retrans: u32[9]!,
-    fackets: u32[10]!,
-    lastDataSent: u32[11]!,
-    lastAckSent: u32[12]!,
-    lastDataRecv: u32[13]!,
-    lastAckRecv: u32[14]!,
-    pmtu: u32[15]!,
-    rcvSsthresh: u32[16]!,
-    rtt: u32[17]!,
-    rttvar: u32[18]!,
-    sndSsthresh: u32[19]!,
-    sndCwnd: u32[20]!,
-    advmss: u32[21]!,
-    reordering: u32[22]!,
-    rcvRtt: u32[23]!,
-    rcvSpace: u32[24]!,
-    totalRetrans: u32[25]!,
-    pacingRate: (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!),
-    maxPacingRate: (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!),
-    bytesAcked: (u32[31] === 0 ? u32[30]! : u32[31]! * 4294967296 + u32[30]!),
-    bytesReceived: (u32[33] === 0 ? u32[32]! : u32[33]! * 4294967296 + u32[32]!),
-    segsOut: u32[34]!,
-    segsIn: u32[35]!,
-    notsentBytes: u32[36]!,
-    minRtt: u32[37]!,
-    dataSegsIn: u32[38]!,
-    dataSegsOut: u32[39]!,
-    deliveryRate: (u32[41] === 0 ? u32[40]! : u32[41]! * 4294967296 + u32[40]!),
-    busyTime: (u32[43] === 0 ? u32[42]! : u32[43]! * 4294967296 + u32[42]!),
-    rwndLimited: (u32[45] === 0 ? u32[44]! : u32[45]! * 4294967296 + u32[44]!),
-    sndbufLimited: (u32[47] === 0 ? u32[46]! : u32[47]! * 4294967296 + u32[46]!),
-    delivered: u32[48]!,
-    deliveredCe: u32[49]!,
-    bytesSent: (u32[51] === 0 ? u32[50]! : u32[51]! * 4294967296 + u32[50]!),
-    bytesRetrans: (u32[53] === 0 ? u32[52]! : u32[53]! * 4294967296 + u32[52]!),
-    dsackDups: u32[54]!,
-    reordSeen: u32[55]!,
-    rcvOoopack: u32[56]!,
-    sndWnd: u32[57]!,
-    rcvWnd: u32[58]!,
-    rehash: u32[59]!,
-    totalRto: u16[120]!,
-    totalRtoRecoveries: u16[121]!,
-    totalRtoTime: u32[61]!,
-    receivedCe: u32[62]!,
-    deliveredE1Bytes: u32[63]!,
-    deliveredE0Bytes: u32[64]!,
-    deliveredCeBytes: u32[65]!,
-    receivedE1Bytes: u32[66]!,
-    receivedE0Bytes: u32[67]!,
-    receivedCeBytes: u32[68]!,
-    ecnMode: u32[69]! & 3,
-    accecnOptSeen: (u32[69]! >>> 2) & 3,
-    accecnFailMode: (u32[69]! >>> 4) & 15,
+    state: stateName(b[at]!),
+    caState: caStateName(b[at + 1]!),
+    retransmits: b[at + 2]!,
+    probes: b[at + 3]!,
+    backoff: b[at + 4]!,
+    options: optionFlags(b[at + 5]!),
+    sndWscale: b[at + 6]! & 15,
+    rcvWscale: (b[at + 6]! >>> 4) & 15,
+    deliveryRateAppLimited: (b[at + 7]! & 1) !== 0,
+    fastopenClientFail: (b[at + 7]! >>> 1) & 3,
+    rto: u32[w + 2]!,
+    ato: u32[w + 3]!,
+    sndMss: u32[w + 4]!,
+    rcvMss: u32[w + 5]!,
+    unacked: u32[w + 6]!,
+    sacked: u32[w + 7]!,
+    lost: u32[w + 8]!,
+    retrans: u32[w + 9]!,
+    fackets: u32[w + 10]!,
+    lastDataSent: u32[w + 11]!,
+    lastAckSent: u32[w + 12]!,
+    lastDataRecv: u32[w + 13]!,
+    lastAckRecv: u32[w + 14]!,
+    pmtu: u32[w + 15]!,
+    rcvSsthresh: u32[w + 16]!,
+    rtt: u32[w + 17]!,
+    rttvar: u32[w + 18]!,
+    sndSsthresh: u32[w + 19]!,
+    sndCwnd: u32[w + 20]!,
+    advmss: u32[w + 21]!,
+    reordering: u32[w + 22]!,
+    rcvRtt: u32[w + 23]!,
+    rcvSpace: u32[w + 24]!,
+    totalRetrans: u32[w + 25]!,
+    pacingRate: (u32[w + 26] === 0xffffffff && u32[w + 27] === 0xffffffff ? Infinity : u32[w + 27]! * 4294967296 + u32[w + 26]!),
+    maxPacingRate: (u32[w + 28] === 0xffffffff && u32[w + 29] === 0xffffffff ? Infinity : u32[w + 29]! * 4294967296 + u32[w + 28]!),
+    bytesAcked: (u32[w + 31] === 0 ? u32[w + 30]! : u32[w + 31]! * 4294967296 + u32[w + 30]!),
+    bytesReceived: (u32[w + 33] === 0 ? u32[w + 32]! : u32[w + 33]! * 4294967296 + u32[w + 32]!),
+    segsOut: u32[w + 34]!,
+    segsIn: u32[w + 35]!,
+    notsentBytes: u32[w + 36]!,
+    minRtt: u32[w + 37]!,
+    dataSegsIn: u32[w + 38]!,
+    dataSegsOut: u32[w + 39]!,
+    deliveryRate: (u32[w + 41] === 0 ? u32[w + 40]! : u32[w + 41]! * 4294967296 + u32[w + 40]!),
+    busyTime: (u32[w + 43] === 0 ? u32[w + 42]! : u32[w + 43]! * 4294967296 + u32[w + 42]!),
+    rwndLimited: (u32[w + 45] === 0 ? u32[w + 44]! : u32[w + 45]! * 4294967296 + u32[w + 44]!),
+    sndbufLimited: (u32[w + 47] === 0 ? u32[w + 46]! : u32[w + 47]! * 4294967296 + u32[w + 46]!),
+    delivered: u32[w + 48]!,
+    deliveredCe: u32[w + 49]!,
+    bytesSent: (u32[w + 51] === 0 ? u32[w + 50]! : u32[w + 51]! * 4294967296 + u32[w + 50]!),
+    bytesRetrans: (u32[w + 53] === 0 ? u32[w + 52]! : u32[w + 53]! * 4294967296 + u32[w + 52]!),
+    dsackDups: u32[w + 54]!,
+    reordSeen: u32[w + 55]!,
+    rcvOoopack: u32[w + 56]!,
+    sndWnd: u32[w + 57]!,
+    rcvWnd: u32[w + 58]!,
+    rehash: u32[w + 59]!,
+    totalRto: u16[h + 120]!,
+    totalRtoRecoveries: u16[h + 121]!,
+    totalRtoTime: u32[w + 61]!,
+    receivedCe: u32[w + 62]!,
+    deliveredE1Bytes: u32[w + 63]!,
+    deliveredE0Bytes: u32[w + 64]!,
+    deliveredCeBytes: u32[w + 65]!,
+    receivedE1Bytes: u32[w + 66]!,
+    receivedE0Bytes: u32[w + 67]!,
+    receivedCeBytes: u32[w + 68]!,
+    ecnMode: u32[w + 69]! & 3,
+    accecnOptSeen: (u32[w + 69]! >>> 2) & 3,
+    accecnFailMode: (u32[w + 69]! >>> 4) & 15,
     length,
   };
 }
@@ -84,82 +90,85 @@ export function decodeWhole(b: Uint8Array, u16: Uint16Array, u32: Uint32Array, l
 /**
  * The members that fit in the `length` bytes an older kernel wrote (never zeros posing as data),
  * as a constructor: V8 sizes its objects for every member it may set, so adding them one by one
- * does not reallocate. Its prototype is Object.prototype: what it makes is a plain object.
+ * does not reallocate. Its prototype is Object.prototype: what it makes is a plain object. The
+ * struct starts at byte `at`, as for decodeWhole.
  */
-export const DecodedPart = function DecodedPart(this: Record<string, unknown>, b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number): void {
-  this.state = stateName(b[0]!);
+export const DecodedPart = function DecodedPart(this: Record<string, unknown>, b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number, at: number): void {
+  const h = at >> 1;
+  const w = at >> 2;
+  this.state = stateName(b[at]!);
   this.length = length;
-  if (length >= 2) this.caState = caStateName(b[1]!);
-  if (length >= 3) this.retransmits = b[2]!;
-  if (length >= 4) this.probes = b[3]!;
-  if (length >= 5) this.backoff = b[4]!;
-  if (length >= 6) this.options = optionFlags(b[5]!);
-  if (length >= 7) this.sndWscale = b[6]! & 15;
-  if (length >= 7) this.rcvWscale = (b[6]! >>> 4) & 15;
-  if (length >= 8) this.deliveryRateAppLimited = (b[7]! & 1) !== 0;
-  if (length >= 8) this.fastopenClientFail = (b[7]! >>> 1) & 3;
-  if (length >= 12) this.rto = u32[2]!;
-  if (length >= 16) this.ato = u32[3]!;
-  if (length >= 20) this.sndMss = u32[4]!;
-  if (length >= 24) this.rcvMss = u32[5]!;
-  if (length >= 28) this.unacked = u32[6]!;
-  if (length >= 32) this.sacked = u32[7]!;
-  if (length >= 36) this.lost = u32[8]!;
-  if (length >= 40) this.retrans = u32[9]!;
-  if (length >= 44) this.fackets = u32[10]!;
-  if (length >= 48) this.lastDataSent = u32[11]!;
-  if (length >= 52) this.lastAckSent = u32[12]!;
-  if (length >= 56) this.lastDataRecv = u32[13]!;
-  if (length >= 60) this.lastAckRecv = u32[14]!;
-  if (length >= 64) this.pmtu = u32[15]!;
-  if (length >= 68) this.rcvSsthresh = u32[16]!;
-  if (length >= 72) this.rtt = u32[17]!;
-  if (length >= 76) this.rttvar = u32[18]!;
-  if (length >= 80) this.sndSsthresh = u32[19]!;
-  if (length >= 84) this.sndCwnd = u32[20]!;
-  if (length >= 88) this.advmss = u32[21]!;
-  if (length >= 92) this.reordering = u32[22]!;
-  if (length >= 96) this.rcvRtt = u32[23]!;
-  if (length >= 100) this.rcvSpace = u32[24]!;
-  if (length >= 104) this.totalRetrans = u32[25]!;
-  if (length >= 112) this.pacingRate = (u32[26] === 0xffffffff && u32[27] === 0xffffffff ? Infinity : u32[27]! * 4294967296 + u32[26]!);
-  if (length >= 120) this.maxPacingRate = (u32[28] === 0xffffffff && u32[29] === 0xffffffff ? Infinity : u32[29]! * 4294967296 + u32[28]!);
-  if (length >= 128) this.bytesAcked = (u32[31] === 0 ? u32[30]! : u32[31]! * 4294967296 + u32[30]!);
-  if (length >= 136) this.bytesReceived = (u32[33] === 0 ? u32[32]! : u32[33]! * 4294967296 + u32[32]!);
-  if (length >= 140) this.segsOut = u32[34]!;
-  if (length >= 144) this.segsIn = u32[35]!;
-  if (length >= 148) this.notsentBytes = u32[36]!;
-  if (length >= 152) this.minRtt = u32[37]!;
-  if (length >= 156) this.dataSegsIn = u32[38]!;
-  if (length >= 160) this.dataSegsOut = u32[39]!;
-  if (length >= 168) this.deliveryRate = (u32[41] === 0 ? u32[40]! : u32[41]! * 4294967296 + u32[40]!);
-  if (length >= 176) this.busyTime = (u32[43] === 0 ? u32[42]! : u32[43]! * 4294967296 + u32[42]!);
-  if (length >= 184) this.rwndLimited = (u32[45] === 0 ? u32[44]! : u32[45]! * 4294967296 + u32[44]!);
-  if (length >= 192) this.sndbufLimited = (u32[47] === 0 ? u32[46]! : u32[47]! * 4294967296 + u32[46]!);
-  if (length >= 196) this.delivered = u32[48]!;
-  if (length >= 200) this.deliveredCe = u32[49]!;
-  if (length >= 208) this.bytesSent = (u32[51] === 0 ? u32[50]! : u32[51]! * 4294967296 + u32[50]!);
-  if (length >= 216) this.bytesRetrans = (u32[53] === 0 ? u32[52]! : u32[53]! * 4294967296 + u32[52]!);
-  if (length >= 220) this.dsackDups = u32[54]!;
-  if (length >= 224) this.reordSeen = u32[55]!;
-  if (length >= 228) this.rcvOoopack = u32[56]!;
-  if (length >= 232) this.sndWnd = u32[57]!;
-  if (length >= 236) this.rcvWnd = u32[58]!;
-  if (length >= 240) this.rehash = u32[59]!;
-  if (length >= 242) this.totalRto = u16[120]!;
-  if (length >= 244) this.totalRtoRecoveries = u16[121]!;
-  if (length >= 248) this.totalRtoTime = u32[61]!;
-  if (length >= 252) this.receivedCe = u32[62]!;
-  if (length >= 256) this.deliveredE1Bytes = u32[63]!;
-  if (length >= 260) this.deliveredE0Bytes = u32[64]!;
-  if (length >= 264) this.deliveredCeBytes = u32[65]!;
-  if (length >= 268) this.receivedE1Bytes = u32[66]!;
-  if (length >= 272) this.receivedE0Bytes = u32[67]!;
-  if (length >= 276) this.receivedCeBytes = u32[68]!;
-  if (length >= 280) this.ecnMode = u32[69]! & 3;
-  if (length >= 280) this.accecnOptSeen = (u32[69]! >>> 2) & 3;
-  if (length >= 280) this.accecnFailMode = (u32[69]! >>> 4) & 15;
-} as unknown as new (b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number) => TcpInfo;
+  if (length >= 2) this.caState = caStateName(b[at + 1]!);
+  if (length >= 3) this.retransmits = b[at + 2]!;
+  if (length >= 4) this.probes = b[at + 3]!;
+  if (length >= 5) this.backoff = b[at + 4]!;
+  if (length >= 6) this.options = optionFlags(b[at + 5]!);
+  if (length >= 7) this.sndWscale = b[at + 6]! & 15;
+  if (length >= 7) this.rcvWscale = (b[at + 6]! >>> 4) & 15;
+  if (length >= 8) this.deliveryRateAppLimited = (b[at + 7]! & 1) !== 0;
+  if (length >= 8) this.fastopenClientFail = (b[at + 7]! >>> 1) & 3;
+  if (length >= 12) this.rto = u32[w + 2]!;
+  if (length >= 16) this.ato = u32[w + 3]!;
+  if (length >= 20) this.sndMss = u32[w + 4]!;
+  if (length >= 24) this.rcvMss = u32[w + 5]!;
+  if (length >= 28) this.unacked = u32[w + 6]!;
+  if (length >= 32) this.sacked = u32[w + 7]!;
+  if (length >= 36) this.lost = u32[w + 8]!;
+  if (length >= 40) this.retrans = u32[w + 9]!;
+  if (length >= 44) this.fackets = u32[w + 10]!;
+  if (length >= 48) this.lastDataSent = u32[w + 11]!;
+  if (length >= 52) this.lastAckSent = u32[w + 12]!;
+  if (length >= 56) this.lastDataRecv = u32[w + 13]!;
+  if (length >= 60) this.lastAckRecv = u32[w + 14]!;
+  if (length >= 64) this.pmtu = u32[w + 15]!;
+  if (length >= 68) this.rcvSsthresh = u32[w + 16]!;
+  if (length >= 72) this.rtt = u32[w + 17]!;
+  if (length >= 76) this.rttvar = u32[w + 18]!;
+  if (length >= 80) this.sndSsthresh = u32[w + 19]!;
+  if (length >= 84) this.sndCwnd = u32[w + 20]!;
+  if (length >= 88) this.advmss = u32[w + 21]!;
+  if (length >= 92) this.reordering = u32[w + 22]!;
+  if (length >= 96) this.rcvRtt = u32[w + 23]!;
+  if (length >= 100) this.rcvSpace = u32[w + 24]!;
+  if (length >= 104) this.totalRetrans = u32[w + 25]!;
+  if (length >= 112) this.pacingRate = (u32[w + 26] === 0xffffffff && u32[w + 27] === 0xffffffff ? Infinity : u32[w + 27]! * 4294967296 + u32[w + 26]!);
+  if (length >= 120) this.maxPacingRate = (u32[w + 28] === 0xffffffff && u32[w + 29] === 0xffffffff ? Infinity : u32[w + 29]! * 4294967296 + u32[w + 28]!);
+  if (length >= 128) this.bytesAcked = (u32[w + 31] === 0 ? u32[w + 30]! : u32[w + 31]! * 4294967296 + u32[w + 30]!);
+  if (length >= 136) this.bytesReceived = (u32[w + 33] === 0 ? u32[w + 32]! : u32[w + 33]! * 4294967296 + u32[w + 32]!);
+  if (length >= 140) this.segsOut = u32[w + 34]!;
+  if (length >= 144) this.segsIn = u32[w + 35]!;
+  if (length >= 148) this.notsentBytes = u32[w + 36]!;
+  if (length >= 152) this.minRtt = u32[w + 37]!;
+  if (length >= 156) this.dataSegsIn = u32[w + 38]!;
+  if (length >= 160) this.dataSegsOut = u32[w + 39]!;
+  if (length >= 168) this.deliveryRate = (u32[w + 41] === 0 ? u32[w + 40]! : u32[w + 41]! * 4294967296 + u32[w + 40]!);
+  if (length >= 176) this.busyTime = (u32[w + 43] === 0 ? u32[w + 42]! : u32[w + 43]! * 4294967296 + u32[w + 42]!);
+  if (length >= 184) this.rwndLimited = (u32[w + 45] === 0 ? u32[w + 44]! : u32[w + 45]! * 4294967296 + u32[w + 44]!);
+  if (length >= 192) this.sndbufLimited = (u32[w + 47] === 0 ? u32[w + 46]! : u32[w + 47]! * 4294967296 + u32[w + 46]!);
+  if (length >= 196) this.delivered = u32[w + 48]!;
+  if (length >= 200) this.deliveredCe = u32[w + 49]!;
+  if (length >= 208) this.bytesSent = (u32[w + 51] === 0 ? u32[w + 50]! : u32[w + 51]! * 4294967296 + u32[w + 50]!);
+  if (length >= 216) this.bytesRetrans = (u32[w + 53] === 0 ? u32[w + 52]! : u32[w + 53]! * 4294967296 + u32[w + 52]!);
+  if (length >= 220) this.dsackDups = u32[w + 54]!;
+  if (length >= 224) this.reordSeen = u32[w + 55]!;
+  if (length >= 228) this.rcvOoopack = u32[w + 56]!;
+  if (length >= 232) this.sndWnd = u32[w + 57]!;
+  if (length >= 236) this.rcvWnd = u32[w + 58]!;
+  if (length >= 240) this.rehash = u32[w + 59]!;
+  if (length >= 242) this.totalRto = u16[h + 120]!;
+  if (length >= 244) this.totalRtoRecoveries = u16[h + 121]!;
+  if (length >= 248) this.totalRtoTime = u32[w + 61]!;
+  if (length >= 252) this.receivedCe = u32[w + 62]!;
+  if (length >= 256) this.deliveredE1Bytes = u32[w + 63]!;
+  if (length >= 260) this.deliveredE0Bytes = u32[w + 64]!;
+  if (length >= 264) this.deliveredCeBytes = u32[w + 65]!;
+  if (length >= 268) this.receivedE1Bytes = u32[w + 66]!;
+  if (length >= 272) this.receivedE0Bytes = u32[w + 67]!;
+  if (length >= 276) this.receivedCeBytes = u32[w + 68]!;
+  if (length >= 280) this.ecnMode = u32[w + 69]! & 3;
+  if (length >= 280) this.accecnOptSeen = (u32[w + 69]! >>> 2) & 3;
+  if (length >= 280) this.accecnFailMode = (u32[w + 69]! >>> 4) & 15;
+} as unknown as new (b: Uint8Array, u16: Uint16Array, u32: Uint32Array, length: number, at: number) => TcpInfo;
 DecodedPart.prototype = Object.prototype;
 
 /** Every member into `out` (a result reused), when the kernel wrote at least the 280 bytes this table knows: no checks. */

@@ -39,7 +39,31 @@ function decode(length: number, into?: TcpInfo): TcpInfo {
     else decodeInto(into as unknown as Record<string, unknown>, buffer, u16, u32, length);
     return into;
   }
-  return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length) : new DecodedPart(buffer, u16, u32, length);
+  return length >= TCP_INFO_KNOWN_LENGTH ? decodeWhole(buffer, u16, u32, length, 0) : new DecodedPart(buffer, u16, u32, length, 0);
+}
+
+/** Typed views of one buffer, for decoding a struct where it lies in it (decodeTcpInfoIn). */
+export interface Views {
+  readonly bytes: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+}
+
+/** The views decodeTcpInfoIn() reads `bytes` through (`bytes` starts at its buffer's byte 0, a whole number of words long). */
+export function viewsOf(bytes: Uint8Array): Views {
+  return { bytes, u16: new Uint16Array(bytes.buffer, 0, bytes.byteLength >> 1), u32: new Uint32Array(bytes.buffer, 0, bytes.byteLength >> 2) };
+}
+
+/**
+ * Decodes the struct of `length` bytes at byte `at` of `views` (a datagram of the socket
+ * diagnostics) where it lies: no copy, no view made per struct (10,000 sockets: 110 ms of a cold
+ * process's time, most of it garbage collection). `at` not a multiple of 4: copied, as decodeTcpInfo.
+ */
+export function decodeTcpInfoIn(views: Views, at: number, length: number): TcpInfo {
+  if ((at & 3) !== 0 || length === 0) return decodeTcpInfo(views.bytes.subarray(at, at + length), length);
+  return length >= TCP_INFO_KNOWN_LENGTH
+    ? decodeWhole(views.bytes, views.u16, views.u32, length, at)
+    : new DecodedPart(views.bytes, views.u16, views.u32, length, at);
 }
 
 /** Decodes the first `length` bytes of `bytes` (for fixed inputs: the tests' shorter kernels), into `into` when given. */

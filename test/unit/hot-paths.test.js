@@ -152,10 +152,10 @@ test("a socket's fd is acted on only while its handle holds it open: inside its 
   }
 });
 
-test('every 64-bit member of TCP_INFO decodes to its exact value (to 2^53), high word 0 or not, new, reused or shorter', () => {
+test('every 64-bit member of TCP_INFO decodes to its exact value (to 2^53), high word 0 or not, new, reused, in place at an offset, or shorter', () => {
   // The decoder reads the low word alone where the high one is 0 (scripts/gen.js: fewer heap
   // numbers per result); the property is the value, checked against BigInt over random structs.
-  const { decodeTcpInfo } = require('../../dist/modules/options/tcpinfo.js');
+  const { decodeTcpInfo, decodeTcpInfoIn, viewsOf } = require('../../dist/modules/options/tcpinfo.js');
   const { TCP_INFO_MEMBERS, TCP_INFO_KNOWN_LENGTH } = require('../../dist/modules/options/tcpinfo-layout.js');
   const wide = TCP_INFO_MEMBERS.filter(([, , kind]) => kind === 'u64' || kind === 'rate');
   expect(wide.length).toBeGreaterThan(8);
@@ -176,6 +176,13 @@ test('every 64-bit member of TCP_INFO decodes to its exact value (to 2^53), high
     const length = i % 3 === 2 ? wide.at(-1)[1] + 8 : TCP_INFO_KNOWN_LENGTH; // a shorter kernel's struct, ending with the last wide member
     const fresh = decodeTcpInfo(bytes, length);
     reused = decodeTcpInfo(bytes, length, reused ?? {});
+    // Where the socket diagnostics decode it: in place, at an offset of a larger buffer (a multiple
+    // of 4, as netlink aligns it; or not, then copied).
+    const at = [4, 12, 1000, 6][i % 4];
+    const datagram = new Uint8Array(2048);
+    datagram.set(bytes.subarray(0, length), at);
+    const inPlace = decodeTcpInfoIn(viewsOf(datagram), at, length);
+    expect(inPlace).toEqual(fresh);
     for (const [name] of wide) {
       expect({ i, name, value: fresh[name] }).toEqual({ i, name, value: expected[name] });
       expect({ i, name, value: reused[name] }).toEqual({ i, name, value: expected[name] });
