@@ -150,22 +150,27 @@ function planBeforeConnect(given: Given, local: Pick<DialPlan, 'localAddress' | 
 }
 
 /** The tuning, split by each row's phase (the table's `when`): what must precede the SYN (the receive buffer: the window scale), and the rest, once connected. */
-/** A tuning's plan split into what is set before connect() and after, once per plan. */
-const splits = new WeakMap<Plan, TuningSplit>();
 interface TuningSplit {
   readonly early: Plan | undefined;
   readonly late: Plan | undefined;
 }
 const NO_TUNING: TuningSplit = { early: undefined, late: undefined };
 const setAfterConnect = (row: OptionRow): boolean => !setBeforeConnect(row);
+// The last plan split (a plan of ours, cached by planOf while its tuning object holds), and its
+// split: a client dialing with one tuning object splits it once. (A WeakMap of plans cost more than
+// the split for a tuning written in each call: a fresh plan every time.)
+let lastPlanned: Plan | undefined;
+let lastSplit: TuningSplit = NO_TUNING;
 
-/** The tuning's plan (compiled once per tuning object while its fields hold, as tune()'s), split. */
+/** The tuning's plan (compiled once per tuning object while its fields hold, as tune()'s), split into what is set before connect() and after. */
 function planTuning(given: Given): TuningSplit {
   if (given.tuning === undefined) return NO_TUNING;
   const planned = planOf(given.tuning, 'options.tuning');
-  let split = splits.get(planned);
-  if (split === undefined) splits.set(planned, (split = { early: subPlan(planned, setBeforeConnect), late: subPlan(planned, setAfterConnect) }));
-  return split;
+  if (planned !== lastPlanned) {
+    lastSplit = { early: subPlan(planned, setBeforeConnect), late: subPlan(planned, setAfterConnect) };
+    lastPlanned = planned;
+  }
+  return lastSplit;
 }
 
 /** Validates dial options; throws InvalidArgumentError or UnsupportedOptionError before any socket exists. */

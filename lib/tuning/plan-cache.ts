@@ -8,8 +8,8 @@
  * (the nested keepAlive and linger objects' fields included) compiles anew, so a tuning mutated after
  * its first use applies its new values (and a typo added later is refused). The caller's object is
  * never frozen or marked. Only plain data objects are cached (no Proxy, no getter or setter when
- * first compiled): for them the second read cannot differ from the first; any other object is
- * compiled at every call, as before.
+ * snapshot): for them the second read cannot differ from the first; any other object is compiled
+ * at every call, as before. An object is snapshot at its second use, not its first.
  */
 import { types } from '../core/builtins';
 import { compileTuning, type Plan } from './tuning';
@@ -22,17 +22,33 @@ interface Snapshot {
   readonly nested: readonly (Snapshot | undefined)[];
 }
 
-const plans = new WeakMap<object, { readonly snapshot: Snapshot; readonly plan: Plan }>();
+/** A compiled plan and the fields it was compiled from. */
+interface Cached {
+  readonly snapshot: Snapshot;
+  readonly plan: Plan;
+}
 
-/** The plan for `tuning` (`name`: how errors call it): the cached one while its fields are the ones compiled, else compiled now (and cached, when it can be). */
+// An object compiled once and not (yet) seen again: its snapshot is taken at its second use. A
+// snapshot costs ten times the compilation (a property descriptor per field), and most objects are
+// passed once (a literal written in the call: tune(socket, { ... }), dial({ ..., tuning: { ... } })).
+const SEEN_ONCE = 'seen once';
+// An object that cannot be cached (a Proxy, an accessor): compiled at every use, never snapshot again.
+const UNCACHEABLE = 'uncacheable';
+const plans = new WeakMap<object, Cached | typeof SEEN_ONCE | typeof UNCACHEABLE>();
+
+/** The plan for `tuning` (`name`: how errors call it): the cached one while its fields are the ones compiled, else compiled now (and cached from its second use, when it can be). */
 export function planOf(tuning: unknown, name = 'tuning'): Plan {
   if (tuning === null || typeof tuning !== 'object') return compileTuning(tuning, name);
   const cached = plans.get(tuning);
-  if (cached !== undefined && holds(tuning, cached.snapshot)) return cached.plan;
+  if (typeof cached === 'object' && holds(tuning, cached.snapshot)) return cached.plan;
   const plan = compileTuning(tuning, name); // (`name` only names the fields in its errors)
+  if (cached === UNCACHEABLE) return plan;
+  if (cached === undefined) {
+    plans.set(tuning, SEEN_ONCE);
+    return plan;
+  }
   const snapshot = snapshotOf(tuning, 0);
-  if (snapshot) plans.set(tuning, { snapshot, plan });
-  else plans.delete(tuning);
+  plans.set(tuning, snapshot ? { snapshot, plan } : UNCACHEABLE);
   return plan;
 }
 
