@@ -5,7 +5,8 @@
 //   - inspectProcess(pid) in this process (the diagnostics, and the tuning through borrowed fds),
 //   - `socket-knobs --pid PID` end to end, Node's start included,
 // each run 5 times alternately; medians. Goal: inspectProcess ≤ ss's wall time, the CLI ≤ 1.5× it.
-// Needs root (pidfd_getfd on another process) and ss. Run alone: `node bench/inspect-vs-ss.js`.
+// Needs root (pidfd_getfd on another process) and ss. Run alone: `node bench/inspect-vs-ss.js`
+// (--json: the figures as JSON, which npm run bench reads).
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -119,7 +120,7 @@ module.exports = { inspectVsSs, inspectVsSsLines };
 
 if (require.main === module) {
   inspectVsSs((line) => console.error(`[bench] ${line}`)).then(
-    (f) => console.log(inspectVsSsLines(f).join('\n')),
+    (f) => console.log(process.argv.includes('--json') ? JSON.stringify(f) : inspectVsSsLines(f).join('\n')),
     (err) => {
       console.error(err);
       process.exitCode = 1;
