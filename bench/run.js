@@ -382,8 +382,10 @@ async function main() {
   // sockets for a minute, which `ss -tinp` lists (and the inspector's dump leaves out).
   // In a process of its own: this one's heap, grown by the rounds above, made the inspector's
   // figure that of a busier process (1.34x ss here, 0.91x alone).
-  progress('the operator\'s tool against ss, in a process of its own');
-  const operator = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'inspect-vs-ss.js'), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+  progress("the operator's tool against ss, in a process of its own");
+  const operator = JSON.parse(
+    execFileSync(process.execPath, [path.join(__dirname, 'inspect-vs-ss.js'), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
   progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
   const serverRates = await serverRounds(SERVER_ROUNDS);
   progress('dial(): CPU per connection against net.connect() and against adopting a socket by hand');
