@@ -157,7 +157,9 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
       return completed(socket, fd, tuning, drift);
     });
     rows.sort((a, b) => a.fd - b.fd); // (sockets borrowed again come last)
-    return { connections: how.kind === 'plain' ? rows : checkedLabels(pid, rows) };
+    // Where borrowing could change a class id (joining first should keep it; allowRelabel changes
+    // it), a second dump says which did.
+    return { connections: how.kind === 'plain' && !how.relabels ? rows : checkedLabels(pid, rows) };
   } finally {
     closeSocket(pidfd);
   }

@@ -32,8 +32,12 @@ function taggingCgroups(pid: number | 'self'): Map<string, string> {
 
 /** How `pid`'s fds can be borrowed without re-labelling their sockets. */
 export type BorrowPlan =
-  /** Borrowing changes nothing (cgroup v2 only, or both processes in the same cgroups). */
-  | { readonly kind: 'plain' }
+  /**
+   * Borrow from any thread. `relabels`: it changes the sockets' class (allowRelabel, the two
+   * processes in different tagging cgroups), so the class ids are compared after, and each change
+   * said; else it changes nothing (cgroup v2 only, or both processes in the same cgroups).
+   */
+  | { readonly kind: 'plain'; readonly relabels: boolean }
   /** Borrow from a thread that joins these cgroups first. */
   | { readonly kind: 'join'; readonly joins: readonly CgroupToJoin[] }
   /** It cannot be done: why. */
@@ -43,11 +47,11 @@ const ACCEPT = 'pass allowRelabel (--allow-relabel) to borrow anyway, accepting 
 
 /** How to borrow `pid`'s fds without re-labelling (`allowRelabel`: plain, whatever it changes). */
 export function borrowPlan(pid: number, allowRelabel: boolean): BorrowPlan {
-  if (allowRelabel) return { kind: 'plain' };
   const ours = taggingCgroups('self');
   const joins: CgroupToJoin[] = [];
   for (const [controllers, path] of taggingCgroups(pid)) {
     if (ours.get(controllers) === path) continue;
+    if (allowRelabel) return { kind: 'plain', relabels: true };
     const others = controllers.split(',').filter((c) => !TAGGING.has(c));
     if (others.length > 0)
       return {
@@ -56,7 +60,7 @@ export function borrowPlan(pid: number, allowRelabel: boolean): BorrowPlan {
       };
     joins.push({ controllers, path });
   }
-  if (joins.length === 0) return { kind: 'plain' };
+  if (joins.length === 0) return { kind: 'plain', relabels: false };
   if (typeof process.getuid === 'function' && process.getuid() !== 0)
     return {
       kind: 'refused',

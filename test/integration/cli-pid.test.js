@@ -328,6 +328,8 @@ testIf(
       // --allow-relabel: borrowed plainly, the sockets take the inspector's class (0): the counter stops.
       const allowed = read('allowed');
       expect(allowed.find((c) => c.remote === `127.0.0.1:${busy.port}`).tuning.keepAlive).toMatchObject({ idle: 77, interval: 7, count: 3 });
+      // ... and each row says so: its class before borrowing, and after (this process's, 0).
+      for (const c of allowed) expect(c).toMatchObject({ classId: 0x100001, relabelled: { from: 0x100001, to: 0 } });
       expect(counter('c4') - counter('c3')).toBe(0);
       for (const c of read('after')) expect(c.classId).toBe(0);
     } finally {
