@@ -99,6 +99,7 @@ const common = {
   packages: 'external', // node-gyp-build, and the optional peers (prom-client), stay require()s
 };
 
+/** The modules the entry (dist/modules/index.js) imports, by path in dist/modules. */
 const entryImports = (fs.readFileSync(path.join(modules, 'index.js'), 'utf8').match(/require\("\.\/([^"]+)"\)/g) ?? []).map((r) => r.slice(11, -2));
 const listed = CHUNKS.flatMap(([, entries]) => entries);
 const unlisted = entryImports.filter((m) => !listed.includes(m));
@@ -184,8 +185,8 @@ function lazyEntry(text) {
   if (at < 0 || text.indexOf(marker, at + 1) >= 0) fail('the bundle has no single entry section');
   let entry = text.slice(at);
   const eager = [...entry.matchAll(/^var (\w+_1) = (require_\w+)\(\);$/gm)];
-  const imported = fs.readFileSync(path.join(modules, 'index.js'), 'utf8').match(/require\("\.\/[^"]+"\)/g) ?? [];
-  if (eager.length === 0 || eager.length !== new Set(imported).size) fail(`${eager.length} module initialisations in the entry for ${imported.length} imports`);
+  const imported = new Set(entryImports).size;
+  if (eager.length === 0 || eager.length !== imported) fail(`${eager.length} module initialisations in the entry for ${imported} imports`);
   for (const [line, local, init] of eager) {
     entry = entry.replace(line, `var ${local};`);
     const uses = entry.split(`return ${local}.`).length - 1;

@@ -125,11 +125,16 @@ function slot(index: number, field: number): number {
   return HEADER + OP_WIDTH * index + field;
 }
 
+/** Writes operation `index` (level, option, value) into the batch array. */
+function put(index: number, level: number, option: number, value: number): void {
+  io[slot(index, LEVEL)] = level;
+  io[slot(index, OPTION)] = option;
+  io[slot(index, VALUE)] = value;
+}
+
 /** Puts operation `index` (its value validated) into the batch. */
 export function queue(index: number, option: Resolved, value: number): void {
-  io[slot(index, LEVEL)] = option.level;
-  io[slot(index, OPTION)] = option.option;
-  io[slot(index, VALUE)] = value;
+  put(index, option.level, option.option, value);
   queued[index] = option;
 }
 
@@ -158,21 +163,17 @@ export function readValue(index: number): number {
 
 /** setsockopt of one int option (its value validated): the batch's first slot, without the queue. */
 export function setIntOption(fd: number, option: Resolved, value: number): void {
-  io[HEADER + LEVEL] = option.level;
-  io[HEADER + OPTION] = option.option;
-  io[HEADER + VALUE] = value;
+  put(0, option.level, option.option, value);
   const result = addon.setInts(binding, fd, 1);
   if (result !== 0) throw syscallError(-result, 'setsockopt', { level: option.row.level, option: option.name, value }, option.row);
 }
 
 /** getsockopt of one int option. */
 export function getIntOption(fd: number, option: Resolved): number {
-  io[HEADER + LEVEL] = option.level;
-  io[HEADER + OPTION] = option.option;
-  io[HEADER + VALUE] = 0;
+  put(0, option.level, option.option, 0);
   const result = addon.getInts(binding, fd, 1);
   if (result !== 0) throw syscallError(-result, 'getsockopt', { level: option.row.level, option: option.name }, option.row);
-  return io[HEADER + VALUE]!;
+  return readValue(0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,9 +212,7 @@ export interface RawNames {
 export function setRaw(fd: number, level: number, option: number, value: number | Uint8Array, names: RawNames, shown: string | number): void {
   let result: number;
   if (typeof value === 'number') {
-    io[slot(0, LEVEL)] = level;
-    io[slot(0, OPTION)] = option;
-    io[slot(0, VALUE)] = value;
+    put(0, level, option, value);
     result = addon.setInts(binding, fd, 1);
   } else {
     result = addon.setBytes(fd, level, option, value);
@@ -223,9 +222,7 @@ export function setRaw(fd: number, level: number, option: number, value: number 
 
 /** getsockopt(fd, level, option) of an int. */
 export function getRawInt(fd: number, level: number, option: number, names: RawNames): number {
-  io[slot(0, LEVEL)] = level;
-  io[slot(0, OPTION)] = option;
-  io[slot(0, VALUE)] = 0;
+  put(0, level, option, 0);
   const result = addon.getInts(binding, fd, 1);
   if (result < 0) throw syscallError(-result, 'getsockopt', { ...names }, rowNamed(names.option));
   return readValue(0);

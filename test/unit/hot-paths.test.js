@@ -25,15 +25,38 @@ function anotherCopy() {
   return copy;
 }
 
+/** What `call()` returned, or the error's class and code. */
+function resultOf(call) {
+  try {
+    return call();
+  } catch (err) {
+    return `${err.constructor.name} ${err.code}`;
+  }
+}
+
 /** What `call(api)` did: the error's class and code, or 'ok'; then the kernel's keepalive values. */
 function outcome(api, socket, call) {
-  let result = 'ok';
-  try {
+  const result = resultOf(() => {
     call(api);
-  } catch (err) {
-    result = `${err.constructor.name} ${err.code}`;
-  }
+    return 'ok';
+  });
   return { result, kernel: knobs.getKeepAlive(socket) };
+}
+
+/**
+ * The reference for a one-entry cache: another copy of the package, and `uncached(call)`, which
+ * runs `prime(copy)` (a call with other arguments, on a socket of its own) and then `call`, so the
+ * copy's cache holds something else and it checks `call`'s arguments afresh.
+ */
+function uncachedCopy(prime) {
+  const copy = anotherCopy();
+  return {
+    copy,
+    uncached: (call) => {
+      prime(copy);
+      return call();
+    },
+  };
 }
 
 const SEQUENCES = 20;
@@ -43,13 +66,7 @@ test('setKeepAlive: each call holds or throws as on a copy that validates it afr
   const { client } = await tcpPair();
   const { client: reference } = await tcpPair();
   const { client: scratch } = await tcpPair();
-  // The reference: another copy whose one-entry cache is emptied before each call (by a call with
-  // other values, on a third socket), so it validates every call afresh.
-  const copy = anotherCopy();
-  const uncached = (call) => {
-    copy.setKeepAlive(scratch, { idle: 7, interval: 7, count: 7 });
-    call();
-  };
+  const { copy, uncached } = uncachedCopy((other) => other.setKeepAlive(scratch, { idle: 7, interval: 7, count: 7 }));
   // Few values, each beside its near misses (the same number from another input, or one that must
   // be refused): a sequence meets each pair often.
   const IDLE = [60, '60', '60s', '60000ms', 61, -0, 0, NaN, 60.5, 32768, undefined];
@@ -82,12 +99,7 @@ test('setsockopt/getsockopt by name: each call holds or throws as on a copy that
   const { client } = await tcpPair();
   const { client: reference } = await tcpPair();
   const { client: scratch } = await tcpPair();
-  // The reference: another copy whose last pair is another one before each call (see above).
-  const copy = anotherCopy();
-  const uncached = (call) => {
-    copy.getsockopt(scratch, 'SOL_SOCKET', 'SO_REUSEADDR');
-    return call();
-  };
+  const { copy, uncached } = uncachedCopy((other) => other.getsockopt(scratch, 'SOL_SOCKET', 'SO_REUSEADDR'));
   const c = knobs.constants;
   // The same option by name and by number, a level where an option belongs, -0, unknown names.
   const LEVEL = ['IPPROTO_TCP', c.IPPROTO_TCP, -0, 'TCP_KEEPCNT', 'NO_SUCH_LEVEL', 6.5];
@@ -104,17 +116,8 @@ test('setsockopt/getsockopt by name: each call holds or throws as on a copy that
       const expectedSet = outcome(copy, reference, (api) => uncached(() => api.setsockopt(reference, level, option, value)));
       const actualSet = outcome(knobs, client, (api) => api.setsockopt(client, level, option, value));
       expect({ s, i, level, option, value, ...actualSet }).toEqual({ s, i, level, option, value, ...expectedSet });
-      let expectedGet, actualGet;
-      try {
-        expectedGet = uncached(() => copy.getsockopt(reference, level, option));
-      } catch (err) {
-        expectedGet = `${err.constructor.name} ${err.code}`;
-      }
-      try {
-        actualGet = knobs.getsockopt(client, level, option);
-      } catch (err) {
-        actualGet = `${err.constructor.name} ${err.code}`;
-      }
+      const expectedGet = resultOf(() => uncached(() => copy.getsockopt(reference, level, option)));
+      const actualGet = resultOf(() => knobs.getsockopt(client, level, option));
       expect({ s, i, level, option, get: actualGet }).toEqual({ s, i, level, option, get: expectedGet });
     }
   }
