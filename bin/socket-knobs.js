@@ -8,7 +8,7 @@
 // With host:port it connects, applies nothing, and prints that connection's TCP_INFO and current
 // options, then closes it. --json prints the same as one JSON object.
 const fs = require('node:fs');
-const net = require('node:net');
+// node:net (4 ms to load) only where a connection is made: --pid and --port never load it.
 const knobs = require('../dist/index.js');
 
 const USAGE = [
@@ -105,7 +105,7 @@ const LIMIT_MS = 10000;
 
 function connect({ host, port }) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = require('node:net').connect({ host, port });
     socket.once('connect', () => {
       try {
         const result = {
@@ -298,7 +298,10 @@ async function child([host, port]) {
   }
 }
 
-/** --pid's row filter from --state, --sport, --dport and --peer (each checked: a typo is usage, not an empty table). */
+/**
+ * --pid's filter from --state, --sport, --dport and --peer, as inspectProcess() takes it (each
+ * checked here too: a typo is usage, not an empty table).
+ */
 function filterOf(values) {
   const port = (flag) => {
     const text = values[flag.slice(2)];
@@ -311,41 +314,35 @@ function filterOf(values) {
   const state = values.state === undefined ? undefined : values.state.toUpperCase().replace(/-/g, '_');
   if (state !== undefined && !STATES.includes(state))
     throw new Failure(2, 'ERR_USAGE', `--state needs one of ${STATES.join(', ')}: ${shown(values.state)}\n${USAGE}`);
-  const sport = port('--sport');
-  const dport = port('--dport');
-  const peer = values.peer;
-  const split = (address) => {
-    const at = address.lastIndexOf(':');
-    return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
-  };
-  return (c) =>
-    (state === undefined || c.state === state) &&
-    (sport === undefined || split(c.local).port === sport) &&
-    (dport === undefined || split(c.remote).port === dport) &&
-    (peer === undefined || split(c.remote).host === peer.replace(/^\[|\]$/g, ''));
+  const filter = { state, localPort: port('--sport'), remotePort: port('--dport'), peer: values.peer };
+  return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
 }
 
-/** The summary line: sockets per state, and per tuning (keepalive idle/interval/count, user timeout). */
-function summary(connections) {
-  const count = (key) => {
-    const counts = new Map();
-    for (const c of connections) {
-      const k = key(c);
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
-  };
-  const states = count((c) => c.state);
-  const tunings = count((c) =>
-    c.error
-      ? '(unreadable)'
-      : c.unavailable
-        ? '(not borrowed)'
-        : c.state === 'LISTEN'
-          ? 'listening'
-          : `keepalive ${keepaliveCell(c)}, user timeout ${c.tuning.userTimeout ?? '-'}`,
-  );
-  return [`  by state: ${states.join(', ')}`, `  by tuning: ${tunings.join('; ')}`];
+/** inspectProcess(), its refusals as the CLI's failures: a bad --expect or --peer is usage (2), a process that cannot be read 1. */
+function inspected(pidText, options) {
+  try {
+    return knobs.inspectProcess(Number(pidText), options);
+  } catch (err) {
+    const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
+    if (!input) throw new Failure(1, err.code || 'ERR_INSPECT', `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
+    throw new Failure(2, err.code, `${err.argument === 'options.peer' ? '--peer' : '--expect'}: ${err.message}`);
+  }
+}
+
+/** The summary lines: sockets per state, and per tuning (keepalive idle/interval/count, user timeout). */
+function summaryLines(summary) {
+  const states = summary.byState.map((s) => `${s.sockets} ${s.state}`);
+  // Groups that print alike (keepalive off, whatever its timings) are one.
+  const tunings = new Map();
+  for (const t of summary.byTuning) {
+    const k = t.keepAlive;
+    const text =
+      { unreadable: '(unreadable)', unavailable: '(not borrowed)', listener: 'listening' }[t.kind] ??
+      `keepalive ${k.enable ? `${k.idle}/${k.interval}/${k.count}` : 'off'}, user timeout ${t.userTimeout ?? '-'}`;
+    tunings.set(text, (tunings.get(text) ?? 0) + t.sockets);
+  }
+  const byTuning = [...tunings].sort((a, b) => b[1] - a[1]).map(([text, n]) => `${n} ${text}`);
+  return [`  by state: ${states.join(', ')}`, `  by tuning: ${byTuning.join('; ')}`];
 }
 
 /** --expect's tuning: JSON text, or the path of a JSON file. */
@@ -386,43 +383,35 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
     throw new Failure(2, 'ERR_USAGE', `--pid needs a process id (1 to ${max}, the kernel's pid_max): ${shown(String(pidText ?? ''))}\n${USAGE}`);
   const expect = expectText === undefined ? undefined : readExpect(expectText);
   if (knobs.loadError() !== null) throw new Failure(1, 'ERR_SOCKET_KNOBS_NO_ADDON', `no native addon here: ${knobs.loadError()}`);
-  let result;
-  try {
-    result = knobs.inspectProcess(Number(pidText), { ...(expect === undefined ? {} : { expect }), allowRelabel });
-  } catch (err) {
-    // A tuning the package refuses is the caller's input: usage. Anything else: the process could not be read.
-    const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
-    throw new Failure(input ? 2 : 1, err.code || 'ERR_INSPECT', input ? `--expect: ${err.message}` : `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
-  }
-  const total = result.connections.length;
-  result = { ...result, connections: result.connections.filter(filter) };
-  const differing = result.connections.filter((c) => c.drift && c.drift.length > 0);
-  const unchecked = result.connections.filter((c) => c.unavailable);
+  // The text shows ROWS_SHOWN rows and the summary of all: the others are counted, not decoded.
+  const limit = json || all ? {} : { limit: ROWS_SHOWN };
+  const result = inspected(pidText, { ...(expect === undefined ? {} : { expect }), allowRelabel, ...filter, ...limit });
+  const { summary } = result;
   const done = async (text) => {
     await out(text);
     // A health check that could not look is a failure, never a pass by default.
-    if (expect !== undefined && unchecked.length > 0) throw Object.assign(new Failure(1, 'ERR_NOT_CHECKED', ''), { silent: true });
-    if (differing.length > 0) throw Object.assign(new Failure(EXIT_DIFFERS, 'ERR_TUNING_DIFFERS', ''), { silent: true });
+    const unchecked = summary.byTuning.some((t) => t.kind === 'unavailable');
+    if (expect !== undefined && unchecked) throw Object.assign(new Failure(1, 'ERR_NOT_CHECKED', ''), { silent: true });
+    if (summary.differing > 0) throw Object.assign(new Failure(EXIT_DIFFERS, 'ERR_TUNING_DIFFERS', ''), { silent: true });
   };
   if (json) {
-    const body = expect === undefined ? result : { ...result, expect: { tuning: expect, differing: differing.length } };
+    const body = expect === undefined ? result : { ...result, expect: { tuning: expect, differing: summary.differing } };
     // A rate the kernel leaves unlimited reads as Infinity, which JSON cannot hold: 'unlimited'. Put
     // in place before (a replacer would be called for each of the ~100 values of every row).
     for (const c of result.connections)
       for (const info of [c.tcpInfo, c.mptcpInfo]) if (info) for (const k in info) if (info[k] === Infinity) info[k] = 'unlimited';
     return done(JSON.stringify(body, null, 2));
   }
-  const shownCount = result.connections.length === total ? `${total}` : `${result.connections.length} of ${total}`;
+  const shownCount = summary.matched === summary.sockets ? `${summary.sockets}` : `${summary.matched} of ${summary.sockets}`;
   const source = result.connections.some((c) => c.source === 'proc')
     ? `/proc/${pidText}/net/tcp: no socket diagnostics here`
     : "the kernel's socket diagnostics";
   const lines = [`process ${pidText}: ${shownCount} TCP sockets (${source}; tuning through borrowed copies of fds; nothing set)`];
-  if (result.connections.length > 0) lines.push(...summary(result.connections));
+  if (summary.matched > 0) lines.push(...summaryLines(summary));
   lines.push('');
   const header = ['  fd', 'state', 'local', 'remote', 'keepalive (idle/intvl/cnt)', 'user timeout', 'nodelay', 'cc', 'rtt µs', 'retrans'];
   const rows = [expect === undefined ? header : [...header, 'differs from --expect']];
-  const listed = all ? result.connections : result.connections.slice(0, ROWS_SHOWN);
-  for (const c of listed) {
+  for (const c of result.connections) {
     const listener = c.state === 'LISTEN';
     // What the diagnostics give is in every row; the tuning only where a copy was borrowed.
     const measured = [c.congestion ?? '-', listener ? '-' : String(c.tcpInfo?.rtt ?? '-'), listener ? '-' : String(c.tcpInfo?.totalRetrans ?? '-')];
@@ -446,20 +435,16 @@ async function inspect(pidText, expectText, filter, all, rest, json, allowRelabe
     ]);
   }
   lines.push(...table(rows));
-  if (listed.length < result.connections.length)
-    lines.push(`  ... ${result.connections.length - listed.length} more (--all shows every row; --state, --sport, --dport, --peer narrow them)`);
+  if (result.connections.length < summary.matched)
+    lines.push(`  ... ${summary.matched - result.connections.length} more (--all shows every row; --state, --sport, --dport, --peer narrow them)`);
   if (expect !== undefined)
-    lines.push(
-      '',
-      `${differing.length} of ${result.connections.filter((c) => c.drift).length} sockets differ from --expect${differing.length ? ` (exit ${EXIT_DIFFERS})` : ''}`,
-    );
+    lines.push('', `${summary.differing} of ${summary.checked} sockets differ from --expect${summary.differing ? ` (exit ${EXIT_DIFFERS})` : ''}`);
   // The class ids are read before and after borrowing: a change is said, never assumed away.
-  const relabelled = result.connections.filter((c) => c.relabelled);
-  if (relabelled.length > 0)
-    lines.push(
-      '',
-      `warning: borrowing changed the net_cls class id of ${relabelled.length} sockets (fd ${relabelled.map((c) => `${c.fd}: ${c.relabelled.from} -> ${c.relabelled.to}`).join(', ')})`,
-    );
+  if (summary.relabelled > 0) {
+    const shown = result.connections.filter((c) => c.relabelled).map((c) => `${c.fd}: ${c.relabelled.from} -> ${c.relabelled.to}`);
+    const more = summary.relabelled > shown.length ? `, and ${summary.relabelled - shown.length} not listed` : '';
+    lines.push('', `warning: borrowing changed the net_cls class id of ${summary.relabelled} sockets (fd ${shown.join(', ')}${more})`);
+  }
   return done(lines.join('\n'));
 }
 
@@ -489,14 +474,7 @@ async function watch(pidText, intervalText, expectText, filter, rest, json, allo
     throw new Failure(2, 'ERR_USAGE', `--watch needs an interval from 100ms to 1h (2s, 500ms): ${shown(intervalText)}\n${USAGE}`);
   if (rest.length > 0) throw new Failure(2, 'ERR_USAGE', `--pid takes no address\n${USAGE}`);
   const expect = expectText === undefined ? undefined : readExpect(expectText);
-  const read = () => {
-    try {
-      return knobs.inspectProcess(Number(pidText), { ...(expect === undefined ? {} : { expect }), allowRelabel }).connections.filter(filter);
-    } catch (err) {
-      const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
-      throw new Failure(input ? 2 : 1, err.code || 'ERR_INSPECT', `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
-    }
-  };
+  const read = () => inspected(pidText, { ...(expect === undefined ? {} : { expect }), allowRelabel, ...filter }).connections;
   let stop = false;
   let wake = () => {};
   const onSignal = () => {

@@ -65,7 +65,18 @@ export type { Observer, ObserveOptions, ObserveServersOptions, TcpSample } from 
 
 // The operator's view of another process's TCP sockets (npx socket-knobs --pid).
 export { inspectProcess, findSockets } from './inspect';
-export type { InspectedConnection, InspectOptions, PortSocket, FindSocketsOptions, SocketMemory, MptcpInfo } from './inspect';
+export type {
+  InspectedConnection,
+  InspectOptions,
+  InspectResult,
+  InspectSummary,
+  SocketFilter,
+  TuningCount,
+  PortSocket,
+  FindSocketsOptions,
+  SocketMemory,
+  MptcpInfo,
+} from './inspect';
 
 // Dial: client sockets with options set before connect() (SYN retries, Fast Open, MPTCP...).
 export { dial, dialAgent, dialConnector } from './dial';

@@ -23,12 +23,14 @@ import { driftOf, type TuningState } from './tuning/readback';
 import { compileTuning, type Plan, type Tuning } from './tuning/tuning';
 import type { TuningPath } from './core/table';
 import { readOptions, validateBoolean } from './core/validate';
-import type { DiagSocket } from './inspect/diag';
+import type { DiagSocket, SocketTable } from './inspect/diag';
 import { holders, pidMax, tcpTable, type ProcSocket } from './inspect/proc';
 import { borrowPlan } from './inspect/cgroups';
-import { borrowAll, socketsOf } from './inspect/borrow';
+import { borrowAll, socketsOf, type Choose } from './inspect/borrow';
+import { matches, readListing, Tally, type InspectSummary, type SocketFilter } from './inspect/summary';
 
 export type { SocketMemory } from './inspect/diag';
+export type { InspectSummary, SocketFilter, TuningCount } from './inspect/summary';
 export type { MptcpInfo } from './options/mptcp-info';
 
 /** One TCP socket of the inspected process. */
@@ -56,7 +58,13 @@ export interface InspectedConnection extends DiagSocket {
   readonly relabelled?: { readonly from: number; readonly to: number };
 }
 
-export interface InspectOptions {
+export interface InspectOptions extends SocketFilter {
+  /**
+   * At most this many rows in `connections` (those of the lowest fds); `summary` still counts every
+   * socket the filter matched. Default: every row. A summary of 10,000 sockets with a few rows is
+   * read without decoding the others.
+   */
+  limit?: number;
   /** The tuning the process should hold (every Tuning field, deadPeerTimeout included: expanded as tune() expands it). */
   expect?: Tuning;
   /**
@@ -119,19 +127,27 @@ function checkStillThere(pidfd: number, pid: number): void {
   if (!alive) throw syscallError(os().constants.errno.ESRCH, 'pidfd_open', {}, undefined, `process ${pid} exited while it was read`);
 }
 
+/** What inspectProcess() returns: the rows (filtered, up to `limit`), and the summary of every socket matched. */
+export interface InspectResult {
+  readonly connections: InspectedConnection[];
+  readonly summary: InspectSummary;
+}
+
 /**
- * Every TCP socket of process `pid`: what the kernel's diagnostics give, and the tuning read
- * through borrowed copies of its fds; with `options.expect`, each socket's drift from that tuning.
+ * Every TCP socket of process `pid` (those `options` filters, up to `options.limit` rows, and a
+ * summary of all it matched): what the kernel's diagnostics give, and the tuning read through
+ * borrowed copies of its fds; with `options.expect`, each socket's drift from that tuning.
  * Throws SyscallError when the process cannot be read: EACCES from reading /proc/PID/fd and EPERM
  * from pidfd_getfd (both: root or CAP_SYS_PTRACE is needed), EPERM from setns (another network
  * namespace: root), ESRCH (no such process, or it exited meanwhile), ENOSYS (a kernel before 5.6).
- * A pid outside 1..pid_max, or a bad `expect`, is an InvalidArgumentError first.
+ * A pid outside 1..pid_max, or a bad option, is an InvalidArgumentError first.
  */
-export function inspectProcess(pid: number, options?: InspectOptions): { connections: InspectedConnection[] } {
+export function inspectProcess(pid: number, options?: InspectOptions): InspectResult {
   validateInteger(pid, 'pid', 1, pidMax());
-  const given = readOptions(options, 'options', ['expect', 'allowRelabel'] as const);
+  const given = readOptions(options, 'options', ['expect', 'allowRelabel', 'state', 'localPort', 'remotePort', 'peer', 'limit'] as const);
   const plan: Plan | undefined = given.expect === undefined ? undefined : compileTuning(given.expect, 'options.expect');
   const allowRelabel = given.allowRelabel === undefined ? false : validateBoolean(given.allowRelabel, 'options.allowRelabel');
+  const { filter, limit } = readListing(given);
   let pidfd: number;
   try {
     pidfd = openProcess(pid);
@@ -143,9 +159,17 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
     const fds = fdsOf(pid);
     checkStillThere(pidfd, pid);
     const how = borrowPlan(pid, allowRelabel);
-    if (how.kind === 'refused') return { connections: unavailableRows(pid, fds, socketsOf(pid), how.reason) };
-    const found = borrowAll(pid, pidfd, fds, how.kind === 'plain' ? [] : how.joins);
-    if ('notBorrowed' in found) return { connections: unavailableRows(pid, fds, found.diag, found.notBorrowed) };
+    if (how.kind === 'refused') return unavailableRows(pid, fds, socketsOf(pid, false), how.reason, filter, limit, plan !== undefined);
+    // Counted, not made into rows: the sockets past `limit`, where a row adds nothing to the
+    // summary (no drift to compare, no class id to check after).
+    const labels = how.kind !== 'plain' || how.relabels;
+    let chosen = 0;
+    const choose: Choose = (brief) => (!matches(filter, brief) ? 'skip' : chosen++ < limit || plan || labels ? 'row' : 'count');
+    const tally = new Tally();
+    // Every socket a row: decoded at once, while the borrowing threads work.
+    const whole = limit === Infinity || plan !== undefined || labels;
+    const found = borrowAll(pid, pidfd, fds, how.kind === 'plain' ? [] : how.joins, { choose, tally, whole });
+    if ('notBorrowed' in found) return unavailableRows(pid, fds, found.diag, found.notBorrowed, filter, limit, plan !== undefined);
     const rows = found.borrowed.map(({ fd, socket, tuning, error, tcpInfo }): InspectedConnection => {
       if (!tuning) return { fd, ...socket, error };
       const drift = plan && socket.state !== 'LISTEN' ? driftOf(plan, tuning) : undefined;
@@ -156,13 +180,19 @@ export function inspectProcess(pid: number, options?: InspectOptions): { connect
       }
       return completed(socket, fd, tuning, drift);
     });
-    rows.sort((a, b) => a.fd - b.fd); // (sockets borrowed again come last)
     // Where borrowing could change a class id (joining first should keep it; allowRelabel changes
     // it), a second dump says which did.
-    return { connections: how.kind === 'plain' && !how.relabels ? rows : checkedLabels(pid, rows) };
+    return listed(labels ? checkedLabels(pid, rows) : rows, tally, limit, plan !== undefined, labels, found.found);
   } finally {
     closeSocket(pidfd);
   }
+}
+
+/** The result: `rows` in fd order (sockets borrowed again came last), up to `limit`, and the summary of them and of the sockets `tally` counted already. */
+function listed(rows: InspectedConnection[], tally: Tally, limit: number, expect: boolean, labels = false, sockets = rows.length): InspectResult {
+  rows.sort((a, b) => a.fd - b.fd);
+  for (const row of rows) tally.add(row);
+  return { connections: rows.length > limit ? rows.slice(0, limit) : rows, summary: tally.summary(sockets, expect, labels) };
 }
 
 // The sockets the diagnostics decoded for this call become its rows: made once per call (not
@@ -178,12 +208,24 @@ function completed(socket: DiagSocket, fd: number, tuning: TuningState, drift: T
   return row;
 }
 
-/** The rows of the sockets among `fds` where nothing is borrowed (`reason`): /proc/PID/fd's links say which fd is which socket. */
-function unavailableRows(pid: number, fds: readonly number[], diag: Map<number, DiagSocket>, reason: string): InspectedConnection[] {
-  return [...socketInodes(pid, fds)].flatMap(([fd, inode]) => {
-    const socket = diag.get(inode);
+/** The rows of the sockets among `fds` that `filter` lists, where nothing is borrowed (`reason`): /proc/PID/fd's links say which fd is which socket. */
+function unavailableRows(
+  pid: number,
+  fds: readonly number[],
+  diag: SocketTable,
+  reason: string,
+  filter: Readonly<SocketFilter>,
+  limit: number,
+  expect: boolean,
+): InspectResult {
+  let found = 0;
+  const rows = [...socketInodes(pid, fds)].flatMap(([fd, inode]) => {
+    const brief = diag.brief(inode);
+    if (brief) found++;
+    const socket = brief && matches(filter, brief) ? diag.get(inode) : undefined;
     return socket ? [{ fd, ...socket, unavailable: reason }] : [];
   });
+  return listed(rows, new Tally(), limit, expect, false, found);
 }
 
 /**
@@ -191,7 +233,7 @@ function unavailableRows(pid: number, fds: readonly number[], diag: Map<number, 
  * was before; a row whose class changed says so (`relabelled`).
  */
 function checkedLabels(pid: number, rows: InspectedConnection[]): InspectedConnection[] {
-  const after = socketsOf(pid);
+  const after = socketsOf(pid, false);
   return rows.map((row) => {
     const now = after.get(row.inode)?.classId;
     return now === undefined || now === row.classId ? row : { ...row, relabelled: { from: row.classId!, to: now } };

@@ -15,9 +15,10 @@ import { SyscallError, errnoName } from '../core/errors';
 import { tuningOfReadings, tuningReads, type TuningReads, type TuningState } from '../tuning/readback';
 import type { TuningPath } from '../core/table';
 import { decodeTcpInfo, type TcpInfo } from '../options/tcpinfo';
-import { diagnose, type DiagSocket } from './diag';
+import { diagnose, WholeSockets, type DiagSocket, type SocketBrief, type SocketTable } from './diag';
 import { tcpTable } from './proc';
 import { mountRoot } from './cgroups';
+import type { Tally } from './summary';
 
 /**
  * The TCP sockets of `pid`'s network namespace by inode: from the kernel's socket diagnostics, or,
@@ -25,9 +26,9 @@ import { mountRoot } from './cgroups';
  * as qemu-user, setns refused without CAP_SYS_ADMIN), from /proc/PID/net/tcp{,6}: the rows then get
  * their TCP_INFO through the borrowed copy. `afterDump` runs once the diagnostics are received, before they are decoded.
  */
-export function socketsOf(pid: number, afterDump?: () => void): Map<number, DiagSocket> {
+export function socketsOf(pid: number, whole: boolean, afterDump?: () => void): SocketTable {
   try {
-    return diagnose(pid, afterDump);
+    return diagnose(pid, whole, afterDump);
   } catch (err) {
     if (!(err instanceof SyscallError && (err.syscall === 'socket' || err.syscall === 'setns'))) throw err;
   }
@@ -38,7 +39,7 @@ export function socketsOf(pid: number, afterDump?: () => void): Map<number, Diag
     if (inode !== '0')
       sockets.set(Number(inode), { inode: Number(inode), ...rest, ...(row.state === 'LISTEN' ? {} : { sendQueue }), protocol: 'tcp', source: 'proc' });
   }
-  return sockets;
+  return new WholeSockets(sockets);
 }
 
 /**
@@ -62,6 +63,12 @@ function netAdmin(): boolean {
   }
 }
 
+/** True if the diagnostics of the socket `brief` describes give `path` (a field of fromDiagnostics()). */
+function gives(brief: SocketBrief, path: TuningPath): boolean {
+  if (path === 'receiveBufferSize' || path === 'sendBufferSize') return brief.memory;
+  return path === 'mark' ? brief.mark : brief.congestion;
+}
+
 /** A field of fromDiagnostics(), as `socket`'s diagnostics give it (undefined where they did not). */
 function knownValue(socket: DiagSocket, path: TuningPath): unknown {
   if (path === 'receiveBufferSize') return socket.memory?.receiveBuffer;
@@ -70,9 +77,9 @@ function knownValue(socket: DiagSocket, path: TuningPath): unknown {
   return socket.congestion;
 }
 
-/** True if `socket`'s diagnostics give every field `plan` takes from them. */
-function givesKnown(socket: DiagSocket, plan: ReadPlan): boolean {
-  for (const path of plan.tuning.known) if (knownValue(socket, path) === undefined) return false;
+/** True if the diagnostics of the socket `brief` describes give every field `plan` takes from them. */
+function givesKnown(brief: SocketBrief, plan: ReadPlan): boolean {
+  for (const path of plan.tuning.known) if (!gives(brief, path)) return false;
   return true;
 }
 
@@ -87,9 +94,23 @@ export interface Borrowed {
   readonly tcpInfo?: TcpInfo;
 }
 
-/** What borrowAll() found: the sockets, and the rows of those among the fds; or why nothing was borrowed. */
+/**
+ * What borrowAll() does with each TCP socket among the fds, told by its brief: 'row' (decoded and
+ * read whole), 'count' (counted in the tally: a summary of 10,000 sockets needs no 10,000 rows),
+ * 'skip' (a filter left it out).
+ */
+export type Choose = (brief: SocketBrief) => 'row' | 'count' | 'skip';
+
+/** What borrowAll() lists: which sockets become rows (choose), where the others are counted, and whether every socket is decoded at once (whole: most become rows). */
+export interface Listing {
+  readonly choose: Choose;
+  readonly tally: Tally;
+  readonly whole: boolean;
+}
+
+/** What borrowAll() found: the sockets, the rows of those among the fds, and how many there were; or why nothing was borrowed. */
 export type BorrowResult =
-  { readonly diag: Map<number, DiagSocket>; readonly borrowed: Borrowed[] } | { readonly diag: Map<number, DiagSocket>; readonly notBorrowed: string };
+  { readonly diag: SocketTable; readonly borrowed: Borrowed[]; readonly found: number } | { readonly diag: SocketTable; readonly notBorrowed: string };
 
 /** The reads of one borrowing: the tuning's, and TCP_INFO's where the diagnostics did not give it. */
 interface ReadPlan {
@@ -111,7 +132,8 @@ function readPlan(known: readonly TuningPath[], tcpInfo: boolean): ReadPlan {
  * closed meanwhile (EBADF). Any other refusal of pidfd_getfd is the whole call's (thrown); threads
  * that could not join the cgroups mean nothing is used (`notBorrowed`, with the reason).
  */
-export function borrowAll(pid: number, pidfd: number, fds: readonly number[], joins: readonly CgroupToJoin[]): BorrowResult {
+export function borrowAll(pid: number, pidfd: number, fds: readonly number[], joins: readonly CgroupToJoin[], listing: Listing): BorrowResult {
+  const { choose, tally } = listing;
   const mount = joins.length > 0 ? mountRoot() : null;
   try {
     const all = Int32Array.from(fds);
@@ -119,31 +141,92 @@ export function borrowAll(pid: number, pidfd: number, fds: readonly number[], jo
     const start = (plan: ReadPlan): void => {
       started = { borrowing: startBorrowing(pidfd, all, plan.reads, joins, mount?.path ?? ''), plan };
     };
-    let diag: Map<number, DiagSocket>;
+    let diag: SocketTable;
     let readings: CopyReadings | string | undefined;
     try {
-      // Started once the dump is received, before it is decoded: the copies are read while this
-      // thread decodes, and nothing borrowed is older than the dump (nor, when joining, is any
-      // socket borrowed before the class ids compared after it were read).
-      diag = socketsOf(pid, () => start(readPlan(fromDiagnostics(), false)));
+      // Started once the dump is received, before it is indexed: the copies are read meanwhile,
+      // and nothing borrowed is older than the dump (nor, when joining, is any socket borrowed
+      // before the class ids compared after it were read).
+      diag = socketsOf(pid, listing.whole, () => start(readPlan(fromDiagnostics(), false)));
       // Without the diagnostics, everything is read through the copies, TCP_INFO included.
       if (!started) start(readPlan([], true));
     } finally {
       readings = finished(started?.borrowing);
     }
     if (typeof readings === 'string' || readings === undefined) return { diag, notBorrowed: readings ?? 'not borrowed' };
+    const plan = started!.plan;
     const borrowed: Borrowed[] = [];
     const again: number[] = [];
+    const counting = countingReads(plan.tuning);
+    let found = 0;
     for (let i = 0; i < fds.length; i++) {
-      const found = borrowedAt(readings, i, fds[i]!, diag, started!.plan);
-      if (found === 'again') again.push(fds[i]!);
-      else if (found) borrowed.push(found);
+      const inode = socketAt(readings, i);
+      const brief = inode === null ? undefined : diag.brief(inode);
+      if (!brief) continue;
+      found++;
+      const choice = choose(brief);
+      if (choice === 'skip') continue;
+      // (A socket read again becomes a row whatever was chosen: they are few, and its count is its row's.)
+      if (!givesKnown(brief, plan)) again.push(fds[i]!);
+      else if (choice === 'row' || !counted(readings, i, brief.state, counting, tally))
+        borrowed.push(borrowedAt(readings, i, fds[i]!, diag.get(inode!)!, plan));
     }
     if (again.length > 0) borrowed.push(...borrowedAgain(pidfd, again, diag, joins, mount?.path ?? ''));
-    return { diag, borrowed };
+    return { diag, borrowed, found };
   } finally {
     mount?.remove();
   }
+}
+
+/** The inode of fd `i`'s copy, if it is a socket; null if not, or closed since /proc/PID/fd was read (EBADF). Throws any other refusal. */
+function socketAt(readings: CopyReadings, i: number): number | null {
+  const errno = readings.errno(i);
+  if (errno !== 0) {
+    if (errnoName(errno) === 'EBADF') return null;
+    throw borrowError(errno);
+  }
+  return readings.isSocket(i) ? readings.inode(i) : null;
+}
+
+/** The reads a connection's count needs (keepalive, user timeout: -1 where the platform lacks one), and how many reads there are. */
+interface CountingReads {
+  readonly all: number;
+  readonly enable: number;
+  readonly idle: number;
+  readonly interval: number;
+  readonly count: number;
+  readonly userTimeout: number;
+}
+
+function countingReads(plan: TuningReads): CountingReads {
+  const at = (path: TuningPath): number => plan.readOf.get(path) ?? -1;
+  const [enable, idle, interval, count, userTimeout] = (
+    ['keepAlive.enable', 'keepAlive.idle', 'keepAlive.interval', 'keepAlive.count', 'userTimeout'] as const
+  ).map(at) as [number, number, number, number, number];
+  return { all: plan.reads.length, enable, idle, interval, count, userTimeout };
+}
+
+/**
+ * Counts copy `i` (state `state`) in `tally`: a listener as one, a connection by its keepalive
+ * and user timeout as its TuningState would have them; when every read of the copy succeeded,
+ * else false (its row says what failed).
+ */
+function counted(readings: CopyReadings, i: number, state: string, reads: CountingReads, tally: Tally): boolean {
+  for (let k = 0; k < reads.all; k++) if (readings.length(i, k) < 0) return false;
+  if (state === 'LISTEN') {
+    tally.add({ state });
+    return true;
+  }
+  const int = (k: number): number | undefined => (k < 0 ? undefined : readings.int(i, k));
+  tally.addConnection(
+    state,
+    reads.enable < 0 ? undefined : readings.int(i, reads.enable) !== 0,
+    int(reads.idle),
+    int(reads.interval),
+    int(reads.count),
+    int(reads.userTimeout),
+  );
+  return true;
 }
 
 /** finish() of `borrowing`: its readings, or (where its threads could not join the cgroups) why nothing was borrowed. */
@@ -160,26 +243,19 @@ function finished(borrowing: Borrowing | undefined): CopyReadings | string | und
  * The sockets whose diagnostics lacked a field taken from them (a Multipath TCP socket may have
  * no congestion control of its own there): borrowed again, every field read through the copy.
  */
-function borrowedAgain(pidfd: number, fds: number[], diag: Map<number, DiagSocket>, joins: readonly CgroupToJoin[], mount: string): Borrowed[] {
+function borrowedAgain(pidfd: number, fds: number[], diag: SocketTable, joins: readonly CgroupToJoin[], mount: string): Borrowed[] {
   const plan = readPlan([], false);
   const readings = finished(startBorrowing(pidfd, Int32Array.from(fds), plan.reads, joins, mount));
   if (typeof readings !== 'object') return [];
   return fds.flatMap((fd, i) => {
-    const found = borrowedAt(readings, i, fd, diag, plan);
-    return found && found !== 'again' ? [found] : [];
+    const inode = socketAt(readings, i);
+    const socket = inode === null ? undefined : diag.get(inode);
+    return socket ? [borrowedAt(readings, i, fd, socket, plan)] : [];
   });
 }
 
-/** Fd `i` of a borrowing: its row, none (not a listed TCP socket, or closed meanwhile), or 'again' (read it whole). */
-function borrowedAt(readings: CopyReadings, i: number, fd: number, diag: Map<number, DiagSocket>, plan: ReadPlan): Borrowed | 'again' | null {
-  const errno = readings.errno(i);
-  if (errno !== 0) {
-    if (errnoName(errno) === 'EBADF') return null; // closed since /proc/PID/fd was read
-    throw borrowError(errno);
-  }
-  const socket = readings.isSocket(i) ? diag.get(readings.inode(i)) : undefined;
-  if (!socket) return null;
-  if (!givesKnown(socket, plan)) return 'again';
+/** Copy `i` of a borrowing, of `socket`: its row, with its tuning or why it could not be read. */
+function borrowedAt(readings: CopyReadings, i: number, fd: number, socket: DiagSocket, plan: ReadPlan): Borrowed {
   let tuning: TuningState;
   try {
     tuning = tuningOfReadings(readings, i, plan.tuning, (path) => knownValue(socket, path));

@@ -4,17 +4,13 @@
  * owner, queues, TCP_INFO, congestion control, memory and class id, without touching the sockets
  * (nothing is borrowed, so nothing is re-labelled).
  *
- * The netlink socket is opened in the namespace of the process being read (a thread of the addon's
- * joins it with setns and creates the socket: from this namespace a container's sockets are
- * simply absent). The requests and replies are built and decoded here; the addon only sends and
- * receives datagrams. Layouts: <linux/netlink.h>, <linux/inet_diag.h> (uapi, stable).
+ * The dump is received by lib/inspect/netlink.ts, in the namespace of the process being read; the
+ * replies are decoded here. Layouts: <linux/inet_diag.h> (uapi, stable).
  */
-import fs = require('node:fs');
-import { closeSocket, openDiagnostics, receiveDiagnostics, sendDiagnostics, syscallError } from '../core/syscall';
-import { os } from '../core/builtins';
 import { decodeTcpInfoIn, viewsOf, type TcpInfo } from '../options/tcpinfo';
 import { stateName } from '../options/tcpinfo-layout';
 import { decodeMptcpInfo, type MptcpInfo } from '../options/mptcp-info';
+import { AF_INET, ATTR, dump, IPPROTO_MPTCP, IPPROTO_TCP, MSG_LENGTH, NLMSG_HDRLEN, SOCK_DIAG_BY_FAMILY, type Received } from './netlink';
 
 /** One TCP or Multipath TCP socket as the kernel's diagnostics describe it. */
 export interface DiagSocket {
@@ -68,53 +64,10 @@ export interface SocketMemory {
   readonly drops: number;
 }
 
-// <linux/netlink.h>, <linux/sock_diag.h>, <linux/inet_diag.h>
-const NLMSG_HDRLEN = 16;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const SOCK_DIAG_BY_FAMILY = 20;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IPPROTO_TCP = 6;
-const IPPROTO_MPTCP = 262; // above a byte: asked for with the INET_DIAG_REQ_PROTOCOL attribute
-const INET_DIAG_REQ_PROTOCOL = 3;
-const REQUEST_LENGTH = NLMSG_HDRLEN + 56; // struct inet_diag_req_v2
-const MSG_LENGTH = 72; // struct inet_diag_msg
-const ATTR = { MEMINFO: 1, INFO: 2, CONG: 4, TCLASS: 6, SKMEMINFO: 7, MARK: 15, CLASS_ID: 17 } as const;
-// The extensions asked for: a bit per attribute (1 << (type - 1)); TCLASS brings CLASS_ID with it.
-const EXTENSIONS = (1 << (ATTR.INFO - 1)) | (1 << (ATTR.CONG - 1)) | (1 << (ATTR.TCLASS - 1)) | (1 << (ATTR.SKMEMINFO - 1));
-// Every state but TIME_WAIT (6) and NEW_SYN_RECV (12): a socket in those is held by no process (it
-// has no inode, nothing to match an fd), and after a burst of connections there can be tens of
-// thousands of them: the kernel leaves them out of the dump.
-const HELD_STATES = 0xffffffff & ~(1 << 6) & ~(1 << 12);
-
-// One datagram of a dump (the kernel sends at most 32 KiB at a time).
-const datagram = new Uint8Array(65536);
-const view = new DataView(datagram.buffer);
-const datagramViews = viewsOf(datagram);
-
-/** The dump request for one address family's TCP (or MPTCP) sockets, in every state a process's socket can be in. */
-function request(family: number, protocol: number, sequence: number): Uint8Array {
-  const length = REQUEST_LENGTH + (protocol > 255 ? 8 : 0);
-  const bytes = new Uint8Array(length);
-  const v = new DataView(bytes.buffer);
-  v.setUint32(0, length, true);
-  v.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
-  v.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
-  v.setUint32(8, sequence, true);
-  bytes[NLMSG_HDRLEN] = family;
-  bytes[NLMSG_HDRLEN + 1] = protocol > 255 ? 0 : protocol;
-  bytes[NLMSG_HDRLEN + 2] = EXTENSIONS;
-  v.setUint32(NLMSG_HDRLEN + 4, HELD_STATES >>> 0, true);
-  if (protocol > 255) {
-    v.setUint16(REQUEST_LENGTH, 8, true);
-    v.setUint16(REQUEST_LENGTH + 2, INET_DIAG_REQ_PROTOCOL, true);
-    v.setUint32(REQUEST_LENGTH + 4, protocol, true);
-  }
-  return bytes;
-}
+// The kept datagram being decoded (select()): the decoders below read it through these.
+let datagram: Uint8Array = new Uint8Array(0);
+let view: DataView = new DataView(datagram.buffer);
+let datagramViews = viewsOf(datagram);
 
 /** An IPv6 address's text (RFC 5952: the longest run of zero groups as `::`; IPv4-mapped as Node prints it). */
 export function ipv6Text(b: Uint8Array, at: number): string {
@@ -244,58 +197,147 @@ function decodeSocket(at: number, end: number, protocol: number): DiagSocket {
   return socket as unknown as DiagSocket;
 }
 
-/** A datagram of a dump, kept to be decoded once every dump has been received. */
-interface Received {
-  readonly bytes: Uint8Array;
-  readonly protocol: number;
+let selected: Received | undefined;
+
+/** Makes `received` the datagram the decoders read. */
+function select(received: Received): void {
+  if (selected === received) return;
+  selected = received;
+  datagram = received.bytes;
+  view = received.view;
+  datagramViews = viewsOf(received.bytes);
+}
+
+/** What a filter, a summary and the borrowing's plan need of a socket, read without decoding it. */
+export interface SocketBrief {
+  readonly state: string;
+  readonly local: string;
+  readonly remote: string;
+  /** Which of the fields the borrowing may take from the diagnostics they give (see lib/inspect/borrow.ts). */
+  readonly memory: boolean;
+  readonly congestion: boolean;
+  readonly mark: boolean;
 }
 
 /**
- * Every TCP socket of one address family, from an open diagnostics socket: its datagrams, copied
- * into `into` as they arrive (decoded later, by decodeReceived).
+ * The TCP sockets of a network namespace by inode. A socket is decoded at its first get(): an
+ * operator asking for a summary and 50 rows of 10,000 sockets needs only their briefs.
  */
-function receiveFamily(fd: number, family: number, protocol: number, sequence: number, into: Received[]): void {
-  sendDiagnostics(fd, request(family, protocol, sequence));
-  for (;;) {
-    const length = receiveDiagnostics(fd, datagram);
-    into.push({ bytes: datagram.slice(0, length), protocol });
-    for (let at = 0; at + NLMSG_HDRLEN <= length;) {
-      const size = view.getUint32(at, true);
-      const type = view.getUint16(at + 4, true);
-      if (size < NLMSG_HDRLEN || at + size > length) throw new Error(`socket diagnostics: a malformed reply (message of ${size} bytes at ${at} of ${length})`);
-      if (type === NLMSG_DONE) return;
-      if (type === NLMSG_ERROR) {
-        const errno = -view.getInt32(at + NLMSG_HDRLEN, true);
-        // No IPv6 in this kernel or namespace, or no MPTCP: no sockets of that family or protocol.
-        if (errno === os().constants.errno.ENOENT && (family === AF_INET6 || protocol === IPPROTO_MPTCP)) return;
-        throw syscallError(errno, 'sock_diag');
-      }
-      at += (size + 3) & ~3;
-    }
+export interface SocketTable {
+  readonly size: number;
+  get(inode: number): DiagSocket | undefined;
+  brief(inode: number): SocketBrief | undefined;
+}
+
+/** The brief of a socket already decoded. */
+function briefOf(s: DiagSocket): SocketBrief {
+  return {
+    state: s.state,
+    local: s.local,
+    remote: s.remote,
+    memory: s.memory !== undefined,
+    congestion: s.congestion !== undefined,
+    mark: s.mark !== undefined,
+  };
+}
+
+/** A table of sockets already whole (those of /proc/PID/net/tcp). */
+export class WholeSockets implements SocketTable {
+  constructor(private readonly sockets: ReadonlyMap<number, DiagSocket>) {}
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  get(inode: number): DiagSocket | undefined {
+    return this.sockets.get(inode);
+  }
+
+  brief(inode: number): SocketBrief | undefined {
+    const s = this.sockets.get(inode);
+    return s && briefOf(s);
   }
 }
 
-/** The sockets of the datagrams received, by inode (0: not held by a process, left out). */
-function decodeReceived(received: readonly Received[], into: Map<number, DiagSocket>): void {
-  for (const { bytes, protocol } of received) {
-    datagram.set(bytes);
-    for (let at = 0; at + NLMSG_HDRLEN <= bytes.length;) {
-      const size = view.getUint32(at, true);
-      if (view.getUint16(at + 4, true) === SOCK_DIAG_BY_FAMILY && size >= NLMSG_HDRLEN + MSG_LENGTH) {
-        const socket = decodeSocket(at + NLMSG_HDRLEN, at + size, protocol);
-        if (socket.inode !== 0) into.set(socket.inode, socket);
-      }
-      at += (size + 3) & ~3;
-    }
+/** The brief of the inet_diag_msg at `at` (its attributes up to `end`) of the selected datagram. */
+function briefAt(at: number, end: number): SocketBrief {
+  const family = datagram[at]!;
+  let memory = false;
+  let congestion = false;
+  let mark = false;
+  for (let a = at + MSG_LENGTH; a + 4 <= end;) {
+    const length = view.getUint16(a, true);
+    const type = view.getUint16(a + 2, true) & 0x3fff;
+    if (length < 4 || a + length > end) break;
+    if (type === ATTR.SKMEMINFO && length - 4 >= 36) memory = true;
+    else if (type === ATTR.CONG) congestion = true;
+    else if (type === ATTR.MARK && length - 4 >= 4) mark = true;
+    a += (length + 3) & ~3;
   }
+  return { state: stateName(datagram[at + 1]!), local: endpoint(family, at + 4, at + 8), remote: endpoint(family, at + 6, at + 24), memory, congestion, mark };
 }
 
-/** The inode of a network namespace file (/proc/PID/ns/net). */
-function namespaceOf(path: string): number | null {
-  try {
-    return fs.statSync(path).ino;
-  } catch {
-    return null;
+/**
+ * The sockets of the datagrams received: indexed by inode (0: not held by a process, left out),
+ * each briefed at once (while the borrowing threads work) and decoded whole on first use.
+ */
+class DiagSockets implements SocketTable {
+  private readonly slots = new Map<number, number>();
+  /** Per slot: the datagram's index in `received`, and the inet_diag_msg's start and end in it. */
+  private readonly places: number[] = [];
+  private readonly briefs: SocketBrief[] = [];
+  private readonly decoded: (DiagSocket | undefined)[] = [];
+
+  /** With `whole`, every socket is decoded at once (a caller that lists them all: while the borrowing threads work). */
+  constructor(
+    private readonly received: readonly Received[],
+    whole: boolean,
+  ) {
+    for (let r = 0; r < received.length; r++) {
+      select(received[r]!);
+      for (let at = 0; at + NLMSG_HDRLEN <= datagram.length;) {
+        const size = view.getUint32(at, true);
+        if (view.getUint16(at + 4, true) === SOCK_DIAG_BY_FAMILY && size >= NLMSG_HDRLEN + MSG_LENGTH) {
+          const inode = view.getUint32(at + NLMSG_HDRLEN + 68, true);
+          if (inode !== 0) {
+            this.slots.set(inode, this.briefs.length);
+            this.places.push(r, at + NLMSG_HDRLEN, at + size);
+            if (whole) {
+              const socket = decodeSocket(at + NLMSG_HDRLEN, at + size, received[r]!.protocol);
+              this.decoded.push(socket);
+              this.briefs.push(briefOf(socket));
+            } else this.briefs.push(briefAt(at + NLMSG_HDRLEN, at + size));
+          }
+        }
+        at += (size + 3) & ~3;
+      }
+    }
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  get(inode: number): DiagSocket | undefined {
+    const slot = this.slots.get(inode);
+    if (slot === undefined) return undefined;
+    let socket = this.decoded[slot];
+    if (socket === undefined) {
+      const at = this.place(slot);
+      socket = this.decoded[slot] = decodeSocket(at, this.places[3 * slot + 2]!, selected!.protocol);
+    }
+    return socket;
+  }
+
+  brief(inode: number): SocketBrief | undefined {
+    const slot = this.slots.get(inode);
+    return slot === undefined ? undefined : this.briefs[slot];
+  }
+
+  /** Selects slot's datagram; its inet_diag_msg's start. */
+  private place(slot: number): number {
+    select(this.received[this.places[3 * slot]!]!);
+    return this.places[3 * slot + 1]!;
   }
 }
 
@@ -303,42 +345,14 @@ function namespaceOf(path: string): number | null {
  * Every TCP and MPTCP socket (IPv4 and IPv6) of the network namespace process `pid` is in, by inode, from the
  * kernel's diagnostics. Another namespace than this process's needs root (setns: CAP_SYS_ADMIN);
  * throws SyscallError. `afterDump` runs once every socket has been received, before they are
- * decoded (the inspector starts its borrowing threads there: what it borrows is never older than
- * the dump, and the decoding overlaps the borrowing).
+ * indexed (the inspector starts its borrowing threads there: what it borrows is never older than
+ * the dump). With `whole`, every socket is decoded then; else each at its first get().
  */
-export function diagnose(pid: number | 'self', afterDump?: () => void): Map<number, DiagSocket> {
-  const path = `/proc/${pid}/ns/net`;
-  const other = pid !== 'self' && namespaceOf(path) !== namespaceOf('/proc/self/ns/net');
-  let nsFd = -1;
-  if (other) {
-    try {
-      nsFd = fs.openSync(path, 'r');
-    } catch (err) {
-      throw syscallError(
-        (err as NodeJS.ErrnoException).code === 'ENOENT' ? os().constants.errno.ESRCH : os().constants.errno.EACCES,
-        'open',
-        {},
-        undefined,
-        `open ${path}: reading another process's network namespace needs root`,
-      );
-    }
-  }
-  const sockets = new Map<number, DiagSocket>();
-  const received: Received[] = [];
+export function diagnose(pid: number | 'self', whole: boolean, afterDump?: () => void): SocketTable {
+  const received = dump(pid);
   ipv4Texts.clear();
   ipv6Texts.clear();
-  let fd = -1;
-  try {
-    fd = openDiagnostics(nsFd);
-    receiveFamily(fd, AF_INET, IPPROTO_TCP, 1, received);
-    receiveFamily(fd, AF_INET6, IPPROTO_TCP, 2, received);
-    receiveFamily(fd, AF_INET, IPPROTO_MPTCP, 3, received);
-    receiveFamily(fd, AF_INET6, IPPROTO_MPTCP, 4, received);
-  } finally {
-    if (fd >= 0) closeSocket(fd);
-    if (nsFd >= 0) fs.closeSync(nsFd);
-  }
+  selected = undefined;
   afterDump?.();
-  decodeReceived(received, sockets);
-  return sockets;
+  return new DiagSockets(received, whole);
 }

@@ -217,3 +217,6 @@ export function optionFlags(o: number): NonNullable<TcpInfo['options']> {
     tfoChild: (o & 128) !== 0,
   };
 }
+
+/** The names of the states a filter may ask for (ESTABLISHED to CLOSING; a TIME_WAIT socket belongs to no process, so it matches none). */
+export const TCP_STATE_NAMES: readonly string[] = STATES.slice(1, 12);

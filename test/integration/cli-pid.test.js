@@ -222,10 +222,15 @@ testIf(reason, 'filters and a summary: --state, --sport, --dport, --peer; 50 row
     expect(count('--peer', '127.0.0.1')).toBe(60);
     expect(count('--state', 'ESTABLISHED', '--dport', String(port))).toBe(30);
     expect(cli('--state', 'listen').stdout).toMatch(/^process \d+: 1 of 61 TCP sockets/);
+    // --json has the summary too: the same counts as the text's, of every socket.
+    expect(JSON.parse(cli('--json', '--dport', String(port)).stdout).summary).toEqual(
+      expect.objectContaining({ sockets: 61, matched: 30, byState: [{ state: 'ESTABLISHED', sockets: 30 }] }),
+    );
     for (const bad of [
       ['--state', 'bogus'],
       ['--sport', '0'],
       ['--dport', 'x'],
+      ['--peer', 'localhost'],
     ])
       expect({ bad, status: cli(...bad).status }).toEqual({ bad, status: 2 });
     expect(spawnSync(process.execPath, [BIN, '--state', 'listen'], { encoding: 'utf8' }).status).toBe(2); // without --pid

@@ -6,6 +6,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
 const knobs = require('../..');
 const { EMULATED, firstReason, noCommand, notRoot, testIf, waitFor } = require('../helpers');
+const { mulberry32 } = require('../helpers/random');
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const reason = firstReason(process.platform === 'linux' ? null : 'pidfd_getfd is Linux-only', notRoot('pidfd_getfd on another process needs CAP_SYS_PTRACE'));
@@ -207,4 +208,132 @@ testIf(
     expect(outcomes.gone).toBe(40);
   },
   120000,
+);
+
+// --- filters, limit and summary -----------------------------------------------------------------
+
+/** What a row is, minus what moves between two reads of a still process (TCP_INFO, memory, queues). */
+const rowKey = (c) => JSON.stringify([c.fd, c.inode, c.state, c.local, c.remote, c.congestion, c.tuning ?? null, c.error ?? null, c.drift ?? null]);
+
+/** The summary of `rows` (of `sockets` in all), computed here from the rows alone, each list in a fixed order. */
+function summaryOf(rows, sockets) {
+  const count = (key) => {
+    const counts = new Map();
+    for (const row of rows) counts.set(key(row), (counts.get(key(row)) ?? 0) + 1);
+    return [...counts].map(([k, n]) => `${n} ${k}`).sort();
+  };
+  const tuningKey = (c) => {
+    if (c.error) return 'unreadable';
+    if (c.unavailable) return 'unavailable';
+    if (c.state === 'LISTEN') return 'listener';
+    return JSON.stringify({ keepAlive: c.tuning.keepAlive, userTimeout: c.tuning.userTimeout });
+  };
+  return { sockets, matched: rows.length, byState: count((c) => c.state), byTuning: count(tuningKey) };
+}
+
+/** A result's summary in summaryOf()'s form; and its lists are sorted most first. */
+function comparable(summary) {
+  for (const list of [summary.byState, summary.byTuning]) expect(list.map((e) => e.sockets)).toEqual([...list.map((e) => e.sockets)].sort((a, b) => b - a));
+  const tuningKey = ({ kind, sockets: _n, ...group }) => (kind === 'connection' ? JSON.stringify(group) : kind);
+  return {
+    sockets: summary.sockets,
+    matched: summary.matched,
+    byState: summary.byState.map((e) => `${e.sockets} ${e.state}`).sort(),
+    byTuning: summary.byTuning.map((e) => `${e.sockets} ${tuningKey(e)}`).sort(),
+  };
+}
+
+testIf(
+  firstReason(reason, noDiag),
+  'filters and limit, over 60 random combinations on a still process: the rows are the first `limit` of those the filter keeps, and the summary counts all it keeps (counted or listed alike)',
+  async () => {
+    const { child, ready: port, port6 } = await start('summary-process.js');
+    try {
+      const all = knobs.inspectProcess(child.pid);
+      // With expect every row is made (its drift is compared): the other way to a summary.
+      const expected = { keepAlive: { idle: 30, interval: 5, count: 4 }, userTimeout: 20000 };
+      const allChecked = knobs.inspectProcess(child.pid, { expect: expected });
+      expect(all.summary).toEqual(expect.objectContaining({ sockets: all.connections.length, matched: all.connections.length }));
+      // The fixture's own sockets, each kind there: the check has something to tell apart.
+      expect(comparable(all.summary)).toEqual(summaryOf(all.connections, all.connections.length));
+      expect(new Set(all.connections.map((c) => c.state))).toEqual(new Set(['LISTEN', 'ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT2']));
+      const portOfText = (address) => Number(address.slice(address.lastIndexOf(':') + 1));
+      const hostOf = (address) => address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+      const choices = {
+        state: ['LISTEN', 'ESTABLISHED', 'CLOSE_WAIT', 'SYN_SENT'],
+        localPort: [
+          port,
+          port6 ?? port,
+          all.connections
+            .find((c) => c.state === 'ESTABLISHED' && portOfText(c.local) !== port)
+            .local.split(':')
+            .pop() * 1,
+        ],
+        remotePort: [port, port6 ?? port, 1],
+        // The same addresses spelt otherwise: the filter compares addresses, not text.
+        peer: ['127.0.0.1', '::1', '[::1]', '0:0:0::1', '10.9.9.9'],
+      };
+      // Seeded: a failing combination is printed (options) and replays.
+      const random = mulberry32(28);
+      const pick = (list) => list[Math.floor(random() * list.length)];
+      for (let i = 0; i < 60; i++) {
+        const options = {};
+        for (const [name, list] of Object.entries(choices)) if (random() < 0.35) options[name] = pick(list);
+        if (random() < 0.8) options.limit = pick([0, 1, 2, 5, 17, 50, 1000]);
+        if (random() < 0.3) options.expect = expected;
+        const kept = (options.expect ? allChecked : all).connections.filter(
+          (c) =>
+            (options.state === undefined || c.state === options.state) &&
+            (options.localPort === undefined || portOfText(c.local) === options.localPort) &&
+            (options.remotePort === undefined || portOfText(c.remote) === options.remotePort) &&
+            (options.peer === undefined || hostOf(c.remote) === { '[::1]': '::1', '0:0:0::1': '::1' }[options.peer] || hostOf(c.remote) === options.peer),
+        );
+        const got = knobs.inspectProcess(child.pid, options);
+        const limit = options.limit ?? Infinity;
+        expect({ options, rows: got.connections.map(rowKey) }).toEqual({ options, rows: kept.slice(0, limit).map(rowKey) });
+        expect({ options, summary: comparable(got.summary) }).toEqual({ options, summary: summaryOf(kept, all.connections.length) });
+        const checked = { checked: got.summary.checked, differing: got.summary.differing };
+        const drifts = kept.filter((c) => c.drift);
+        expect({ options, checked }).toEqual({
+          options,
+          checked: options.expect ? { checked: drifts.length, differing: drifts.filter((c) => c.drift.length > 0).length } : {},
+        });
+      }
+    } finally {
+      child.stdin.end();
+    }
+  },
+  60000,
+);
+
+testIf(
+  process.platform === 'linux' ? null : 'reads /proc/sys/kernel/pid_max',
+  'a bad filter or limit is an InvalidArgumentError naming its field, before any syscall (here: a pid that names no process)',
+  () => {
+    // The largest pid: no process has it here (ESRCH, were it read).
+    const nobody = Number(require('node:fs').readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+    const bad = [
+      [{ state: 'established' }, 'options.state'],
+      [{ state: 'TIME-WAIT' }, 'options.state'],
+      [{ localPort: 0 }, 'options.localPort'],
+      [{ localPort: 65536 }, 'options.localPort'],
+      [{ remotePort: '80' }, 'options.remotePort'],
+      [{ peer: 'localhost' }, 'options.peer'],
+      [{ peer: '10.0.0.256' }, 'options.peer'],
+      [{ peer: 1 }, 'options.peer'],
+      [{ limit: -1 }, 'options.limit'],
+      [{ limit: 1.5 }, 'options.limit'],
+      [{ limit: Infinity }, 'options.limit'],
+      [{ states: 'LISTEN' }, 'options.states'],
+    ];
+    for (const [options, argument] of bad) {
+      let thrown;
+      try {
+        knobs.inspectProcess(nobody, options);
+      } catch (err) {
+        thrown = err;
+      }
+      expect({ options, error: thrown instanceof knobs.InvalidArgumentError, argument: thrown?.argument }).toEqual({ options, error: true, argument });
+    }
+  },
 );
