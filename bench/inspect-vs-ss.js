@@ -18,6 +18,12 @@ const BIN = path.join(__dirname, '..', 'bin', 'socket-knobs.js');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// The CLI's runs (and `node -e 0` beside them) go without NODE_EXTRA_CA_CERTS: an environment that
+// sets it (this VM's does) makes every Node start read and parse that file of certificates before
+// any code runs, which is the environment's cost, not the tool's. The table gives both starts.
+const CLEAN_ENV = { ...process.env };
+delete CLEAN_ENV.NODE_EXTRA_CA_CERTS;
+
 /** A child holding CONNECTIONS loopback connections to its own server (2 × CONNECTIONS sockets, and the listener), tuned. */
 async function holder() {
   const child = spawn(
@@ -75,7 +81,7 @@ async function inspectVsSs(progress = () => {}) {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return { skipped: 'not root (pidfd_getfd on another process)' };
   progress(`inspectProcess() vs ss -tinp: a process with ${CONNECTIONS * 2} TCP sockets`);
   const child = await holder();
-  const runs = { ss: [], api: [], cli: [], json: [] };
+  const runs = { ss: [], api: [], limited: [], cli: [], json: [] };
   let rows = 0;
   let first;
   const borrowFloors = [];
@@ -89,16 +95,31 @@ async function inspectVsSs(progress = () => {}) {
       const api = timed(() => knobs.inspectProcess(child.pid));
       runs.api.push(api.ms);
       rows = api.result.connections.filter((c) => c.tuning).length;
-      runs.cli.push(timed(() => spawnSync(process.execPath, [BIN, '--pid', String(child.pid)], { maxBuffer: 1 << 30 })).ms);
-      runs.json.push(timed(() => spawnSync(process.execPath, [BIN, '--json', '--pid', String(child.pid)], { maxBuffer: 1 << 30 })).ms);
+      runs.limited.push(timed(() => knobs.inspectProcess(child.pid, { limit: 50 })).ms);
+      runs.cli.push(timed(() => spawnSync(process.execPath, [BIN, '--pid', String(child.pid)], { maxBuffer: 1 << 30, env: CLEAN_ENV })).ms);
+      runs.json.push(timed(() => spawnSync(process.execPath, [BIN, '--json', '--pid', String(child.pid)], { maxBuffer: 1 << 30, env: CLEAN_ENV })).ms);
       borrowFloors.push(borrowFloorMs(child.pid));
     }
     borrowFloor = borrowFloors.includes(null) ? null : median(borrowFloors);
   } finally {
     child.kill();
   }
-  const start = median(Array.from({ length: RUNS }, () => timed(() => spawnSync(process.execPath, ['-e', '0'])).ms));
-  return { ss: median(runs.ss), api: median(runs.api), first, cli: median(runs.cli), json: median(runs.json), start, rows, borrowFloor };
+  const start = median(Array.from({ length: RUNS }, () => timed(() => spawnSync(process.execPath, ['-e', '0'], { env: CLEAN_ENV })).ms));
+  const startAsIs = median(Array.from({ length: RUNS }, () => timed(() => spawnSync(process.execPath, ['-e', '0'])).ms));
+  const certificates = process.env.NODE_EXTRA_CA_CERTS ?? null;
+  return {
+    ss: median(runs.ss),
+    api: median(runs.api),
+    limited: median(runs.limited),
+    first,
+    cli: median(runs.cli),
+    json: median(runs.json),
+    start,
+    startAsIs,
+    certificates,
+    rows,
+    borrowFloor,
+  };
 }
 
 function inspectVsSsLines(f) {
@@ -108,7 +129,8 @@ function inspectVsSsLines(f) {
   return [
     `| ${label}: \`ss -tinp\` | ${f.ss.toFixed(0)} ms |`,
     `| the same: \`inspectProcess(pid)\` (${f.rows} sockets with their tuning read) | ${goal(f.api <= f.ss, `${f.api.toFixed(0)} ms, ${(f.api / f.ss).toFixed(2)}× ss (goal ≤ 1); the first call in a process ${f.first.toFixed(0)} ms`)} |`,
-    `| the same: \`socket-knobs --pid\` (a summary and 50 rows), Node's start included | ${goal(f.cli <= 1.5 * f.ss, `${f.cli.toFixed(0)} ms, ${(f.cli / f.ss).toFixed(2)}× ss (goal ≤ 1.5); \`node -e 0\` alone: ${f.start.toFixed(0)} ms`)} |`,
+    `| the same: \`inspectProcess(pid, { limit: 50 })\` (50 rows, and the summary of all: the others counted, not decoded) | ${f.limited.toFixed(0)} ms, ${(f.limited / f.ss).toFixed(2)}× ss |`,
+    `| the same: \`socket-knobs --pid\` (a summary and 50 rows), Node's start included${f.certificates ? ' (without NODE_EXTRA_CA_CERTS, which this environment sets)' : ''} | ${goal(f.cli <= 1.5 * f.ss, `${f.cli.toFixed(0)} ms, ${(f.cli / f.ss).toFixed(2)}× ss (goal ≤ 1.5); \`node -e 0\` alone: ${f.start.toFixed(0)} ms${f.certificates ? ` (${f.startAsIs.toFixed(0)} ms with NODE_EXTRA_CA_CERTS)` : ''}`)} |`,
     `| the same: \`socket-knobs --json --pid\` (every row, ${(f.rows / 1000).toFixed(0)}k objects as JSON) | ${f.json.toFixed(0)} ms, ${(f.json / f.ss).toFixed(2)}× ss |`,
     f.borrowFloor === null
       ? '| the borrowing alone in C | not measured: no C compiler |'
