@@ -132,9 +132,17 @@ export function readOptions<K extends string>(value: unknown, name: string, know
   if (value === undefined) return {};
   ensureOptionsObject(value, name);
   const snapshot: Partial<Record<K, unknown>> = {};
-  eachField(value, name, known, (key, field) => {
-    if (field !== undefined) snapshot[key] = field;
-  });
+  // eachField's walk, without a closure to allocate per call (options are read at every dial()).
+  try {
+    for (const key in value) {
+      if (!isOwnKey(value, key)) continue;
+      if (!(known as readonly string[]).includes(key)) throw unknownField(name, key, known);
+      const field = (value as Record<string, unknown>)[key];
+      if (field !== undefined) snapshot[key as K] = field;
+    }
+  } catch (err) {
+    throw unreadable(err, name);
+  }
   return snapshot;
 }
 

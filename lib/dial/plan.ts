@@ -132,18 +132,24 @@ function planTimes(given: Given): Pick<DialPlan, 'connectTimeout' | 'attemptDela
   };
 }
 
+const NOTHING_BEFORE: readonly (readonly [Resolved, number])[] = [];
+
 /** The int options set on each attempt's socket before connect, each looked up here (UnsupportedOptionError elsewhere). */
-function planBeforeConnect(given: Given, local: Pick<DialPlan, 'localAddress' | 'localPort'>): { beforeConnect: [Resolved, number][]; fastOpen: boolean } {
+function planBeforeConnect(given: Given, local: Pick<DialPlan, 'localAddress' | 'localPort'>): { beforeConnect: DialPlan['beforeConnect']; fastOpen: boolean } {
   const fastOpen = given.fastOpen === undefined ? false : validateBoolean(given.fastOpen, 'options.fastOpen');
   const bindNoPort = given.bindAddressNoPort === undefined ? false : validateBoolean(given.bindAddressNoPort, 'options.bindAddressNoPort');
   if (bindNoPort && (local.localAddress === undefined || local.localPort !== 0)) {
     throw invalidValue('options.bindAddressNoPort', 'needs a localAddress and no localPort (the port is chosen at connect)', NOT_SHOWN);
   }
-  const beforeConnect: [Resolved, number][] = [];
+  let syncount: [Resolved, number] | undefined;
   if (given.synRetries !== undefined) {
     const option = resolve('TCP_SYNCNT');
-    beforeConnect.push([option, validateInteger(given.synRetries, 'options.synRetries', option.min, option.max, 'retries')]);
+    syncount = [option, validateInteger(given.synRetries, 'options.synRetries', option.min, option.max, 'retries')];
   }
+  // Built to size (a dial() compiles its options at every call; arrays grown by push() are
+  // allocated 16 slots at a time).
+  if (!fastOpen && !bindNoPort) return { beforeConnect: syncount ? [syncount] : NOTHING_BEFORE, fastOpen };
+  const beforeConnect: [Resolved, number][] = syncount ? [syncount] : [];
   if (fastOpen) beforeConnect.push([resolve('TCP_FASTOPEN_CONNECT'), 1]);
   if (bindNoPort) beforeConnect.push([resolve('IP_BIND_ADDRESS_NO_PORT'), 1]);
   return { beforeConnect, fastOpen };
@@ -167,10 +173,19 @@ function planTuning(given: Given): TuningSplit {
   if (given.tuning === undefined) return NO_TUNING;
   const planned = planOf(given.tuning, 'options.tuning');
   if (planned !== lastPlanned) {
-    lastSplit = { early: subPlan(planned, setBeforeConnect), late: subPlan(planned, setAfterConnect) };
+    lastSplit = split(planned);
     lastPlanned = planned;
   }
   return lastSplit;
+}
+
+/** `planned` split by phase; a plan wholly of one phase is that part as it is (a tuning written in each call: no copies). */
+function split(planned: Plan): TuningSplit {
+  let before = 0;
+  for (const field of planned.fields) if (setBeforeConnect(field.option.row)) before++;
+  if (before === 0) return { early: undefined, late: planned };
+  if (before === planned.fields.length) return { early: planned, late: undefined };
+  return { early: subPlan(planned, setBeforeConnect), late: subPlan(planned, setAfterConnect) };
 }
 
 /** Validates dial options; throws InvalidArgumentError or UnsupportedOptionError before any socket exists. */
@@ -194,7 +209,7 @@ export function compileDial(options: unknown): DialPlan {
   const { early, late } = planTuning(given);
   // Known before the first syscall: what an MPTCP socket refuses (probed once per process).
   if (mptcp) {
-    refuseDeadPeerOnMptcp(early?.tuning, 'dial()');
+    refuseDeadPeerOnMptcp((early ?? late)?.tuning, 'dial()');
     checkMptcp([...beforeConnect.map(([option]) => option.row.name), ...(early?.fields.map((f) => f.option.row.name) ?? [])], 'dial()', 'unconnected');
     checkMptcp(late?.fields.map((f) => f.option.row.name) ?? [], 'dial()', 'connected');
   }

@@ -27,14 +27,18 @@ export function typed(err: unknown, address: string, port: number): Error {
  * net.Socket that connects it (or, with nothing to set before connect, a net.Socket of Node's own).
  * Synchronous until connect() has been called; resolves with the connected socket.
  */
-function attempt(plan: DialPlan, target: dns.LookupAddress): { socket: net.Socket; connected: Promise<net.Socket> } {
+function attempt(
+  plan: DialPlan,
+  target: dns.LookupAddress,
+  settle?: (socket: net.Socket) => net.Socket,
+): { socket: net.Socket; connected: Promise<net.Socket> } {
   const local = plan.localAddress ?? (plan.localPort !== 0 ? (target.family === 6 ? '::' : '0.0.0.0') : undefined);
   if (local !== undefined && netModule().isIP(local) !== target.family)
     throw invalidValue('options.localAddress', `is not an IPv${target.family} address, the family of ${target.address}`, local);
   // Nothing to set before connect(): Node makes the socket and binds it itself, as net.connect()
   // does (no adoption: fewer syscalls); the tuning is set once connected (dialPlanned).
-  if (nothingBeforeConnect(plan)) return connecting(plan, target, new (netModule().Socket)(), local);
-  return connecting(plan, target, adoptedSocket(plan, target, local), undefined);
+  if (nothingBeforeConnect(plan)) return connecting(plan, target, new (netModule().Socket)(), local, settle);
+  return connecting(plan, target, adoptedSocket(plan, target, local), undefined, settle);
 }
 
 /** True where no option has to be on the socket before its SYN (no pre-connect field, no control, plain TCP). */
@@ -65,21 +69,32 @@ function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string 
   return adopted;
 }
 
-/** `socket` connecting to `target` (`local`: the address Node binds it to first, where Node makes the socket); resolves once connected. */
+/**
+ * `socket` connecting to `target` (`local`: the address Node binds it to first, where Node makes
+ * the socket); resolves once connected. With `settle` (a dial of one attempt), resolves with what
+ * it makes of the connected socket, and destroys the socket when it fails: one promise per dial.
+ */
 function connecting(
   plan: DialPlan,
   target: dns.LookupAddress,
   socket: net.Socket,
   local: string | undefined,
+  settle?: (socket: net.Socket) => net.Socket,
 ): { socket: net.Socket; connected: Promise<net.Socket> } {
   const connected = new Promise<net.Socket>((resolveSocket, reject) => {
     const onError = (err: Error): void => {
       socket.removeListener('connect', onConnect);
+      if (settle) socket.destroy();
       reject(typed(err, target.address, plan.port));
     };
     const onConnect = (): void => {
       socket.removeListener('error', onError);
-      resolveSocket(socket);
+      if (!settle) return resolveSocket(socket);
+      try {
+        resolveSocket(settle(socket));
+      } catch (err) {
+        reject(err as Error);
+      }
     };
     socket.once('error', onError);
     socket.once('connect', onConnect);
@@ -160,19 +175,11 @@ export function dialPlanned(plan: DialPlan): Promise<net.Socket> {
   // does no more); its outcome is what the race would make of it.
   const literal = netModule().isIP(plan.host);
   if (literal !== 0 && plan.connectTimeout === undefined && (plan.family === 0 || plan.family === literal)) {
-    let started: ReturnType<typeof attempt>;
     try {
-      started = attempt(plan, { address: plan.host, family: literal });
+      return attempt(plan, { address: plan.host, family: literal }, (socket) => connected(plan, socket)).connected;
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return started.connected.then(
-      (socket) => connected(plan, socket),
-      (err: Error) => {
-        started.socket.destroy();
-        throw err;
-      },
-    );
   }
   let deadlineTimer: NodeJS.Timeout | undefined;
   const deadline =

@@ -91,8 +91,10 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
   const given = readOptions(tuning, name, TUNING_FIELDS);
   const keepAlive = keepAliveGiven(given.keepAlive, name);
   const implied = impliedFields(given, name);
+  // (Little garbage: a tuning written in each call, dial({ ..., tuning: { ... } }), compiles at
+  // each, and its garbage is what a process churning connections pays for in scavenges.)
   const ints: PlannedField[] = [];
-  const others: PlannedField[] = [];
+  const others: PlannedField[] = []; // (empty: no backing store until a push)
   const copy: Record<string, unknown> = {};
   const copyKeepAlive: Record<string, unknown> = {};
   for (const { row, head, sub } of TUNING_PATHS) {
@@ -111,13 +113,21 @@ export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
   if (given.keepAlive === false) copy.keepAlive = false;
   else if (given.keepAlive !== undefined || implied) copy.keepAlive = Object.freeze(copyKeepAlive);
   if (implied) copy.deadPeerTimeout = implied.deadline;
-  return { fields: [...ints, ...others], intCount: ints.length, tuning: Object.freeze(copy) as Readonly<Tuning> };
+  return planned(ints, others, copy);
 }
+
+/** The plan of the fields found (ints first: one crossing), and the tuning as compiled. */
+function planned(ints: PlannedField[], others: PlannedField[], copy: Record<string, unknown>): Plan {
+  return { fields: others.length > 0 ? [...ints, ...others] : ints, intCount: ints.length, tuning: Object.freeze(copy) as Readonly<Tuning> };
+}
+
+const KEEPALIVE_OFF = Object.freeze({ enable: false });
+const NO_KEEPALIVE = Object.freeze({});
 
 /** The keepAlive fields given: `false` is { enable: false }; an object's enable defaults to true. */
 function keepAliveGiven(value: unknown, name: string): Partial<Record<(typeof KEEPALIVE_FIELDS)[number], unknown>> {
-  if (value === false) return { enable: false };
-  if (value === undefined) return {};
+  if (value === false) return KEEPALIVE_OFF;
+  if (value === undefined) return NO_KEEPALIVE;
   return { enable: true, ...readOptions(value, `${name}.keepAlive`, KEEPALIVE_FIELDS) };
 }
 
@@ -177,8 +187,14 @@ function checkField(option: Resolved, value: unknown, argName: string): number |
 
 /** The part of `plan` whose rows satisfy `keep` (tuneServer: the inherited fields, or the others). */
 export function subPlan(plan: Plan, keep: (row: OptionRow) => boolean): Plan {
-  const fields = plan.fields.filter((f) => keep(f.option.row));
-  return { fields, intCount: fields.filter((f) => f.option.row.kind === 'bool' || f.option.row.kind === 'int').length, tuning: plan.tuning };
+  const fields: PlannedField[] = [];
+  let intCount = 0;
+  for (const f of plan.fields) {
+    if (!keep(f.option.row)) continue;
+    fields.push(f);
+    if (f.option.row.kind === 'bool' || f.option.row.kind === 'int') intCount++;
+  }
+  return { fields, intCount, tuning: plan.tuning };
 }
 
 const KIND_ORDER: Record<string, number> = { bool: 0, int: 0, linger: 1, string: 2 };
