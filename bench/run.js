@@ -266,6 +266,10 @@ function loadCost(rounds) {
   const emptyEsm = path.join(__dirname, 'out', 'empty-module.mjs');
   fs.writeFileSync(empty, 'module.exports = {};\n');
   fs.writeFileSync(emptyEsm, 'export default {};\n');
+  // The floor of an ES module twin of a CommonJS package (one module instance for both): it
+  // require()s the CommonJS entry through createRequire, as dist/index.mjs does, here an empty one.
+  const twinEsm = path.join(__dirname, 'out', 'empty-twin.mjs');
+  fs.writeFileSync(twinEsm, "import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)('./empty-module.js');\n");
   // `use` runs right after require(): the package's chunks are read and its modules initialised on
   // first use of an export, so the rows read none, setKeepAlive (what a program that only sets
   // options destructures) and every export.
@@ -280,6 +284,7 @@ function loadCost(rounds) {
     ['floor', [], script(cjs(empty), '')],
     ['esm', ['--input-type=module'], script(esm(path.join(root, 'dist', 'index.mjs')), '')],
     ['esmFloor', ['--input-type=module'], script(esm(emptyEsm), '')],
+    ['esmTwinFloor', ['--input-type=module'], script(esm(twinEsm), '')],
   ];
   const samples = Object.fromEntries(kinds.map(([kind]) => [kind, { ms: [], rss: [] }]));
   for (let i = 0; i < rounds * 4; i++) {
@@ -300,6 +305,7 @@ function loadCost(rounds) {
     floorMs: ms('floor'),
     esmMs: ms('esm'),
     esmFloorMs: ms('esmFloor'),
+    esmTwinFloorMs: ms('esmTwinFloor'),
     runs: rounds * 4,
   };
 }
@@ -416,7 +422,7 @@ async function main() {
     `| \`require('socket-knobs')\` in a fresh process (${load.runs} processes) | ${load.ms.toFixed(1)} ms (an empty module: ${load.floorMs.toFixed(1)} ms), ${load.rssKiB.toFixed(0)} KiB RSS added |`,
     `| the same, then \`setKeepAlive\` read (its chunk read, its modules initialised, the addon loaded) | ${load.setKeepAliveMs.toFixed(1)} ms |`,
     `| the same, then every export read (every chunk, every module) | ${load.everythingMs.toFixed(1)} ms, ${load.everythingRssKiB.toFixed(0)} KiB RSS added |`,
-    `| \`import('socket-knobs')\` in a fresh process (it binds the errors, the tables and \`constants\`, so the options' chunk and the addon load) | ${load.esmMs.toFixed(1)} ms (an empty ES module: ${load.esmFloorMs.toFixed(1)} ms) |`,
+    `| \`import('socket-knobs')\` in a fresh process (it binds the errors, the tables and \`constants\`, so the options' chunk and the addon load) | ${load.esmMs.toFixed(1)} ms (an empty ES module: ${load.esmFloorMs.toFixed(1)} ms; an ES module that require()s an empty CommonJS module, the floor of an ESM twin: ${load.esmTwinFloorMs.toFixed(1)} ms) |`,
     ...Object.entries(skipped).map(([name, why]) => `| ${name} | not measured: ${why} |`),
   ];
   const text = lines.join('\n');
