@@ -12,7 +12,7 @@
  * at every call, as before. An object is snapshot at its second use, not its first.
  */
 import { types } from '../core/builtins';
-import { compileTuning, type Plan } from './tuning';
+import { compileRead, compileTuning, readTuning, type Plan, type TuningRead } from './tuning';
 import { isOwnKey } from '../core/validate';
 
 /** The own fields of one object as compiled: keys in order, their values, and the snapshot of each object-valued field. */
@@ -41,7 +41,9 @@ export function planOf(tuning: unknown, name = 'tuning'): Plan {
   if (tuning === null || typeof tuning !== 'object') return compileTuning(tuning, name);
   const cached = plans.get(tuning);
   if (typeof cached === 'object' && holds(tuning, cached.snapshot)) return cached.plan;
-  const plan = compileTuning(tuning, name); // (`name` only names the fields in its errors)
+  // (`name` only names the fields in its errors.) An object not seen before: its fields read once,
+  // and compiled unless they are those of the last such object.
+  const plan = cached === undefined ? planOfRead(readTuning(tuning, name), name) : compileTuning(tuning, name);
   if (cached === UNCACHEABLE) return plan;
   if (cached === undefined) {
     plans.set(tuning, SEEN_ONCE);
@@ -50,6 +52,39 @@ export function planOf(tuning: unknown, name = 'tuning'): Plan {
   const snapshot = snapshotOf(tuning, 0);
   plans.set(tuning, snapshot ? { snapshot, plan } : UNCACHEABLE);
   return plan;
+}
+
+// The fields read from the last object compiled on its first use, and its plan: a tuning written in
+// each call (dial({ ..., tuning: { ... } }) from a client) is a new object every time, and its
+// compilation's garbage is what a process churning connections pays for in scavenges. Holds that
+// one object's read fields (its keepAlive object, a linger object) until the next is compiled.
+let lastRead: { readonly read: TuningRead; readonly plan: Plan } | undefined;
+
+/** The plan of the fields `read`: the last one's, when they are the same fields with the same values (Object.is), else compiled now. */
+function planOfRead(read: TuningRead, name: string): Plan {
+  if (lastRead !== undefined && sameFields(read.given, lastRead.read.given) && sameFields(read.keepAlive, lastRead.read.keepAlive)) return lastRead.plan;
+  const plan = compileRead(read, name);
+  lastRead = { read, plan };
+  return plan;
+}
+
+/**
+ * True if two snapshots of read fields (plain objects made by readOptions, no undefined values)
+ * have the same keys and values. `keepAlive` is compared as read (its own snapshot), but an object
+ * and `false` differ; any other object-valued field (linger) by identity.
+ */
+function sameFields(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  let keys = 0;
+  for (const key in a) {
+    const x = a[key];
+    const y = b[key];
+    const bothObjects = key === 'keepAlive' && typeof x === 'object' && typeof y === 'object';
+    if (!bothObjects && !Object.is(x, y)) return false;
+    keys++;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- counting b's keys (for-in allocates nothing; Object.keys would)
+  for (const _key in b) keys--;
+  return keys === 0;
 }
 
 /** True if `value` still has exactly the fields `snapshot` holds (a getter that throws: false, and compileTuning says why). */

@@ -84,12 +84,28 @@ const TUNING_PATHS = TUNING_ROWS.map((row) => {
   return { row, head, sub };
 });
 
+/** A tuning's fields as read, each once: the object's, and its keepAlive's. */
+export interface TuningRead {
+  readonly given: Partial<Record<keyof Tuning, unknown>>;
+  readonly keepAlive: Partial<Record<(typeof KEEPALIVE_FIELDS)[number], unknown>>;
+}
+
 /** Validates a whole tuning; throws InvalidArgumentError or UnsupportedOptionError before any syscall. */
 export function compileTuning(tuning: unknown, name = 'tuning'): Plan {
+  return compileRead(readTuning(tuning, name), name);
+}
+
+/** The fields of `tuning`, each read once (an object's own enumerable fields; unknown ones refused). */
+export function readTuning(tuning: unknown, name: string): TuningRead {
   requireAddon(); // even an empty tuning: without the addon nothing would be applied, so say so
   if (tuning === undefined) throw invalidType(name, 'of type object', tuning);
   const given = readOptions(tuning, name, TUNING_FIELDS);
-  const keepAlive = keepAliveGiven(given.keepAlive, name);
+  return { given, keepAlive: keepAliveGiven(given.keepAlive, name) };
+}
+
+/** compileTuning() of the fields read. */
+export function compileRead(read: TuningRead, name: string): Plan {
+  const { given, keepAlive } = read;
   const implied = impliedFields(given, name);
   // (Little garbage: a tuning written in each call, dial({ ..., tuning: { ... } }), compiles at
   // each, and its garbage is what a process churning connections pays for in scavenges.)

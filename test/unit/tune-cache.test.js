@@ -164,3 +164,120 @@ test("dial()'s tuning uses the same cache: one tuning object reused across dials
   expect(seen.refused).toBeGreaterThan(0);
   expect(seen.held).toBeGreaterThan(5);
 });
+
+// A tuning written in each call is a new object every time: its fields are read once and compared
+// with the last such object's (lib/tuning/plan-cache.ts, lastRead); dial()'s options likewise
+// (lib/dial/plan.ts, lastDial). The reference compiles afresh: createTuner() (compileTuning, no
+// cache), and for dial() a check of each field by hand. Near misses of the last object: the same
+// value spelt otherwise, -0 for 0, false for { enable: false }, a field added or removed.
+
+/** What `apply(socket)` does: the error's class and code, or the kernel's values after. */
+function applied(socket, apply) {
+  try {
+    apply(socket);
+  } catch (err) {
+    return { error: `${err.constructor.name} ${err.code}` };
+  }
+  return { state: knobs.getTuning(socket) };
+}
+
+test('500 tunings written in each call, each a near miss of the last: tune() holds or throws exactly as createTuner() of a copy (compiled afresh)', async () => {
+  const [{ client }, { client: other }] = await Promise.all([tcpPair(), tcpPair()]);
+  const random = mulberry32(31);
+  const pick = (xs) => xs[Math.floor(random() * xs.length)];
+  let last = { keepAlive: { idle: 60 }, userTimeout: 45000 };
+  const mutations = [
+    (t) => (t.userTimeout = pick([45000, '45s', 45000.0, 0, -0, 30000, -5])),
+    (t) => (t.userTimeout = pick([0, -0])), // the near miss that only Object.is tells apart
+    (t) => (t.userTimeout = pick([0, -0])),
+    (t) => delete t.userTimeout,
+    (t) => (t.keepAlive = pick([false, { enable: false }, {}, { idle: 60 }, { idle: '60s' }, { idle: 60, interval: 5 }])),
+    (t) => t.keepAlive && typeof t.keepAlive === 'object' && (t.keepAlive.idle = pick([60, 61, '1m', 0, -0])),
+    (t) => (t.noDelay = pick([true, false, 1])),
+    (t) => delete t.noDelay,
+    (t) =>
+      (t.linger = pick([
+        { enable: true, seconds: 2 },
+        { enable: false, seconds: 0 },
+        { enable: true, seconds: -0 },
+      ])),
+    (t) => delete t.linger,
+    (t) => (t.deadPeerTimeout = pick(['30s', 30000, '30000ms'])),
+    (t) => delete t.deadPeerTimeout,
+    (t) => (t.keepalive = 1),
+    (t) => delete t.keepalive,
+    () => {}, // the same fields: the last plan
+  ];
+  const outcomes = { applied: 0, refused: 0 };
+  for (let step = 0; step < 500; step++) {
+    const next = structuredClone(last); // a new object, -0 kept
+    pick(mutations)(next);
+    const mine = applied(client, (socket) => knobs.tune(socket, next));
+    const copy = structuredClone(next);
+    const theirs = applied(other, (socket) => knobs.createTuner(copy).apply(socket));
+    expect({ step, tuning: next, ...mine }).toEqual({ step, tuning: next, ...theirs });
+    outcomes[mine.error ? 'refused' : 'applied']++;
+    // The next object starts from this one; after a refusal, mostly from the last accepted one (a
+    // caller correcting its mistake), so that both outcomes come often.
+    if (!mine.error || random() < 0.2) last = next;
+  }
+  expect(outcomes.applied).toBeGreaterThan(50);
+  expect(outcomes.refused).toBeGreaterThan(50);
+});
+
+test('40 dials with options written in each call, each a near miss of the last: each dial holds or throws exactly as a copy of the package compiling them afresh', async () => {
+  const { server } = await tcpPair();
+  const { port } = server.address();
+  let copy;
+  jest.isolateModules(() => {
+    copy = require(require('node:path').join(__dirname, '..', '..', 'dist', 'modules', 'index.js'));
+  });
+  const random = mulberry32(41);
+  const pick = (xs) => xs[Math.floor(random() * xs.length)];
+  /** A dial's outcome: the error's class and code, or what the kernel holds on the socket. */
+  const dialed = async (api, options) => {
+    let socket;
+    try {
+      socket = await api.dial(options);
+    } catch (err) {
+      return { error: `${err.constructor.name} ${err.code}` };
+    }
+    const state = { synRetries: knobs.getsockopt(socket, 'IPPROTO_TCP', 'TCP_SYNCNT'), ...knobs.getTuning(socket) };
+    socket.destroy();
+    return { state };
+  };
+  let last = { host: '127.0.0.1', port, synRetries: 2, tuning: { receiveBufferSize: 65536 } };
+  const mutations = [
+    (o) => (o.synRetries = pick([2, 3, 2.0, 0, -0, 300, '2'])),
+    (o) => delete o.synRetries,
+    (o) =>
+      (o.tuning = pick([
+        { receiveBufferSize: 65536 },
+        { receiveBufferSize: 65536, userTimeout: 41000 },
+        { userTimeout: 0 },
+        { userTimeout: -0 },
+        { keepAlive: false },
+      ])),
+    (o) => o.tuning && (o.tuning.receiveBufferSize = pick([65536, 32768, -0, 0])),
+    (o) => delete o.tuning,
+    (o) => (o.timeout = pick([1000, 2000])),
+    (o) => delete o.timeout,
+    (o) => (o.family = pick([0, 4, 6])),
+    (o) => delete o.family,
+    () => {}, // the same fields: the last plan
+  ];
+  const outcomes = { held: 0, refused: 0 };
+  for (let i = 0; i < 40; i++) {
+    const next = structuredClone(last);
+    pick(mutations)(next);
+    const mine = await dialed(knobs, next);
+    // The copy dials something else first, so that its last options are not these.
+    (await copy.dial({ host: '127.0.0.1', port, attemptDelay: 11 + i })).destroy();
+    const theirs = await dialed(copy, structuredClone(next));
+    expect({ i, options: next, ...mine }).toEqual({ i, options: next, ...theirs });
+    outcomes[mine.error ? 'refused' : 'held']++;
+    if (!mine.error || random() < 0.2) last = next;
+  }
+  expect(outcomes.held).toBeGreaterThan(10);
+  expect(outcomes.refused).toBeGreaterThan(5);
+});
