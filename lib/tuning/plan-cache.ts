@@ -9,7 +9,9 @@
  * its first use applies its new values (and a typo added later is refused). The caller's object is
  * never frozen or marked. Only plain data objects are cached (no Proxy, no getter or setter when
  * snapshot): for them the second read cannot differ from the first; any other object is compiled
- * at every call, as before. An object is snapshot at its second use, not its first.
+ * at every call, as before. An object is snapshot at its second use, not its first. An object not
+ * seen before has its fields read once and compared with the last such object's (lastRead): a
+ * tuning written in each call compiles only when its values change.
  */
 import { types } from '../core/builtins';
 import { compileRead, compileTuning, readTuning, type Plan, type TuningRead } from './tuning';
