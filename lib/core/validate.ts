@@ -92,23 +92,6 @@ export function isOwnKey(object: object, key: string): boolean {
 }
 
 /**
- * Calls `onField(key, value)` once for each own enumerable field of `options`, reading each value
- * once; a key not in `known` throws. Only the fields given count: one inherited from the object's
- * prototype is never applied. A getter or Proxy trap that throws becomes an InvalidArgumentError.
- */
-export function eachField<K extends string>(options: object, name: string, known: readonly K[], onField: (key: K, value: unknown) => void): void {
-  try {
-    for (const key in options) {
-      if (!isOwnKey(options, key)) continue;
-      if (!(known as readonly string[]).includes(key)) throw unknownField(name, key, known);
-      onField(key as K, (options as Record<string, unknown>)[key]);
-    }
-  } catch (err) {
-    throw unreadable(err, name);
-  }
-}
-
-/**
  * A record of any string keys (or undefined), read once into a snapshot: own enumerable fields only,
  * a getter or Proxy trap that throws becomes an InvalidArgumentError.
  */
@@ -125,14 +108,16 @@ export function readRecord(value: unknown, name: string): Record<string, unknown
 }
 
 /**
- * A plain options object (or undefined), read once into a snapshot: a getter is called once, so the
- * value validated is the value applied. Unknown keys are refused; inherited fields are ignored.
+ * A plain options object (or undefined), read once into a snapshot: each own enumerable field is
+ * read once (a getter is called once, so the value validated is the value applied); a key not in
+ * `known` is refused; a field inherited from the object's prototype is never applied. A getter or
+ * Proxy trap that throws becomes an InvalidArgumentError.
  */
 export function readOptions<K extends string>(value: unknown, name: string, known: readonly K[]): Partial<Record<K, unknown>> {
   if (value === undefined) return {};
   ensureOptionsObject(value, name);
   const snapshot: Partial<Record<K, unknown>> = {};
-  // eachField's walk, without a closure to allocate per call (options are read at every dial()).
+  // (No callback per field: options are read at every dial(), and a closure per call is garbage.)
   try {
     for (const key in value) {
       if (!isOwnKey(value, key)) continue;

@@ -224,7 +224,6 @@ export interface SocketBrief {
  * operator asking for a summary and 50 rows of 10,000 sockets needs only their briefs.
  */
 export interface SocketTable {
-  readonly size: number;
   get(inode: number): DiagSocket | undefined;
   brief(inode: number): SocketBrief | undefined;
 }
@@ -244,10 +243,6 @@ function briefOf(s: DiagSocket): SocketBrief {
 /** A table of sockets already whole (those of /proc/PID/net/tcp). */
 export class WholeSockets implements SocketTable {
   constructor(private readonly sockets: ReadonlyMap<number, DiagSocket>) {}
-
-  get size(): number {
-    return this.sockets.size;
-  }
 
   get(inode: number): DiagSocket | undefined {
     return this.sockets.get(inode);
@@ -312,10 +307,6 @@ class DiagSockets implements SocketTable {
         at += (size + 3) & ~3;
       }
     }
-  }
-
-  get size(): number {
-    return this.slots.size;
   }
 
   get(inode: number): DiagSocket | undefined {

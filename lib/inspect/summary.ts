@@ -1,7 +1,7 @@
 /**
  * inspectProcess()'s filters and summary: which sockets a call lists (state, local or remote port,
  * peer), and how many of each state and of each tuning there are. A summary of 10,000 sockets
- * counts them from their briefs and their copies' reads (lib/inspect/borrow.ts: Counted) without
+ * counts them from their briefs and their copies' reads (lib/inspect/borrow.ts: counted()) without
  * decoding 10,000 rows; the rows listed and the summary always describe the same sockets.
  */
 import { net } from '../core/builtins';
@@ -55,7 +55,7 @@ export interface InspectSummary {
 }
 
 /** A filter's fields, checked: a typo is an error, never an empty list. */
-export function readFilter(given: Partial<Record<keyof SocketFilter, unknown>>): Readonly<SocketFilter> {
+function readFilter(given: Partial<Record<keyof SocketFilter, unknown>>): Readonly<SocketFilter> {
   const filter: SocketFilter = {};
   if (given.state !== undefined) {
     if (typeof given.state !== 'string' || !TCP_STATE_NAMES.includes(given.state))
@@ -91,7 +91,7 @@ export function matches(filter: Readonly<SocketFilter>, brief: Pick<SocketBrief,
   return filter.peer === undefined || split(brief.remote).host === filter.peer;
 }
 
-/** What a summary counts of a socket: a row, or a Counted. */
+/** What a summary counts of a socket (a row): its state, its tuning or why it has none, its drift and relabelling. */
 export interface Tallied {
   readonly state: string;
   readonly tuning?: Pick<TuningState, 'keepAlive' | 'userTimeout'>;

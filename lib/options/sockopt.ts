@@ -83,7 +83,7 @@ export function setKeepAlive(target: Target, options?: KeepAliveOptions): void {
   let count: unknown;
   if (options !== undefined) {
     ensureOptionsObject(options, 'options');
-    // eachField's rules (own enumerable fields, each read once, unknown keys refused), inlined:
+    // readOptions's rules (own enumerable fields, each read once, unknown keys refused), inlined:
     // no closure per call on this path.
     try {
       for (const key in options) {
