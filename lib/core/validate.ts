@@ -92,6 +92,26 @@ export function isOwnKey(object: object, key: string): boolean {
 }
 
 /**
+ * True if two snapshots made by readOptions() (no undefined values) have the same keys and values,
+ * compared with Object.is (-0 is not 0). The field `nested` holds an object whose fields the caller
+ * compares itself (a tuning's keepAlive, dial()'s tuning): two objects there count as the same here;
+ * an object and anything else do not. The one-entry caches of plans compare a call's options so.
+ */
+export function sameSnapshot(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>, nested: string): boolean {
+  let keys = 0;
+  for (const key in a) {
+    const x = a[key];
+    const y = b[key];
+    const bothObjects = key === nested && typeof x === 'object' && typeof y === 'object';
+    if (!bothObjects && !Object.is(x, y)) return false;
+    keys++;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- counting b's keys (for-in allocates nothing; Object.keys would)
+  for (const _key in b) keys--;
+  return keys === 0;
+}
+
+/**
  * A record of any string keys (or undefined), read once into a snapshot: own enumerable fields only,
  * a getter or Proxy trap that throws becomes an InvalidArgumentError.
  */

@@ -10,7 +10,7 @@ import { requireAddon, resolve, streamProtocol, type Resolved } from '../core/sy
 import { setBeforeConnect, type OptionRow } from '../core/table';
 import { checkMptcp } from '../options/mptcp';
 import { validateTime, type Duration } from '../core/units';
-import { NOT_SHOWN, invalidType, invalidValue, readOptions, validateBoolean, validateInteger } from '../core/validate';
+import { NOT_SHOWN, invalidType, invalidValue, readOptions, sameSnapshot, validateBoolean, validateInteger } from '../core/validate';
 import { subPlan, type Plan, type Tuning } from '../tuning/tuning';
 import { planOf } from '../tuning/plan-cache';
 import { refuseDeadPeerOnMptcp } from '../tuning/deadpeer';
@@ -202,10 +202,12 @@ export function compileDial(options: unknown): DialPlan {
   const given = readOptions(options, 'options', DIAL_FIELDS);
   // The same fields with the same values as the last dial's (a client dialing one destination
   // with options written in the call): its plan, once the tuning's plan is the same too.
+  // (The tuning's plan, once made here, is the one used below: its object is read once.)
   const last = lastDial;
-  if (last !== undefined && sameExceptTuning(given, last.given)) {
-    const { early, late } = planTuning(given);
-    if (early === last.plan.early && late === last.plan.late) return last.plan;
+  let split: TuningSplit | undefined;
+  if (last !== undefined && sameSnapshot(given, last.given, 'tuning')) {
+    split = planTuning(given);
+    if (split.early === last.plan.early && split.late === last.plan.late) return last.plan;
   }
   const destination = planDestination(given);
   if (given.control !== undefined && typeof given.control !== 'function') throw invalidType('options.control', 'of type function', given.control);
@@ -213,7 +215,7 @@ export function compileDial(options: unknown): DialPlan {
   const mptcp = given.mptcp === undefined ? false : validateBoolean(given.mptcp, 'options.mptcp');
   const { beforeConnect, fastOpen } = planBeforeConnect(given, destination);
   const protocol = streamProtocol(mptcp);
-  const { early, late } = planTuning(given);
+  const { early, late } = split ?? planTuning(given);
   // Known before the first syscall: what an MPTCP socket refuses (probed once per process).
   if (mptcp) {
     refuseDeadPeerOnMptcp((early ?? late)?.tuning, 'dial()');
@@ -249,18 +251,6 @@ export function compileDial(options: unknown): DialPlan {
 // The last dial's options as read, and its plan (plans are never changed once made). Holds that
 // one call's options (their lookup and control functions, their tuning object) until the next.
 let lastDial: { readonly given: Given; readonly plan: DialPlan } | undefined;
-
-/** True if `a` and `b` (options as read: no undefined values) have the same fields with the same values (Object.is), the tuning aside. */
-function sameExceptTuning(a: Given, b: Given): boolean {
-  let keys = 0;
-  for (const key in a) {
-    if (key === 'tuning') continue;
-    if (!Object.is(a[key as keyof Given], b[key as keyof Given])) return false;
-    keys++;
-  }
-  for (const key in b) if (key !== 'tuning') keys--;
-  return keys === 0;
-}
 
 /** The options of dialAgent() and dialConnector(): dial()'s, without the destination. */
 export type DialerOptions = Omit<DialOptions, 'host' | 'port'>;

@@ -15,7 +15,7 @@
  */
 import { types } from '../core/builtins';
 import { compileRead, compileTuning, readTuning, type Plan, type TuningRead } from './tuning';
-import { isOwnKey } from '../core/validate';
+import { isOwnKey, sameSnapshot } from '../core/validate';
 
 /** The own fields of one object as compiled: keys in order, their values, and the snapshot of each object-valued field. */
 interface Snapshot {
@@ -64,29 +64,12 @@ let lastRead: { readonly read: TuningRead; readonly plan: Plan } | undefined;
 
 /** The plan of the fields `read`: the last one's, when they are the same fields with the same values (Object.is), else compiled now. */
 function planOfRead(read: TuningRead, name: string): Plan {
-  if (lastRead !== undefined && sameFields(read.given, lastRead.read.given) && sameFields(read.keepAlive, lastRead.read.keepAlive)) return lastRead.plan;
+  // keepAlive compared as read (its own snapshot); linger, another object, by identity.
+  if (lastRead !== undefined && sameSnapshot(read.given, lastRead.read.given, 'keepAlive') && sameSnapshot(read.keepAlive, lastRead.read.keepAlive, ''))
+    return lastRead.plan;
   const plan = compileRead(read, name);
   lastRead = { read, plan };
   return plan;
-}
-
-/**
- * True if two snapshots of read fields (plain objects made by readOptions, no undefined values)
- * have the same keys and values. `keepAlive` is compared as read (its own snapshot), but an object
- * and `false` differ; any other object-valued field (linger) by identity.
- */
-function sameFields(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
-  let keys = 0;
-  for (const key in a) {
-    const x = a[key];
-    const y = b[key];
-    const bothObjects = key === 'keepAlive' && typeof x === 'object' && typeof y === 'object';
-    if (!bothObjects && !Object.is(x, y)) return false;
-    keys++;
-  }
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- counting b's keys (for-in allocates nothing; Object.keys would)
-  for (const _key in b) keys--;
-  return keys === 0;
 }
 
 /** True if `value` still has exactly the fields `snapshot` holds (a getter that throws: false, and compileTuning says why). */

@@ -281,3 +281,24 @@ test('40 dials with options written in each call, each a near miss of the last: 
   expect(outcomes.held).toBeGreaterThan(10);
   expect(outcomes.refused).toBeGreaterThan(5);
 });
+
+test("each dial reads its tuning's fields exactly once, whether its values are the last dial's or not (20 dials, a getter counting its reads)", async () => {
+  const { server } = await tcpPair();
+  const { port } = server.address();
+  const random = mulberry32(43);
+  let reads = 0;
+  for (let i = 0; i < 20; i++) {
+    // The same other options every time: the dial's own cache compares them, then the tuning.
+    const value = random() < 0.5 ? 65536 : 32768;
+    const tuning = {
+      get receiveBufferSize() {
+        reads++;
+        return value;
+      },
+    };
+    const before = reads;
+    const socket = await knobs.dial({ host: '127.0.0.1', port, synRetries: 3, tuning });
+    expect({ i, reads: reads - before, rcvbuf: knobs.getTuning(socket).receiveBufferSize }).toEqual({ i, reads: 1, rcvbuf: value * 2 });
+    socket.destroy();
+  }
+});
