@@ -299,33 +299,34 @@ async function child([host, port]) {
 }
 
 /**
- * --pid's filter from --state, --sport, --dport and --peer, as inspectProcess() takes it (each
- * checked here too: a typo is usage, not an empty table).
+ * --pid's filter from --state, --sport, --dport and --peer, as inspectProcess() takes it: the ports
+ * parsed here (text to a number), the state normalised (`listen`, `close-wait`); inspectProcess()
+ * validates them, its list of states the only one, and inspected() names the flag it refused.
  */
 function filterOf(values) {
   const port = (flag) => {
     const text = values[flag.slice(2)];
     if (text === undefined) return undefined;
-    if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535)
-      throw new Failure(2, 'ERR_USAGE', `${flag} needs a port (1 to 65535): ${shown(text)}\n${USAGE}`);
+    if (!/^\d{1,5}$/.test(text)) throw new Failure(2, 'ERR_USAGE', `${flag} needs a port (1 to 65535): ${shown(text)}\n${USAGE}`);
     return Number(text);
   };
-  const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
   const state = values.state === undefined ? undefined : values.state.toUpperCase().replace(/-/g, '_');
-  if (state !== undefined && !STATES.includes(state))
-    throw new Failure(2, 'ERR_USAGE', `--state needs one of ${STATES.join(', ')}: ${shown(values.state)}\n${USAGE}`);
   const filter = { state, localPort: port('--sport'), remotePort: port('--dport'), peer: values.peer };
   return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
 }
 
-/** inspectProcess(), its refusals as the CLI's failures: a bad --expect or --peer is usage (2), a process that cannot be read 1. */
+// inspectProcess()'s option names as the CLI's flags, for its refusals.
+const FLAG_OF = { 'options.state': '--state', 'options.localPort': '--sport', 'options.remotePort': '--dport', 'options.peer': '--peer' };
+
+/** inspectProcess(), its refusals as the CLI's failures: a bad flag is usage (2), a process that cannot be read 1. */
 function inspected(pidText, options) {
   try {
     return knobs.inspectProcess(Number(pidText), options);
   } catch (err) {
     const input = err instanceof knobs.InvalidArgumentError || err instanceof knobs.UnsupportedOptionError;
     if (!input) throw new Failure(1, err.code || 'ERR_INSPECT', `${err.syscall ? `${err.syscall}: ` : ''}${err.message}`);
-    throw new Failure(2, err.code, `${err.argument === 'options.peer' ? '--peer' : '--expect'}: ${err.message}`);
+    const flag = FLAG_OF[err.argument];
+    throw new Failure(2, err.code, flag ? `${flag}: ${err.message}\n${USAGE}` : `--expect: ${err.message}`);
   }
 }
 

@@ -231,8 +231,11 @@ testIf(reason, 'filters and a summary: --state, --sport, --dport, --peer; 50 row
       ['--sport', '0'],
       ['--dport', 'x'],
       ['--peer', 'localhost'],
-    ])
-      expect({ bad, status: cli(...bad).status }).toEqual({ bad, status: 2 });
+    ]) {
+      // Usage (2), the flag named: inspectProcess() validates, the CLI names its flag for the option.
+      const run = cli(...bad);
+      expect({ bad, status: run.status, named: run.stderr.split('\n')[0].includes(bad[0]) }).toEqual({ bad, status: 2, named: true });
+    }
     expect(spawnSync(process.execPath, [BIN, '--state', 'listen'], { encoding: 'utf8' }).status).toBe(2); // without --pid
   } finally {
     holder.stdin.end();
