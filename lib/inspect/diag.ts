@@ -134,23 +134,42 @@ const found: {
   mark?: number;
 } = {};
 
+/**
+ * The rtattr walk, one for briefAt() and decodeAttributes(), so a brief never promises what the
+ * decode then finds unusable: the body size of the attribute at `at` (before `end`), or -1 where
+ * the walk ends (no room for a header, a length short of one or past `end`).
+ */
+function attributeSize(at: number, end: number): number {
+  if (at + 4 > end) return -1;
+  const length = view.getUint16(at, true);
+  return length < 4 || at + length > end ? -1 : length - 4;
+}
+
+const attributeType = (at: number): number => view.getUint16(at + 2, true) & 0x3fff;
+const nextAttribute = (at: number): number => at + ((view.getUint16(at, true) + 3) & ~3);
+
+/** Whether an attribute of `type` with a body of `size` bytes is one the decode reads. */
+function usable(type: number, size: number): boolean {
+  if (type === ATTR.INFO) return size > 0;
+  if (type === ATTR.CONG) return true;
+  if (type === ATTR.SKMEMINFO) return size >= 36;
+  return (type === ATTR.CLASS_ID || type === ATTR.MARK) && size >= 4;
+}
+
 /** The attributes after an inet_diag_msg (`start` .. `end`), into `found`. */
 function decodeAttributes(mptcp: boolean, start: number, end: number): void {
   found.mptcpInfo = found.tcpInfo = found.congestion = found.memory = found.classId = found.mark = undefined;
-  for (let at = start; at + 4 <= end;) {
-    const length = view.getUint16(at, true);
-    const type = view.getUint16(at + 2, true) & 0x3fff;
-    if (length < 4 || at + length > end) break;
+  for (let at = start, size = attributeSize(at, end); size >= 0; at = nextAttribute(at), size = attributeSize(at, end)) {
+    const type = attributeType(at);
+    if (!usable(type, size)) continue;
     const body = at + 4;
-    const size = length - 4;
-    if (type === ATTR.INFO && size > 0) {
+    if (type === ATTR.INFO) {
       if (mptcp) found.mptcpInfo = decodeMptcpInfo(datagram, body, size);
       else found.tcpInfo = decodeTcpInfoIn(datagramViews, body, size);
     } else if (type === ATTR.CONG) found.congestion = congestionAt(body, size);
-    else if (type === ATTR.SKMEMINFO && size >= 36) found.memory = memoryAt(body);
-    else if (type === ATTR.CLASS_ID && size >= 4) found.classId = view.getUint32(body, true);
-    else if (type === ATTR.MARK && size >= 4) found.mark = view.getUint32(body, true);
-    at += (length + 3) & ~3;
+    else if (type === ATTR.SKMEMINFO) found.memory = memoryAt(body);
+    else if (type === ATTR.CLASS_ID) found.classId = view.getUint32(body, true);
+    else found.mark = view.getUint32(body, true);
   }
 }
 
@@ -260,14 +279,12 @@ function briefAt(at: number, end: number): SocketBrief {
   let memory = false;
   let congestion = false;
   let mark = false;
-  for (let a = at + MSG_LENGTH; a + 4 <= end;) {
-    const length = view.getUint16(a, true);
-    const type = view.getUint16(a + 2, true) & 0x3fff;
-    if (length < 4 || a + length > end) break;
-    if (type === ATTR.SKMEMINFO && length - 4 >= 36) memory = true;
+  for (let a = at + MSG_LENGTH, size = attributeSize(a, end); size >= 0; a = nextAttribute(a), size = attributeSize(a, end)) {
+    const type = attributeType(a);
+    if (!usable(type, size)) continue;
+    if (type === ATTR.SKMEMINFO) memory = true;
     else if (type === ATTR.CONG) congestion = true;
-    else if (type === ATTR.MARK && length - 4 >= 4) mark = true;
-    a += (length + 3) & ~3;
+    else if (type === ATTR.MARK) mark = true;
   }
   return { state: stateName(datagram[at + 1]!), local: endpoint(family, at + 4, at + 8), remote: endpoint(family, at + 6, at + 24), memory, congestion, mark };
 }
