@@ -18,6 +18,45 @@ export function windowOf(interval: number): number {
 /** Each wait is interval × [JITTER_MIN, JITTER_MIN + 1): centred on the interval. */
 export const JITTER_MIN = 0.5;
 
+/**
+ * `ms` (a whole number) as V8's small integer where it fits: arithmetic on Date.now() and
+ * Math.round() makes heap numbers even of whole values, and one stored in a record makes every
+ * record of its shape box that field. `| 0` makes the same value a small integer.
+ */
+function small(ms: number): number {
+  return ms >= 0 && ms <= 0x7fffffff ? ms | 0 : ms;
+}
+
+/**
+ * An observer's time, in whole milliseconds since it was made. Due times from it are small
+ * integers, which V8 keeps in a connection's record; Date.now()'s (and a fraction) were doubles,
+ * each a separate 16-byte heap number, and their bucket keys another (measured with heap snapshots:
+ * 32 bytes per observed connection). After 24.8 days they outgrow V8's small integers and are boxed
+ * again: larger, as correct.
+ */
+export class Clock {
+  private readonly origin = Date.now();
+  /** The wake-up window (windowOf()). */
+  readonly window: number;
+  /** The shortest wait: the interval times JITTER_MIN. */
+  readonly shortestWait: number;
+
+  constructor(private readonly interval: number) {
+    // At least 1: the schedule's buckets are this wide (windowOf(1) is 0.25).
+    this.window = small(Math.max(1, Math.round(windowOf(interval))));
+    this.shortestWait = small(Math.round(interval * JITTER_MIN));
+  }
+
+  now(): number {
+    return small(Date.now() - this.origin);
+  }
+
+  /** A wait: the interval times [JITTER_MIN, JITTER_MIN + 1). */
+  wait(): number {
+    return small(Math.round(this.interval * (JITTER_MIN + Math.random())));
+  }
+}
+
 /** What the schedule holds: a due time, its bucket, and its place in that bucket (-1: not in the schedule). */
 export interface Scheduled {
   next: number;

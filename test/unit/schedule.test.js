@@ -4,7 +4,7 @@
 // left behind), each once; an item removed is never taken; the earliest due time it reports is
 // never later than the true earliest, and less than a bucket's width before it (so a wake-up there
 // always finds something due).
-const { Schedule, windowOf, JITTER_MIN } = require('../../dist/modules/observe/schedule.js');
+const { Clock, Schedule, windowOf, JITTER_MIN } = require('../../dist/modules/observe/schedule.js');
 
 // A small deterministic generator, so a failure names its seed.
 const random = require('../helpers/random').mulberry32;
@@ -61,4 +61,23 @@ test('the wake-up window: a tenth of the interval up to a second, at least 40 ms
   expect(windowOf(100)).toBe(25);
   expect(windowOf(1)).toBe(0.25);
   expect(JITTER_MIN + 0.5).toBe(1); // each wait is interval x [0.5, 1.5): mean 1
+});
+
+test("an observer's clock: whole milliseconds from its start; waits whole, within [0.5, 1.5) x the interval, their mean the interval; a window of at least 1 ms", () => {
+  for (const interval of [1, 3, 7, 1000, 2147483647]) {
+    const clock = new Clock(interval);
+    const waits = Array.from({ length: 4000 }, () => clock.wait());
+    for (const wait of waits) {
+      expect(Number.isInteger(wait)).toBe(true);
+      expect(wait).toBeGreaterThanOrEqual(Math.round(interval * JITTER_MIN));
+      expect(wait).toBeLessThanOrEqual(Math.round(interval * (JITTER_MIN + 1)));
+    }
+    const mean = waits.reduce((a, b) => a + b, 0) / waits.length;
+    // Rounding a uniform draw is unbiased: the mean stays the interval (4000 draws: within 3 %).
+    expect({ interval, mean: Math.abs(mean / interval - 1) < 0.03 }).toEqual({ interval, mean: true });
+    expect(clock.window).toBe(Math.max(1, Math.round(windowOf(interval))));
+    expect(clock.shortestWait).toBe(Math.round(interval * JITTER_MIN));
+    const now = clock.now();
+    expect(Number.isInteger(now) && now >= 0 && now < 1000).toBe(true);
+  }
 });
