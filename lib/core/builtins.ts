@@ -9,12 +9,14 @@ import type dgramModule = require('node:dgram');
 import type osModule = require('node:os');
 import type httpModule = require('node:http');
 import type typesModule = require('node:util/types');
+import type dnsModule = require('node:dns');
 
 let netCache: typeof netModule | undefined;
 let dgramCache: typeof dgramModule | undefined;
 let osCache: typeof osModule | undefined;
 let httpCache: typeof httpModule | undefined;
 let typesCache: typeof typesModule | undefined;
+let dnsCache: typeof dnsModule | undefined;
 
 export function net(): typeof netModule {
   return (netCache ??= require('node:net') as typeof netModule);
@@ -50,4 +52,8 @@ export function http(): typeof httpModule {
 
 export function types(): typeof typesModule {
   return (typesCache ??= require('node:util/types') as typeof typesModule);
+}
+
+export function dns(): typeof dnsModule {
+  return (dnsCache ??= require('node:dns') as typeof dnsModule);
 }

@@ -153,6 +153,63 @@ describe('dial()', () => {
     expect(notFound.code).toBe(nodeErr.code);
   });
 
+  test('a name with one address: one attempt (no race), whose outcome is the IP literal dial’s, field for field; every fd closed', async () => {
+    const server = await echoServer();
+    const open = server.address().port;
+    const closed = await listen();
+    const refused = closed.address().port;
+    await new Promise((resolve) => closed.close(resolve));
+    const answers = [
+      (h, o, cb) => process.nextTick(() => cb(null, [{ address: '127.0.0.1', family: 4 }])), // as dns.lookup with all
+      (h, o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }]), // synchronously
+    ];
+    const control = () => {
+      throw new Error('control refused');
+    };
+    const cases = [
+      { port: open, synRetries: 2, tuning: { receiveBufferSize: 65536, keepAlive: { idle: '45s' } } },
+      { port: open },
+      { port: refused, synRetries: 2 },
+      { port: refused },
+      { port: open, control },
+      { port: open, tuning: { congestionControl: 'no-such-algorithm' } },
+    ];
+    const outcome = async (options) => {
+      const before = openFds();
+      const result = await knobs.dial(options).then(
+        (socket) => {
+          const seen = {
+            connected: true,
+            synRetries: knobs.getsockopt(socket, 'IPPROTO_TCP', 'TCP_SYNCNT'),
+            receiveBuffer: knobs.getReceiveBufferSize(socket),
+            keepAlive: knobs.getKeepAlive(socket),
+          };
+          socket.destroy();
+          return seen;
+        },
+        (err) => ({
+          name: err.constructor.name,
+          code: err.code,
+          errno: err.errno,
+          syscall: err.syscall,
+          address: err.address,
+          port: err.port,
+          message: err.message,
+        }),
+      );
+      // The server's side of a connection closes when the client's FIN arrives: wait for it.
+      const fdsBack = await waitFor(() => openFds() <= before, { ms: 2000, what: 'the fds to be closed' }).then(
+        () => true,
+        () => false,
+      );
+      return { ...result, fdsBack };
+    };
+    for (const options of cases) {
+      const literal = await outcome({ host: '127.0.0.1', ...options });
+      for (const lookup of answers) expect({ options, named: await outcome({ host: 'one.test', lookup, ...options }) }).toEqual({ options, named: literal });
+    }
+  });
+
   test('a resolver that misbehaves: a typed error, or the first answer; never an uncaught exception', async () => {
     const server = await echoServer();
     const port = server.address().port;
