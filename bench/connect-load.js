@@ -7,25 +7,55 @@
 //   dial-plain dial({ host, port }): nothing before connect
 //   adopt      by hand, the floor of that dial: the addon's socket(), the same two options set
 //              through the addon, then new net.Socket({ fd }).connect()
+// and the same four to a host name ('localhost'), each given the same `lookup` (net-name,
+// dial-plain-name, adopt-name: the lookup called, then the adoption; dial-name). The lookup answers
+// from memory on the next tick, as a caching resolver does: the rows compare what each does around
+// a name, not getaddrinfo's thread pool.
 const net = require('node:net');
 
 const [port, count, parallel] = process.argv.slice(2, 5).map(Number);
 const kind = process.argv[5] ?? 'net';
 const WARM_UP = 1000;
-const knobs = kind === 'net' ? null : require('../');
-const syscall = kind === 'adopt' ? require('../dist/modules/core/syscall.js') : null;
+const knobs = kind.startsWith('net') ? null : require('../');
+const syscall = kind.startsWith('adopt') ? require('../dist/modules/core/syscall.js') : null;
+const HOST = 'localhost';
+const ANSWER = [{ address: '127.0.0.1', family: 4 }];
+// Called as net.connect() calls it: every address with `all`, else one (err, address, family).
+const lookup = (host, options, callback) => process.nextTick(() => (options && options.all ? callback(null, ANSWER) : callback(null, ANSWER[0].address, 4)));
+const PRE_CONNECT = { synRetries: 2, tuning: { receiveBufferSize: 65536 } };
+
+/** The floor of a dial with pre-connect fields: socket() through the addon, the two options, adopted and connected by hand. */
+function adopt(host) {
+  const fd = syscall.openSocket(knobs.constants.AF_INET, knobs.constants.SOCK_STREAM, 0);
+  syscall.setIntOption(fd, syncount, 2);
+  syscall.setIntOption(fd, receiveBuffer, 65536);
+  return new net.Socket({ fd, readable: true, writable: true }).connect({ port, host });
+}
 const [syncount, receiveBuffer] = syscall ? [syscall.resolve('TCP_SYNCNT'), syscall.resolve('SO_RCVBUF')] : [];
 
 async function open() {
-  if (kind === 'net') return net.connect(port, '127.0.0.1');
-  if (kind === 'dial-plain') return knobs.dial({ host: '127.0.0.1', port });
-  if (kind === 'adopt') {
-    const fd = syscall.openSocket(knobs.constants.AF_INET, knobs.constants.SOCK_STREAM, 0);
-    syscall.setIntOption(fd, syncount, 2);
-    syscall.setIntOption(fd, receiveBuffer, 65536);
-    return new net.Socket({ fd, readable: true, writable: true }).connect({ port, host: '127.0.0.1' });
+  switch (kind) {
+    case 'net':
+      return net.connect(port, '127.0.0.1');
+    case 'dial-plain':
+      return knobs.dial({ host: '127.0.0.1', port });
+    case 'adopt':
+      return adopt('127.0.0.1');
+    case 'dial':
+      return knobs.dial({ host: '127.0.0.1', port, ...PRE_CONNECT });
+    case 'net-name':
+      return net.connect({ host: HOST, port, lookup });
+    case 'dial-plain-name':
+      return knobs.dial({ host: HOST, port, lookup });
+    case 'adopt-name': {
+      const address = await new Promise((resolve, reject) => lookup(HOST, { all: true }, (err, list) => (err ? reject(err) : resolve(list[0].address))));
+      return adopt(address);
+    }
+    case 'dial-name':
+      return knobs.dial({ host: HOST, port, lookup, ...PRE_CONNECT });
+    default:
+      throw new Error(`unknown kind ${kind}`);
   }
-  return knobs.dial({ host: '127.0.0.1', port, synRetries: 2, tuning: { receiveBufferSize: 65536 } });
 }
 
 function once() {

@@ -131,7 +131,8 @@ async function serverRounds(rounds) {
  * to the same untuned loopback server, the kinds in a rotating order each round; medians, and the
  * median of the rounds' own ratios: dial({ host, port }) (nothing before connect) against
  * net.connect(), and dial() with pre-connect fields against its floor, a socket made by the addon
- * and adopted by hand (new net.Socket({ fd }).connect()).
+ * and adopted by hand (new net.Socket({ fd }).connect()); each to an IP address and to a host name
+ * with the same `lookup` (bench/connect-load.js).
  */
 async function dialRounds(rounds) {
   const server = spawn(process.execPath, [path.join(__dirname, 'accept-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -139,10 +140,10 @@ async function dialRounds(rounds) {
     server.stdout.once('data', (d) => resolve(JSON.parse(d)));
     server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
   });
-  const KINDS = ['net', 'dial-plain', 'adopt', 'dial'];
+  const KINDS = ['net', 'dial-plain', 'adopt', 'dial', 'net-name', 'dial-plain-name', 'adopt-name', 'dial-name'];
   const cpu = Object.fromEntries(KINDS.map((k) => [k, []]));
   const rate = Object.fromEntries(KINDS.map((k) => [k, []]));
-  const ratios = { plain: [], early: [] };
+  const ratios = { plain: [], early: [], plainName: [], earlyName: [] };
   try {
     for (let r = 0; r < rounds; r++) {
       const round = {};
@@ -159,6 +160,8 @@ async function dialRounds(rounds) {
       }
       ratios.plain.push(round['dial-plain'].cpuPerConnection / round.net.cpuPerConnection);
       ratios.early.push(round.dial.cpuPerConnection / round.adopt.cpuPerConnection);
+      ratios.plainName.push(round['dial-plain-name'].cpuPerConnection / round['net-name'].cpuPerConnection);
+      ratios.earlyName.push(round['dial-name'].cpuPerConnection / round['adopt-name'].cpuPerConnection);
       progress(`  dial round ${r + 1}/${rounds}: CPU per connection ${KINDS.map((k) => `${k} ${round[k].cpuPerConnection.toFixed(1)} µs`).join(', ')}`);
     }
   } finally {
@@ -175,6 +178,8 @@ function dialLines(d) {
   return [
     `| dial({ host: IP, port }) vs net.connect(), ${what} | ${d.cpu['dial-plain'].toFixed(1)} µs vs ${d.cpu.net.toFixed(1)} µs: ${goal(d.ratio.plain)} |`,
     `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs its floor (by hand: the addon's socket(), the same two setsockopt, new net.Socket({ fd }).connect()), ${what} | ${d.cpu.dial.toFixed(1)} µs vs ${d.cpu.adopt.toFixed(1)} µs: ${goal(d.ratio.early)}; net.connect() ${d.cpu.net.toFixed(1)} µs |`,
+    `| the same two to a host name, each with the same \`lookup\` (answering from memory on the next tick): dial({ host: 'localhost', port, lookup }) vs net.connect() with it | ${d.cpu['dial-plain-name'].toFixed(1)} µs vs ${d.cpu['net-name'].toFixed(1)} µs: ${goal(d.ratio.plainName)} |`,
+    `| the same: dial() with the pre-connect fields vs its floor (the lookup called, then the same adoption by hand) | ${d.cpu['dial-name'].toFixed(1)} µs vs ${d.cpu['adopt-name'].toFixed(1)} µs: ${goal(d.ratio.earlyName)} |`,
   ];
 }
 
