@@ -59,7 +59,7 @@ interface Watched {
   readonly slot: number;
   /** With `tuning`: the fields that differed at its latest sample (for the drift gauge). */
   drift: readonly TuningPath[];
-  /** Its due time, in whole milliseconds of the observer's clock (see clock()). */
+  /** Its due time, in whole milliseconds of the observer's Clock (./schedule.ts). */
   next: number;
   /** Its bucket in the schedule, and its place in that bucket (-1: not in the schedule). */
   bucket: number;
