@@ -87,6 +87,8 @@ function checkAnswer(plan: DialPlan, all: boolean, err: NodeJS.ErrnoException | 
 
 /** The families interleaved, starting with the first the resolver returned (RFC 8305). */
 function interleave(list: dns.LookupAddress[]): dns.LookupAddress[] {
+  // One family (the common answer): already in order.
+  if (list.every((a) => a.family === list[0]!.family)) return list;
   const first = list.filter((a) => a.family === list[0]!.family);
   const other = list.filter((a) => a.family !== list[0]!.family);
   const ordered: dns.LookupAddress[] = [];
