@@ -104,10 +104,14 @@ function connecting(
   return { socket, connected };
 }
 
+/** The addresses a dial tries, in order: Fast Open connects before any SYN, so only the first can be tried; so without autoSelectFamily, as Node. */
+function candidatesOf(plan: DialPlan, addresses: dns.LookupAddress[]): dns.LookupAddress[] {
+  return plan.fastOpen || !plan.autoSelectFamily ? addresses.slice(0, 1) : addresses;
+}
+
 /** Races the addresses; resolves with the first socket that connects, closing the others. */
 function race(plan: DialPlan, addresses: dns.LookupAddress[], deadline: Promise<never> | undefined): Promise<net.Socket> {
-  // Fast Open connects before any SYN: only one address can be tried; so without autoSelectFamily, as Node.
-  const candidates = plan.fastOpen || !plan.autoSelectFamily ? addresses.slice(0, 1) : addresses;
+  const candidates = candidatesOf(plan, addresses);
   return new Promise<net.Socket>((resolveWinner, reject) => {
     const pending = new Set<net.Socket>();
     const errors: string[] = [];
@@ -180,11 +184,10 @@ export function dialPlanned(plan: DialPlan): Promise<net.Socket> {
   // Fast Open, or autoSelectFamily off), that one attempt, without the race's promise and state
   // (profiled: they and the async steps around them were a fifth of such a dial's own CPU).
   if (plan.connectTimeout === undefined && literal === 0) {
-    return addressesOf(plan, literal).then((addresses) =>
-      addresses.length === 1 || plan.fastOpen || !plan.autoSelectFamily
-        ? alone(plan, addresses[0]!)
-        : race(plan, addresses, undefined).then((socket) => connected(plan, socket)),
-    );
+    return addressesOf(plan, literal).then((addresses) => {
+      const candidates = candidatesOf(plan, addresses);
+      return candidates.length === 1 ? alone(plan, candidates[0]!) : race(plan, candidates, undefined).then((socket) => connected(plan, socket));
+    });
   }
   let deadlineTimer: NodeJS.Timeout | undefined;
   const deadline =
