@@ -12,7 +12,7 @@ import { fdChanged, runControl } from '../node/fdidentity';
 import { invalidValue } from '../core/validate';
 import { applyPlan, applyPlanToFd } from '../tuning/apply';
 import type { DialPlan } from './plan';
-import { addressesOf } from './resolve';
+import { addressesOf, lookupAddresses } from './resolve';
 
 /** An error of Node's (errno, syscall, address, port) as the package's SyscallError. */
 export function typed(err: unknown, address: string, port: number): Error {
@@ -22,23 +22,26 @@ export function typed(err: unknown, address: string, port: number): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** What an attempt calls, exactly once: with its connected socket, or with its error and its socket (closed by the caller). */
+interface Outcome {
+  connected(socket: net.Socket): void;
+  failed(err: Error, socket: net.Socket): void;
+}
+
 /**
  * One attempt: a socket of the address's family with the options set, bound if asked, adopted by a
  * net.Socket that connects it (or, with nothing to set before connect, a net.Socket of Node's own).
- * Synchronous until connect() has been called; resolves with the connected socket.
+ * Synchronous until connect() has been called (it throws what is refused before then); `outcome`
+ * is called once it has connected or failed. Returns the socket.
  */
-function attempt(
-  plan: DialPlan,
-  target: dns.LookupAddress,
-  settle?: (socket: net.Socket) => net.Socket,
-): { socket: net.Socket; connected: Promise<net.Socket> } {
+function attempt(plan: DialPlan, target: dns.LookupAddress, outcome: Outcome): net.Socket {
   const local = plan.localAddress ?? (plan.localPort !== 0 ? (target.family === 6 ? '::' : '0.0.0.0') : undefined);
   if (local !== undefined && netModule().isIP(local) !== target.family)
     throw invalidValue('options.localAddress', `is not an IPv${target.family} address, the family of ${target.address}`, local);
   // Nothing to set before connect(): Node makes the socket and binds it itself, as net.connect()
   // does (no adoption: fewer syscalls); the tuning is set once connected (dialPlanned).
-  if (nothingBeforeConnect(plan)) return connecting(plan, target, new (netModule().Socket)(), local, settle);
-  return connecting(plan, target, adoptedSocket(plan, target, local), undefined, settle);
+  if (nothingBeforeConnect(plan)) return connecting(plan, target, new (netModule().Socket)(), local, outcome);
+  return connecting(plan, target, adoptedSocket(plan, target, local), undefined, outcome);
 }
 
 /** True where no option has to be on the socket before its SYN (no pre-connect field, no control, plain TCP). */
@@ -69,39 +72,21 @@ function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string 
   return adopted;
 }
 
-/**
- * `socket` connecting to `target` (`local`: the address Node binds it to first, where Node makes
- * the socket); resolves once connected. With `settle` (a dial of one attempt), resolves with what
- * it makes of the connected socket, and destroys the socket when it fails: one promise per dial.
- */
-function connecting(
-  plan: DialPlan,
-  target: dns.LookupAddress,
-  socket: net.Socket,
-  local: string | undefined,
-  settle?: (socket: net.Socket) => net.Socket,
-): { socket: net.Socket; connected: Promise<net.Socket> } {
-  const connected = new Promise<net.Socket>((resolveSocket, reject) => {
-    const onError = (err: Error): void => {
-      socket.removeListener('connect', onConnect);
-      if (settle) socket.destroy();
-      reject(typed(err, target.address, plan.port));
-    };
-    const onConnect = (): void => {
-      socket.removeListener('error', onError);
-      if (!settle) return resolveSocket(socket);
-      try {
-        resolveSocket(settle(socket));
-      } catch (err) {
-        reject(err as Error);
-      }
-    };
-    socket.once('error', onError);
-    socket.once('connect', onConnect);
-  });
+/** `socket` connecting to `target` (`local`: the address Node binds it to first, where Node makes the socket); tells `outcome` once. */
+function connecting(plan: DialPlan, target: dns.LookupAddress, socket: net.Socket, local: string | undefined, outcome: Outcome): net.Socket {
+  const onError = (err: Error): void => {
+    socket.removeListener('connect', onConnect);
+    outcome.failed(typed(err, target.address, plan.port), socket);
+  };
+  const onConnect = (): void => {
+    socket.removeListener('error', onError);
+    outcome.connected(socket);
+  };
+  socket.once('error', onError);
+  socket.once('connect', onConnect);
   const where = local === undefined ? {} : { localAddress: local, localPort: plan.localPort };
   socket.connect({ port: plan.port, host: target.address, autoSelectFamily: false, ...where } as net.TcpSocketConnectOpts);
-  return { socket, connected };
+  return socket;
 }
 
 /** The addresses a dial tries, in order: Fast Open connects before any SYN, so only the first can be tried; so without autoSelectFamily, as Node. */
@@ -144,25 +129,23 @@ function race(plan: DialPlan, addresses: dns.LookupAddress[], deadline: Promise<
         return;
       }
       const target = candidates[next++]!;
-      let started: ReturnType<typeof attempt>;
+      const outcome: Outcome = {
+        connected: (socket) => finish(null, socket),
+        failed: (err, socket) => {
+          pending.delete(socket);
+          socket.destroy();
+          lastError = err;
+          errors.push(`${target.address} ${(err as { code?: string }).code ?? err.message}`);
+          startNext();
+        },
+      };
       try {
-        started = attempt(plan, target);
+        pending.add(attempt(plan, target, outcome));
       } catch (err) {
         // An option the kernel refuses, a control() that threw: the same for every address.
         finish(err as Error);
         return;
       }
-      pending.add(started.socket);
-      started.connected.then(
-        (socket) => finish(null, socket),
-        (err: Error) => {
-          pending.delete(started.socket);
-          started.socket.destroy();
-          lastError = err;
-          errors.push(`${target.address} ${(err as { code?: string }).code ?? err.message}`);
-          startNext();
-        },
-      );
       // RFC 8305: the next address after a delay, if this one has not connected by then.
       if (next < candidates.length) {
         timer = setTimeout(startNext, plan.attemptDelay);
@@ -175,54 +158,65 @@ function race(plan: DialPlan, addresses: dns.LookupAddress[], deadline: Promise<
 }
 
 export function dialPlanned(plan: DialPlan): Promise<net.Socket> {
-  // An IP literal and no deadline: one attempt, no lookup and no race (net.connect() to an address
-  // does no more); its outcome is what the race would make of it.
-  const literal = netModule().isIP(plan.host);
-  if (literal !== 0 && plan.connectTimeout === undefined && (plan.family === 0 || plan.family === literal))
-    return alone(plan, { address: plan.host, family: literal });
-  // A name and no deadline: where the race would try one address (the resolver's only answer, or
-  // Fast Open, or autoSelectFamily off), that one attempt, without the race's promise and state
-  // (profiled: they and the async steps around them were a fifth of such a dial's own CPU).
-  if (plan.connectTimeout === undefined && literal === 0) {
-    return addressesOf(plan, literal).then((addresses) => {
-      const candidates = candidatesOf(plan, addresses);
-      return candidates.length === 1 ? alone(plan, candidates[0]!) : race(plan, candidates, undefined).then((socket) => connected(plan, socket));
-    });
+  // No deadline: the name looked up (an address literal is its own answer, at once, as net.connect()
+  // does no lookup for one), then where the race would try one address (the only answer, or Fast
+  // Open, or autoSelectFamily off), that one attempt, settled as the race would settle it, without
+  // the race's promise and state (profiled: they and the async steps around them were a fifth of
+  // such a dial's own CPU). One promise per dial.
+  if (plan.connectTimeout === undefined) {
+    return new Promise((resolve, reject) =>
+      lookupAddresses(plan, (err, addresses) => {
+        if (err) return reject(err);
+        const candidates = candidatesOf(plan, addresses!);
+        if (candidates.length === 1) alone(plan, candidates[0]!, resolve, reject);
+        else
+          race(plan, candidates, undefined)
+            .then((socket) => connected(plan, socket))
+            .then(resolve, reject);
+      }),
+    );
   }
   let deadlineTimer: NodeJS.Timeout | undefined;
-  const deadline =
-    plan.connectTimeout === undefined
-      ? undefined
-      : new Promise<never>((_, reject) => {
-          deadlineTimer = setTimeout(
-            () =>
-              reject(
-                syscallError(
-                  os().constants.errno.ETIMEDOUT,
-                  'connect',
-                  { address: plan.host, port: plan.port },
-                  undefined,
-                  `no connection within ${plan.connectTimeout} ms (connectTimeout; name lookup included)`,
-                ),
-              ),
-            plan.connectTimeout,
-          );
-        });
+  const deadline = new Promise<never>((_, reject) => {
+    deadlineTimer = setTimeout(
+      () =>
+        reject(
+          syscallError(
+            os().constants.errno.ETIMEDOUT,
+            'connect',
+            { address: plan.host, port: plan.port },
+            undefined,
+            `no connection within ${plan.connectTimeout} ms (connectTimeout; name lookup included)`,
+          ),
+        ),
+      plan.connectTimeout,
+    );
+  });
   const done = (async () => {
-    const addresses = deadline ? await Promise.race([addressesOf(plan), deadline]) : await addressesOf(plan);
+    const addresses = await Promise.race([addressesOf(plan), deadline]);
     return connected(plan, await race(plan, addresses, deadline));
   })();
-  return done.finally(() => {
-    if (deadlineTimer) clearTimeout(deadlineTimer);
-  });
+  return done.finally(() => clearTimeout(deadlineTimer));
 }
 
-/** One attempt at `target`, settled as the race would settle it: the connected socket with what is set once connected, or the attempt's error. */
-function alone(plan: DialPlan, target: dns.LookupAddress): Promise<net.Socket> {
+/** One attempt at `target`, settled as the race would settle it: the connected socket with what is set once connected, or the attempt's error (its socket closed). */
+function alone(plan: DialPlan, target: dns.LookupAddress, resolve: (socket: net.Socket) => void, reject: (err: Error) => void): void {
   try {
-    return attempt(plan, target, (socket) => connected(plan, socket)).connected;
+    attempt(plan, target, {
+      connected: (socket) => {
+        try {
+          resolve(connected(plan, socket));
+        } catch (err) {
+          reject(err as Error);
+        }
+      },
+      failed: (err, socket) => {
+        socket.destroy();
+        reject(err);
+      },
+    });
   } catch (err) {
-    return Promise.reject(err as Error);
+    reject(err as Error);
   }
 }
 

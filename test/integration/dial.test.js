@@ -237,6 +237,14 @@ describe('dial()', () => {
         setImmediate(() => cb(null, 'late and wrong'));
       }),
     ).toBe('connected');
+    // One that answers at once, then throws (the attempt has already started on its answer): the
+    // answer counts, and the throw is not a second outcome.
+    expect(
+      await outcome((h, o, cb) => {
+        cb(null, [{ address: '127.0.0.1', family: 4 }]);
+        throw new Error('after the answer');
+      }),
+    ).toBe('connected');
     // A resolver that throws: its own error, as a rejection.
     const own = new TypeError('a bug in the resolver');
     expect(
