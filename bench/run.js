@@ -28,6 +28,8 @@ const PAIRED_ROUNDS = 21;
 const PAIRED_ITERATIONS = 10000;
 const SERVER_CONNECTIONS = option('--connections', 1000);
 const SERVER_ROUNDS = option('--server-rounds', 15);
+const DIAL_ROUNDS = option('--dial-rounds', 5);
+const DIAL_CONNECTIONS = option('--dial-connections', 10000);
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -127,12 +129,13 @@ async function serverRounds(rounds) {
 }
 
 /**
- * dial()'s CPU per connection (issue 29), from one client process per kind making the connections
- * to the same untuned loopback server, the kinds in a rotating order each round; medians, and the
- * median of the rounds' own ratios: dial({ host, port }) (nothing before connect) against
- * net.connect(), and dial() with pre-connect fields against its floor, a socket made by the addon
- * and adopted by hand (new net.Socket({ fd }).connect()); each to an IP address and to a host name
- * with the same `lookup` (bench/connect-load.js).
+ * dial()'s CPU per connection (issue 29), each ratio from one client process making both kinds'
+ * connections to the same untuned loopback server in alternating batches (bench/connect-load.js,
+ * paired()): dial({ host, port }) (nothing before connect) against net.connect(), and dial() with
+ * pre-connect fields against its floor, a socket made by the addon and adopted by hand (new
+ * net.Socket({ fd }).connect()); each to an IP address and to a host name with the same `lookup`.
+ * Every kind hands its socket over once connected, as dial() does; the last pair measures dial()
+ * against the floor with its listeners attached before connect(). Medians over the rounds.
  */
 async function dialRounds(rounds) {
   const server = spawn(process.execPath, [path.join(__dirname, 'accept-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -140,44 +143,46 @@ async function dialRounds(rounds) {
     server.stdout.once('data', (d) => resolve(JSON.parse(d)));
     server.once('exit', (code) => reject(new Error(`accept-server exited (${code})`)));
   });
-  const KINDS = ['net', 'dial-plain', 'adopt', 'dial', 'net-name', 'dial-plain-name', 'adopt-name', 'dial-name'];
-  const cpu = Object.fromEntries(KINDS.map((k) => [k, []]));
-  const rate = Object.fromEntries(KINDS.map((k) => [k, []]));
-  const ratios = { plain: [], early: [], plainName: [], earlyName: [] };
+  const PAIRS = {
+    plain: 'net/dial-plain',
+    early: 'adopt/dial',
+    plainName: 'net-name/dial-plain-name',
+    earlyName: 'adopt-name/dial-name',
+    handOver: 'adopt-early/dial',
+  };
+  const cpu = {};
+  const ratios = Object.fromEntries(Object.keys(PAIRS).map((p) => [p, []]));
   try {
     for (let r = 0; r < rounds; r++) {
-      const round = {};
-      for (let k = 0; k < KINDS.length; k++) {
-        const kind = KINDS[(k + r) % KINDS.length];
-        const out = spawnSync(process.execPath, [path.join(__dirname, 'connect-load.js'), String(ports.plain), String(SERVER_CONNECTIONS), '32', kind], {
+      const line = [];
+      for (const [pair, kinds] of Object.entries(PAIRS)) {
+        const out = spawnSync(process.execPath, [path.join(__dirname, 'connect-load.js'), String(ports.plain), String(DIAL_CONNECTIONS), '32', kinds], {
           encoding: 'utf8',
           timeout: 120000,
         });
         if (out.status !== 0) throw new Error(`load generator failed: ${out.stderr}`);
-        round[kind] = JSON.parse(out.stdout);
-        cpu[kind].push(round[kind].cpuPerConnection);
-        rate[kind].push(round[kind].perSecond);
+        const result = JSON.parse(out.stdout);
+        ratios[pair].push(result.ratio);
+        for (const [kind, us] of Object.entries(result.cpuPerConnection)) (cpu[kind] ??= []).push(us);
+        line.push(`${kinds} ${result.ratio.toFixed(3)}`);
       }
-      ratios.plain.push(round['dial-plain'].cpuPerConnection / round.net.cpuPerConnection);
-      ratios.early.push(round.dial.cpuPerConnection / round.adopt.cpuPerConnection);
-      ratios.plainName.push(round['dial-plain-name'].cpuPerConnection / round['net-name'].cpuPerConnection);
-      ratios.earlyName.push(round['dial-name'].cpuPerConnection / round['adopt-name'].cpuPerConnection);
-      progress(`  dial round ${r + 1}/${rounds}: CPU per connection ${KINDS.map((k) => `${k} ${round[k].cpuPerConnection.toFixed(1)} µs`).join(', ')}`);
+      progress(`  dial round ${r + 1}/${rounds}: CPU ratios ${line.join(', ')}`);
     }
   } finally {
     server.kill();
   }
   const med = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
-  return { cpu: med(cpu), rate: med(rate), ratio: med(ratios) };
+  return { cpu: med(cpu), ratio: med(ratios) };
 }
 
 /** The dial() rows of the figure table, each against its goal (issue 29: ≤ 1.10×). */
 function dialLines(d) {
   const goal = (ratio) => `${ratio.toFixed(2)}× (goal ≤ 1.10)${ratio > 1.1 ? ' **(above the goal)**' : ''}`;
-  const what = `loopback, ${SERVER_ROUNDS} rounds of ${SERVER_CONNECTIONS} connections, CPU of the client process per connection, medians`;
+  const what = `loopback, both in one client process in alternating batches of 250 connections (${DIAL_CONNECTIONS} each), ${DIAL_ROUNDS} rounds, CPU of the process per connection; the ratio is the median of the rounds' medians of the batches' ratios`;
   return [
     `| dial({ host: IP, port }) vs net.connect(), ${what} | ${d.cpu['dial-plain'].toFixed(1)} µs vs ${d.cpu.net.toFixed(1)} µs: ${goal(d.ratio.plain)} |`,
-    `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs its floor (by hand: the addon's socket(), the same two setsockopt, new net.Socket({ fd }).connect()), ${what} | ${d.cpu.dial.toFixed(1)} µs vs ${d.cpu.adopt.toFixed(1)} µs: ${goal(d.ratio.early)}; net.connect() ${d.cpu.net.toFixed(1)} µs |`,
+    `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs its floor (by hand: the addon's socket(), the same two setsockopt, new net.Socket({ fd }).connect(), handed over once connected as dial() does) | ${d.cpu.dial.toFixed(1)} µs vs ${d.cpu.adopt.toFixed(1)} µs: ${goal(d.ratio.early)} |`,
+    `| the same dial() vs the floor with its listeners attached before connect() | ${d.ratio.handOver.toFixed(2)}× (the floor ${d.cpu['adopt-early'].toFixed(1)} µs) |`,
     `| the same two to a host name, each with the same \`lookup\` (answering from memory on the next tick): dial({ host: 'localhost', port, lookup }) vs net.connect() with it | ${d.cpu['dial-plain-name'].toFixed(1)} µs vs ${d.cpu['net-name'].toFixed(1)} µs: ${goal(d.ratio.plainName)} |`,
     `| the same: dial() with the pre-connect fields vs its floor (the lookup called, then the same adoption by hand) | ${d.cpu['dial-name'].toFixed(1)} µs vs ${d.cpu['adopt-name'].toFixed(1)} µs: ${goal(d.ratio.earlyName)} |`,
   ];
@@ -400,7 +405,7 @@ async function main() {
   progress('server: connections accepted per second, tuned (setKeepAlive + setUserTimeout) vs untuned');
   const serverRates = await serverRounds(SERVER_ROUNDS);
   progress('dial(): CPU per connection against net.connect() and against adopting a socket by hand');
-  const dialRates = await dialRounds(SERVER_ROUNDS);
+  const dialRates = await dialRounds(DIAL_ROUNDS);
   progress('setsockopt per connection: strace over 200 http connections per mode');
   const syscalls = await syscallsPerConnection();
   progress('observe(): CPU per sample over 1000 observed loopback connections');
