@@ -57,10 +57,13 @@ function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string 
   if (fd < 0) throw socketError(-fd, plan.protocol);
   let adopted: net.Socket | undefined;
   try {
+    // The pre-connect fields and the tuning's before-SYN ints in one crossing.
     const before = plan.beforeConnect;
-    for (let i = 0; i < before.length; i++) queue(i, before[i]![0], before[i]![1]);
-    if (before.length > 0) applyQueued(fd, before.length);
-    if (plan.early && plan.early.fields.length > 0) applyPlanToFd(fd, plan.early);
+    if (plan.early !== undefined) applyPlanToFd(fd, plan.early, before);
+    else if (before.length > 0) {
+      for (let i = 0; i < before.length; i++) queue(i, before[i]![0], before[i]![1]);
+      applyQueued(fd, before.length);
+    }
     if (local !== undefined) bindSocket(fd, domain, local, plan.localPort, 0, local);
     if (plan.control) runControl(fd, plan.control, 'options.control');
     adopted = new (netModule().Socket)({ fd, readable: true, writable: true });

@@ -4,7 +4,7 @@
  * sockets would hold), tune() and createTuner().
  */
 import { netClasses } from '../core/builtins';
-import { applyQueued, getIntOption, lookup, queue, syscallError } from '../core/syscall';
+import { applyQueued, getIntOption, lookup, queue, syscallError, type Resolved } from '../core/syscall';
 import { SyscallError, errnoName } from '../core/errors';
 import { fdOf, type Target } from '../node/target';
 import { writeLinger, writeName, type Linger } from '../options/values';
@@ -36,21 +36,28 @@ function namingMptcp(fd: number, err: unknown): unknown {
   );
 }
 
-/** Applies a validated tuning to an fd: one crossing for the ints, one for each struct or name. */
-export function applyPlanToFd(fd: number, plan: Plan): void {
+/**
+ * Applies a validated tuning to an fd: one crossing for the ints, one for each struct or name.
+ * `before`: int options set first, in the same crossing (dial()'s pre-connect fields).
+ */
+export function applyPlanToFd(fd: number, plan: Plan, before: readonly (readonly [Resolved, number])[] = NOTHING_BEFORE): void {
   try {
-    applyPlanFields(fd, plan);
+    applyPlanFields(fd, plan, before);
   } catch (err) {
     throw namingMptcp(fd, err);
   }
 }
 
-function applyPlanFields(fd: number, plan: Plan): void {
+const NOTHING_BEFORE: readonly (readonly [Resolved, number])[] = [];
+
+function applyPlanFields(fd: number, plan: Plan, before: readonly (readonly [Resolved, number])[]): void {
   const { fields, intCount } = plan;
-  for (let i = 0; i < intCount; i++) queue(i, fields[i]!.option, fields[i]!.value as number);
-  if (intCount > 0) applyQueued(fd, intCount);
+  const first = before.length;
+  for (let i = 0; i < first; i++) queue(i, before[i]![0], before[i]![1]);
+  for (let i = 0; i < intCount; i++) queue(first + i, fields[i]!.option, fields[i]!.value as number);
+  if (first + intCount > 0) applyQueued(fd, first + intCount);
   if (fields.length === intCount) return;
-  const applied = fields.slice(0, intCount).map((f) => f.option.name);
+  const applied = [...before.map(([option]) => option.name), ...fields.slice(0, intCount).map((f) => f.option.name)];
   for (let i = intCount; i < fields.length; i++) {
     const { option, value } = fields[i]!;
     const already = applied.length > 0 ? applied : undefined;
