@@ -517,6 +517,7 @@ describe('Fastify on a dual-stack localhost (a private mount namespace with its 
       });
       expect(child.stderr).toBe('');
       report = JSON.parse(child.stdout.trim().split('\n').pop());
+      expect(report.error).toBeUndefined();
       return report;
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
