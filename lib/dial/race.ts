@@ -77,18 +77,27 @@ function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string 
 
 /** `socket` connecting to `target` (`local`: the address Node binds it to first, where Node makes the socket); tells `outcome` once. */
 function connecting(plan: DialPlan, target: dns.LookupAddress, socket: net.Socket, local: string | undefined, outcome: Outcome): net.Socket {
+  // on(), each handler removing both: once() makes a wrapper and its state per listener, at every dial.
   const onError = (err: Error): void => {
+    socket.removeListener('error', onError);
     socket.removeListener('connect', onConnect);
     outcome.failed(typed(err, target.address, plan.port), socket);
   };
   const onConnect = (): void => {
     socket.removeListener('error', onError);
+    socket.removeListener('connect', onConnect);
     outcome.connected(socket);
   };
-  socket.once('error', onError);
-  socket.once('connect', onConnect);
-  const where = local === undefined ? {} : { localAddress: local, localPort: plan.localPort };
-  socket.connect({ port: plan.port, host: target.address, autoSelectFamily: false, ...where } as net.TcpSocketConnectOpts);
+  socket.on('error', onError);
+  socket.on('connect', onConnect);
+  // A literal of each shape (a spread into a literal is a copy made at run time).
+  const port = plan.port;
+  const host = target.address;
+  socket.connect(
+    (local === undefined
+      ? { port, host, autoSelectFamily: false }
+      : { port, host, autoSelectFamily: false, localAddress: local, localPort: plan.localPort }) as net.TcpSocketConnectOpts,
+  );
   return socket;
 }
 
