@@ -81,9 +81,10 @@ async function open(kind) {
 
 /**
  * One connection, its listeners attached when open() hands it over. dial() hands a socket over
- * once connected, so every kind does (connectedOf()): with its listeners attached before connect()
- * instead (adopt-early), the floor took 4-5 % less CPU here, a difference of how the client is
- * written, not of what dial() does.
+ * once connected, so every kind does (connectedOf()): the ratios then compare what each kind does,
+ * not how the client is written. adopt-early keeps the floor as first written here, its listeners
+ * attached before connect() (paired runs by hand put it 4-5 % below adopt; the bench's rows of it
+ * moved more than that between runs).
  */
 function once(kind) {
   return new Promise((resolve, reject) => {
