@@ -7,10 +7,11 @@ import type net = require('node:net');
 import type dns = require('node:dns');
 import { SocketOptionError } from '../core/errors';
 import { net as netModule, os } from '../core/builtins';
-import { applyQueued, bindSocket, closeSocket, constants, queue, socketError, syscallError, tryOpenSocket } from '../core/syscall';
+import { bindSocket, closeSocket, constants, socketError, syscallError, tryOpenSocket } from '../core/syscall';
 import { fdChanged, runControl } from '../node/fdidentity';
 import { invalidValue } from '../core/validate';
 import { applyPlan, applyPlanToFd } from '../tuning/apply';
+import type { Plan } from '../tuning/tuning';
 import type { DialPlan } from './plan';
 import { addressesOf, lookupAddresses } from './resolve';
 
@@ -49,6 +50,9 @@ function nothingBeforeConnect(plan: DialPlan): boolean {
   return plan.beforeConnect.length === 0 && (!plan.early || plan.early.fields.length === 0) && !plan.control && plan.protocol === 0 && !plan.fastOpen;
 }
 
+/** A dial whose tuning sets nothing before the SYN: its pre-connect fields alone. */
+const NO_EARLY_FIELDS: Plan = Object.freeze({ fields: [], intCount: 0, tuning: Object.freeze({}) });
+
 /** A socket of the address's family made by the addon, its options set, bound if asked, adopted by a net.Socket (not yet connected). */
 function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string | undefined): net.Socket {
   const c = constants;
@@ -57,13 +61,9 @@ function adoptedSocket(plan: DialPlan, target: dns.LookupAddress, local: string 
   if (fd < 0) throw socketError(-fd, plan.protocol);
   let adopted: net.Socket | undefined;
   try {
-    // The pre-connect fields and the tuning's before-SYN ints in one crossing.
-    const before = plan.beforeConnect;
-    if (plan.early !== undefined) applyPlanToFd(fd, plan.early, before);
-    else if (before.length > 0) {
-      for (let i = 0; i < before.length; i++) queue(i, before[i]![0], before[i]![1]);
-      applyQueued(fd, before.length);
-    }
+    // The pre-connect fields and the tuning's before-SYN ints in one crossing, by one path (an
+    // error named for MPTCP the same way with or without a tuning).
+    if (plan.early !== undefined || plan.beforeConnect.length > 0) applyPlanToFd(fd, plan.early ?? NO_EARLY_FIELDS, plan.beforeConnect);
     if (local !== undefined) bindSocket(fd, domain, local, plan.localPort, 0, local);
     if (plan.control) runControl(fd, plan.control, 'options.control');
     adopted = new (netModule().Socket)({ fd, readable: true, writable: true });
