@@ -145,7 +145,7 @@ async function paired() {
   const n = ratios.length;
   ratios.sort((x, y) => x - y);
   const ratio = n % 2 ? ratios[(n - 1) / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
-  console.log(JSON.stringify({ cpuPerConnection: { [a]: cpu[a] / (n * BATCH), [b]: cpu[b] / (n * BATCH) }, ratio }));
+  console.log(JSON.stringify({ cpuPerConnection: { [a]: cpu[a] / (n * BATCH), [b]: cpu[b] / (n * BATCH) }, ratio, batch: BATCH }));
 }
 
 warmUp()

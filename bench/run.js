@@ -151,6 +151,7 @@ async function dialRounds(rounds) {
     handOver: 'adopt-early/dial',
   };
   const cpu = {};
+  let batch;
   const ratios = Object.fromEntries(Object.keys(PAIRS).map((p) => [p, []]));
   try {
     for (let r = 0; r < rounds; r++) {
@@ -162,6 +163,7 @@ async function dialRounds(rounds) {
         });
         if (out.status !== 0) throw new Error(`load generator failed: ${out.stderr}`);
         const result = JSON.parse(out.stdout);
+        batch = result.batch;
         ratios[pair].push(result.ratio);
         for (const [kind, us] of Object.entries(result.cpuPerConnection)) (cpu[kind] ??= []).push(us);
         line.push(`${kinds} ${result.ratio.toFixed(3)}`);
@@ -172,13 +174,13 @@ async function dialRounds(rounds) {
     server.kill();
   }
   const med = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
-  return { cpu: med(cpu), ratio: med(ratios) };
+  return { cpu: med(cpu), ratio: med(ratios), batch };
 }
 
 /** The dial() rows of the figure table, each against its goal (issue 29: ≤ 1.10×). */
 function dialLines(d) {
   const goal = (ratio) => `${ratio.toFixed(2)}× (goal ≤ 1.10)${ratio > 1.1 ? ' **(above the goal)**' : ''}`;
-  const what = `loopback, both in one client process in alternating batches of 250 connections (${DIAL_CONNECTIONS} each), ${DIAL_ROUNDS} rounds, CPU of the process per connection; the ratio is the median of the rounds' medians of the batches' ratios`;
+  const what = `loopback, both in one client process in alternating batches of ${d.batch} connections (${DIAL_CONNECTIONS} each), ${DIAL_ROUNDS} rounds, CPU of the process per connection; the ratio is the median of the rounds' medians of the batches' ratios`;
   return [
     `| dial({ host: IP, port }) vs net.connect(), ${what} | ${d.cpu['dial-plain'].toFixed(1)} µs vs ${d.cpu.net.toFixed(1)} µs: ${goal(d.ratio.plain)} |`,
     `| dial({ synRetries: 2, tuning: { receiveBufferSize } }) vs its floor (by hand: the addon's socket(), the same two setsockopt, new net.Socket({ fd }).connect(), handed over once connected as dial() does) | ${d.cpu.dial.toFixed(1)} µs vs ${d.cpu.adopt.toFixed(1)} µs: ${goal(d.ratio.early)} |`,
